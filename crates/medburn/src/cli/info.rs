@@ -1,0 +1,129 @@
+use std::path::PathBuf;
+
+use clap::Args;
+use medburn_io::{Format, Volume};
+use serde_json::{json, Value};
+
+use super::CliResult;
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A NIfTI file, a DICOM file or folder, or an HDF5 file.
+    path: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// For a DICOM folder with several series: the series to describe (UID or index).
+    #[arg(long)]
+    series: Option<String>,
+}
+
+pub fn run(a: InfoArgs) -> CliResult {
+    let format = Format::from_path(&a.path)?;
+    let volume = super::read_input(&a.path, &a.series)?;
+    let mut j = describe(&volume);
+    j["path"] = json!(a.path.display().to_string());
+    j["format"] = json!(format!("{format:?}").to_lowercase());
+    if format == Format::Dicom {
+        let series = medburn_io::dicom::list_series(&a.path)?;
+        j["series"] = Value::Array(
+            series
+                .iter()
+                .enumerate()
+                .map(|(n, s)| {
+                    json!({
+                        "index": n,
+                        "uid": s.uid,
+                        "number": s.number,
+                        "description": s.description,
+                        "modality": s.modality.to_string(),
+                        "files": s.files.len(),
+                        "slices": s.slices,
+                        "rows": s.rows,
+                        "columns": s.columns,
+                    })
+                })
+                .collect(),
+        );
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        print_text(&j);
+    }
+    Ok(())
+}
+
+/// The JSON description of a volume (shared with `demo`).
+pub fn describe(v: &Volume) -> Value {
+    let g = &v.geometry;
+    json!({
+        "size": v.size(),
+        "spacing": g.spacing(),
+        "origin": g.origin(),
+        "direction": g.direction().row_major(),
+        "orientation": g.orientation().to_string(),
+        "dtype": v.data.voxel_type().to_string(),
+        "rescale": {"slope": v.rescale.slope, "intercept": v.rescale.inter},
+        "modality": v.modality.to_string(),
+        "subtype": v.subtype,
+    })
+}
+
+fn print_text(j: &Value) {
+    let fmt = |v: &Value| -> String {
+        match v {
+            Value::Array(items) => {
+                let parts: Vec<String> = items
+                    .iter()
+                    .map(|x| match x.as_f64() {
+                        Some(f) if x.is_f64() => format!("{}", (f * 1e6).round() / 1e6),
+                        _ => x.to_string(),
+                    })
+                    .collect();
+                format!("[{}]", parts.join(", "))
+            }
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    };
+    for key in [
+        "path",
+        "format",
+        "size",
+        "spacing",
+        "origin",
+        "direction",
+        "orientation",
+        "dtype",
+        "modality",
+        "subtype",
+    ] {
+        if let Some(v) = j.get(key).filter(|v| !v.is_null()) {
+            println!("{key:<12} {}", fmt(v));
+        }
+    }
+    if let Some(r) = j.get("rescale") {
+        if r["slope"] != json!(1.0) || r["intercept"] != json!(0.0) {
+            println!(
+                "{:<12} value * {} + {}",
+                "rescale", r["slope"], r["intercept"]
+            );
+        }
+    }
+    if let Some(Value::Array(series)) = j.get("series") {
+        println!("series       {} found", series.len());
+        for s in series {
+            println!(
+                "  [{}] {} {} {} slices {}x{} {}",
+                s["index"],
+                s["uid"].as_str().unwrap_or(""),
+                s["modality"].as_str().unwrap_or(""),
+                s["slices"],
+                s["columns"],
+                s["rows"],
+                s["description"].as_str().unwrap_or("")
+            );
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! medburn: differentiable deep learning for 3D medical images, on Burn.
+//!
+//! This facade re-exports the workspace crates: [`core`] (geometry, [`MedImage`]),
+//! [`io`] (NIfTI, DICOM, HDF5) and [`datasets`] (phantoms). The `medburn` binary
+//! does the common jobs from the command line (`medburn --help`).
+//!
+//! ```
+//! use medburn::{datasets::phantom, Device};
+//!
+//! let img = phantom::shepp_logan(&phantom::PhantomSpec::cube(16), &Device::flex())?;
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("phantom.nii.gz");
+//! medburn::io::write_image(&img, &path)?;
+//! let back = medburn::io::read_image(&path, &Device::flex())?;
+//! assert_eq!(back.geometry(), img.geometry());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub use medburn_core as core;
+pub use medburn_datasets as datasets;
+pub use medburn_io as io;
+
+pub use medburn_core::{Device, Direction, Geometry, MedImage, Modality, Orientation, Tensor};
