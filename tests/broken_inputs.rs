@@ -206,3 +206,29 @@ fn failed_writes_leave_no_file() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Files found by the `dicom_file` fuzzer: each declares an element of 2 to 3 GB in a
+/// file of a few kB. The length scan must refuse them before the parser allocates.
+#[test]
+fn fuzzer_found_dicom_files_with_huge_element_lengths_are_refused() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/broken");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if !p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("dicom_huge_element")
+        {
+            continue;
+        }
+        let err = medburn_io::read(&p).unwrap_err().to_string();
+        assert!(
+            err.contains("claims") && err.contains("remain in the file"),
+            "{err}"
+        );
+        n += 1;
+    }
+    assert!(n >= 3);
+}

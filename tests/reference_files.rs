@@ -5,8 +5,8 @@ use medburn_e2e::{data_dir, floats, max_abs_diff, reference_entries};
 use medburn_io::Volume;
 use serde_json::Value;
 
-/// Voxel value at a full index `[i, j, k, further...]` after rescaling (first channel for RGB).
-fn value_at(v: &Volume, index: &[usize], components: usize) -> f64 {
+/// Voxel value at a full index `[i, j, k, further...]` after rescaling.
+fn value_at(v: &Volume, index: &[usize]) -> f64 {
     let [ni, nj, nk] = v.geometry.size();
     let (i, j, k) = (
         index[0],
@@ -20,16 +20,8 @@ fn value_at(v: &Volume, index: &[usize], components: usize) -> f64 {
         c += d * stride;
         stride *= v.extra_dims.get(n - 3).copied().unwrap_or(1);
     }
-    if components > 1 {
-        c = 0;
-    }
     let flat = c * nk * nj * ni + k * nj * ni + j * ni + i;
     v.data.rescaled_f64(v.rescale)[flat]
-}
-
-fn sum_first_channel(v: &Volume) -> f64 {
-    let n = v.geometry.num_voxels();
-    v.data.rescaled_f64(v.rescale)[..n].iter().sum()
 }
 
 fn check_geometry(name: &str, v: &Volume, reference: &Value, tol: f64, failures: &mut Vec<String>) {
@@ -86,7 +78,7 @@ fn nifti_files_match_nibabel_and_simpleitk() {
             let idx: Vec<usize> = floats(&s[0]).iter().map(|&x| x as usize).collect();
             // null in the JSON is NaN (resampled_anat_moved.nii has NaN outside its field of view).
             let want = s[1].as_f64().unwrap_or(f64::NAN);
-            let got = value_at(&v, &idx, 1);
+            let got = value_at(&v, &idx);
             let same = if want.is_nan() {
                 got.is_nan()
             } else {

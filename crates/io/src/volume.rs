@@ -533,15 +533,10 @@ impl Volume {
                     hi * self.rescale.slope + self.rescale.inter,
                 );
                 let (lo, hi) = (a.min(b), a.max(b));
-                let candidates = [
-                    VoxelType::U8,
-                    VoxelType::I8,
-                    VoxelType::I16,
-                    VoxelType::U16,
-                    VoxelType::I32,
-                    VoxelType::U32,
-                    VoxelType::I64,
-                ];
+                // Narrowest integer type first (u64 cannot hold negatives, so i64 goes last).
+                let candidates = VoxelType::ALL
+                    .into_iter()
+                    .filter(|t| !t.is_float() && *t != VoxelType::U64);
                 for t in candidates {
                     let (tl, th) = t.range();
                     if lo >= tl && hi <= th {

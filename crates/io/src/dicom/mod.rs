@@ -49,10 +49,8 @@
 //! # Ok::<(), medburn_io::IoError>(())
 //! ```
 
-// `IoError` is the crate's error type; its size is a crate-wide choice (error.rs).
-#![allow(clippy::result_large_err)]
-
 mod header;
+mod lengths;
 mod pixels;
 mod stack;
 #[cfg(test)]
@@ -132,6 +130,9 @@ pub(crate) fn open_object(path: &Path) -> std::result::Result<DefaultDicomObject
         }
         Sniff::Io(e) => return Err(e),
     };
+    // Refuse impossible element lengths before the parser allocates them.
+    lengths::check_element_lengths(path, matches!(preamble, ReadPreamble::Always))
+        .map_err(|e| format!("cannot parse DICOM: {e} (corrupt header, wrong transfer syntax or a truncated file)"))?;
     match catch_unwind(AssertUnwindSafe(|| {
         OpenFileOptions::new()
             .read_preamble(preamble)

@@ -170,14 +170,7 @@ pub(crate) fn build(files: &[&FileHeader], base: &Path) -> Result<Stack, String>
     // One orientation.
     let (s0, f0) = slices[0];
     for &(s, fi) in &slices[1..] {
-        let same = match (f0.orientation, fi.orientation) {
-            (Some(a), Some(b)) => a
-                .iter()
-                .zip(&b)
-                .all(|(x, y)| (x - y).abs() <= ORIENTATION_TOL),
-            (None, None) => true,
-            _ => false,
-        };
+        let same = same_orientation(f0.orientation, fi.orientation);
         if !same {
             let distinct = count_distinct(&slices);
             let show_o =
@@ -355,17 +348,22 @@ pub(crate) fn build(files: &[&FileHeader], base: &Path) -> Result<Stack, String>
 }
 
 /// How many different orientations the slices have.
+/// Whether two ImageOrientationPatient values agree (both absent counts as agreeing).
+fn same_orientation(a: Option<[f64; 6]>, b: Option<[f64; 6]>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a
+            .iter()
+            .zip(&b)
+            .all(|(x, y)| (x - y).abs() <= ORIENTATION_TOL),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 fn count_distinct(slices: &[(SliceRef, &FrameInfo)]) -> usize {
     let mut seen: Vec<Option<[f64; 6]>> = Vec::new();
     for (_, fi) in slices {
-        let known = seen.iter().any(|o| match (o, fi.orientation) {
-            (Some(a), Some(b)) => a
-                .iter()
-                .zip(&b)
-                .all(|(x, y)| (x - y).abs() <= ORIENTATION_TOL),
-            (None, None) => true,
-            _ => false,
-        });
+        let known = seen.iter().any(|&o| same_orientation(o, fi.orientation));
         if !known {
             seen.push(fi.orientation);
         }

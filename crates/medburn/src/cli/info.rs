@@ -77,7 +77,8 @@ fn print_text(j: &Value) {
                 let parts: Vec<String> = items
                     .iter()
                     .map(|x| match x.as_f64() {
-                        Some(f) if x.is_f64() => format!("{}", (f * 1e6).round() / 1e6),
+                        // `+ 0.0` prints -0 as 0.
+                        Some(f) if x.is_f64() => format!("{}", (f * 1e6).round() / 1e6 + 0.0),
                         _ => x.to_string(),
                     })
                     .collect();

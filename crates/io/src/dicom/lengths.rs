@@ -1,0 +1,367 @@
+//! A pre-scan of a DICOM file's element lengths, before dicom-parser reads it.
+//!
+//! dicom-parser allocates (and zero-fills) each value at its declared length before
+//! reading it, so a corrupt or hostile file that declares a 4 GB element makes it
+//! commit 4 GB (GDCM fixed the same flaw as CVE-2026-3650). This walk reads only
+//! element headers, seeking over values, and refuses any declared length larger
+//! than what is left of the file, so no allocation is ever bigger than the file.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+/// Deepest nesting of sequences followed (real files nest a handful of levels).
+const MAX_DEPTH: usize = 64;
+
+/// How the data set after the meta group is encoded.
+#[derive(Clone, Copy)]
+struct Encoding {
+    explicit_vr: bool,
+    little_endian: bool,
+}
+
+struct Walker<R> {
+    r: R,
+    pos: u64,
+    len: u64,
+    enc: Encoding,
+}
+
+/// Checks that every element length in the file fits in what remains of it.
+/// `preamble` says whether the file starts with the 128-byte preamble and "DICM".
+/// Deflated data sets are not checked (their lengths refer to inflated bytes).
+pub(crate) fn check_element_lengths(path: &Path, preamble: bool) -> Result<(), String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut w = Walker {
+        r: BufReader::with_capacity(1 << 16, file),
+        pos: 0,
+        len,
+        enc: Encoding {
+            explicit_vr: true,
+            little_endian: true,
+        },
+    };
+    if preamble {
+        w.skip(132)?;
+    }
+    // File meta group: explicit VR little endian, whatever follows.
+    let mut syntax = String::new();
+    while w.pos < w.len {
+        let at = w.pos;
+        // The first data set element may not parse as explicit VR: go back to it either way.
+        let Some((tag, vr, length)) = w.header()? else {
+            w.seek_to(at)?;
+            break;
+        };
+        if tag.group() != 0x0002 {
+            w.seek_to(at)?;
+            break;
+        }
+        if tag == Tag(0x0002, 0x0010) && length != UNDEFINED && length < 256 {
+            let mut b = vec![0u8; length as usize];
+            w.read_exact(&mut b)?;
+            syntax = String::from_utf8_lossy(&b)
+                .trim_end_matches(['\0', ' '])
+                .to_string();
+        } else {
+            w.value(tag, vr, length, 0)?;
+        }
+    }
+    w.enc = match syntax.as_str() {
+        "1.2.840.10008.1.2" => Encoding {
+            explicit_vr: false,
+            little_endian: true,
+        },
+        "1.2.840.10008.1.2.2" => Encoding {
+            explicit_vr: true,
+            little_endian: false,
+        },
+        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => return Ok(()),
+        _ => Encoding {
+            explicit_vr: true,
+            little_endian: true,
+        },
+    };
+    w.elements(w.len, 0)
+}
+
+impl<R: Read + Seek> Walker<R> {
+    fn read_exact(&mut self, b: &mut [u8]) -> Result<(), String> {
+        self.r.read_exact(b).map_err(|e| e.to_string())?;
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), String> {
+        self.seek_to(self.pos + n)
+    }
+
+    fn seek_to(&mut self, at: u64) -> Result<(), String> {
+        self.r
+            .seek(SeekFrom::Start(at))
+            .map_err(|e| e.to_string())?;
+        self.pos = at;
+        Ok(())
+    }
+
+    fn u16(&mut self) -> Result<u16, String> {
+        let mut b = [0u8; 2];
+        self.read_exact(&mut b)?;
+        Ok(if self.enc.little_endian {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        let mut b = [0u8; 4];
+        self.read_exact(&mut b)?;
+        Ok(if self.enc.little_endian {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    /// The next element header, or `None` at the end of the file or of a short tail
+    /// (the parser reports truncation itself).
+    fn header(&mut self) -> Result<Option<(Tag, Option<VR>, u32)>, String> {
+        if self.len - self.pos < 8 {
+            return Ok(None);
+        }
+        let tag = Tag(self.u16()?, self.u16()?);
+        if tag.group() == 0xFFFE {
+            return Ok(Some((tag, None, self.u32()?)));
+        }
+        if !self.enc.explicit_vr {
+            return Ok(Some((tag, None, self.u32()?)));
+        }
+        let mut code = [0u8; 2];
+        self.read_exact(&mut code)?;
+        // As dicom-parser does: an unknown VR code reads as UN (with a 4-byte length).
+        let vr = VR::from_binary(code).unwrap_or(VR::UN);
+        let long = matches!(
+            vr,
+            VR::OB
+                | VR::OD
+                | VR::OF
+                | VR::OL
+                | VR::OV
+                | VR::OW
+                | VR::SQ
+                | VR::SV
+                | VR::UC
+                | VR::UN
+                | VR::UR
+                | VR::UT
+                | VR::UV
+        );
+        let length = if long {
+            self.skip(2)?;
+            self.u32()?
+        } else {
+            self.u16()? as u32
+        };
+        Ok(Some((tag, Some(vr), length)))
+    }
+
+    /// Walks elements until `end` (exclusive), or inside an item, its delimiter.
+    /// At the top level a stray delimiter is passed over, as the parser does.
+    fn elements(&mut self, end: u64, depth: usize) -> Result<(), String> {
+        while self.pos < end {
+            let Some((tag, vr, length)) = self.header()? else {
+                return Ok(());
+            };
+            match tag {
+                Tag(0xFFFE, 0xE00D) | Tag(0xFFFE, 0xE0DD) if depth > 0 => return Ok(()),
+                Tag(0xFFFE, _) if length != UNDEFINED && length as u64 > self.len - self.pos => {
+                    return Err(format!(
+                        "stray item claims {length} bytes at offset {}",
+                        self.pos
+                    ));
+                }
+                Tag(0xFFFE, _) => {}
+                _ => self.value(tag, vr, length, depth)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks (and passes over) one value, following sequences into their items.
+    fn value(&mut self, tag: Tag, vr: Option<VR>, length: u32, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("sequences nested deeper than {MAX_DEPTH} levels"));
+        }
+        let sequence = match vr {
+            Some(VR::SQ) => true,
+            Some(VR::UN) => length == UNDEFINED,
+            Some(_) => false,
+            None => {
+                length == UNDEFINED
+                    || matches!(
+                        StandardDataDictionary.by_tag(tag).map(|e| e.vr()),
+                        Some(VirtualVr::Exact(VR::SQ))
+                    )
+            }
+        };
+        let pixel_fragments = tag == Tag(0x7FE0, 0x0010) && length == UNDEFINED;
+        if length == UNDEFINED {
+            if !(sequence || pixel_fragments) {
+                return Err(format!(
+                    "element {tag} has an undefined length but is not a sequence"
+                ));
+            }
+            // UN of undefined length holds implicit VR little endian items (PS3.5 6.2.2).
+            let saved = self.enc;
+            if vr == Some(VR::UN) {
+                self.enc = Encoding {
+                    explicit_vr: false,
+                    little_endian: true,
+                };
+            }
+            let r = self.items(self.len, depth + 1, pixel_fragments);
+            self.enc = saved;
+            return r;
+        }
+        let remaining = self.len - self.pos;
+        if length as u64 > remaining {
+            return Err(format!(
+                "element {tag} claims {length} bytes at offset {} but only {remaining} remain in the file",
+                self.pos
+            ));
+        }
+        if sequence {
+            let end = self.pos + length as u64;
+            self.items(end, depth + 1, false)?;
+            return self.seek_to(end);
+        }
+        self.skip(length as u64)
+    }
+
+    /// Walks the items of a sequence (data sets) or of encapsulated pixel data (fragments).
+    fn items(&mut self, end: u64, depth: usize, fragments: bool) -> Result<(), String> {
+        while self.pos < end {
+            let Some((tag, _, length)) = self.header()? else {
+                return Ok(());
+            };
+            match tag {
+                Tag(0xFFFE, 0xE0DD) => return Ok(()),
+                Tag(0xFFFE, 0xE000) => {
+                    if length == UNDEFINED {
+                        if fragments {
+                            return Err("a pixel data fragment has an undefined length".into());
+                        }
+                        self.elements(self.len, depth)?;
+                        continue;
+                    }
+                    let remaining = self.len - self.pos;
+                    if length as u64 > remaining {
+                        return Err(format!(
+                            "item claims {length} bytes at offset {} but only {remaining} remain in the file",
+                            self.pos
+                        ));
+                    }
+                    let item_end = self.pos + length as u64;
+                    if !fragments {
+                        self.elements(item_end, depth)?;
+                    }
+                    self.seek_to(item_end)?;
+                }
+                // Anything else here is malformed: the parser will say so.
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Preamble, "DICM" and a meta group naming `syntax`.
+    fn head(syntax: &str) -> Vec<u8> {
+        let mut b = vec![0u8; 128];
+        b.extend_from_slice(b"DICM");
+        let mut uid = syntax.as_bytes().to_vec();
+        if uid.len() % 2 == 1 {
+            uid.push(0);
+        }
+        b.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
+        b.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+        b.extend_from_slice(&uid);
+        b
+    }
+
+    fn check(bytes: &[u8]) -> Result<(), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.dcm");
+        std::fs::write(&p, bytes).unwrap();
+        check_element_lengths(&p, true)
+    }
+
+    #[test]
+    fn a_length_beyond_the_file_is_refused_before_parsing() {
+        let mut b = head("1.2.840.10008.1.2.1");
+        // (0010,0010) PN "DOE^J" then (0009,1001) OB claiming 4 GB - 16.
+        b.extend_from_slice(&[0x10, 0x00, 0x10, 0x00, b'P', b'N', 6, 0]);
+        b.extend_from_slice(b"DOE^J ");
+        assert!(check(&b).is_ok());
+        b.extend_from_slice(&[0x09, 0x00, 0x01, 0x10, b'O', b'B', 0, 0]);
+        b.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        b.extend_from_slice(&[1, 2, 3, 4]);
+        let err = check(&b).unwrap_err();
+        assert!(err.contains("(0009,1001) claims 4294967280 bytes"), "{err}");
+    }
+
+    #[test]
+    fn lengths_inside_implicit_vr_sequences_are_followed() {
+        let mut b = head("1.2.840.10008.1.2");
+        // (0008,1140) ReferencedImageSequence is SQ in the dictionary: undefined length,
+        // one item of undefined length holding an element that lies about its length.
+        b.extend_from_slice(&[0x08, 0x00, 0x40, 0x11]);
+        b.extend_from_slice(&UNDEFINED.to_le_bytes());
+        b.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        b.extend_from_slice(&UNDEFINED.to_le_bytes());
+        b.extend_from_slice(&[0x08, 0x00, 0x50, 0x11]);
+        b.extend_from_slice(&0x7000_0000u32.to_le_bytes());
+        b.extend_from_slice(b"1.2.3\0");
+        let err = check(&b).unwrap_err();
+        assert!(err.contains("(0008,1150) claims"), "{err}");
+        // The same sequence, well formed, passes.
+        let mut good = head("1.2.840.10008.1.2");
+        good.extend_from_slice(&[0x08, 0x00, 0x40, 0x11]);
+        good.extend_from_slice(&UNDEFINED.to_le_bytes());
+        good.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        good.extend_from_slice(&UNDEFINED.to_le_bytes());
+        good.extend_from_slice(&[0x08, 0x00, 0x50, 0x11, 6, 0, 0, 0]);
+        good.extend_from_slice(b"1.2.3\0");
+        good.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        good.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        assert!(check(&good).is_ok());
+    }
+
+    #[test]
+    fn every_fixture_passes_the_scan() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/data/pydicom"
+        ));
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "dcm") && !p.ends_with("SC_rgb_jpeg.dcm") {
+                check_element_lengths(&p, true).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+        }
+        assert!(n > 50);
+    }
+}
