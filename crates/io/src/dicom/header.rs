@@ -89,7 +89,6 @@ pub(crate) struct FileHeader {
     /// Why frame positions were made up (multi-frame file without per-frame positions).
     pub synthesized_positions: Option<String>,
     pub spacing_between_slices: Option<f64>,
-    pub slice_thickness: Option<f64>,
     /// String metadata kept in the volume.
     pub metadata: BTreeMap<String, String>,
 }
@@ -588,7 +587,6 @@ pub(crate) fn read_header(obj: &DefaultDicomObject, path: PathBuf) -> HResult<Fi
         frame_info,
         synthesized_positions,
         spacing_between_slices,
-        slice_thickness,
     };
     Ok(header)
 }

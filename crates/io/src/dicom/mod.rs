@@ -11,8 +11,8 @@
 //! - direction columns are the row cosines (i), the column cosines (j) and their cross
 //!   product (k); the origin is the position of the first slice; spacing is
 //!   `(PixelSpacing[1], PixelSpacing[0], step)` (ImagerPixelSpacing when PixelSpacing is
-//!   absent); a single slice takes SpacingBetweenSlices, else SliceThickness, else 1 as
-//!   its k spacing (SimpleITK ignores SliceThickness and says 1);
+//!   absent); a single slice takes SpacingBetweenSlices, else 1, as its k spacing (as
+//!   SimpleITK: SliceThickness is a slab thickness, kept in the metadata);
 //! - files without ImageOrientationPatient get the identity direction, without
 //!   ImagePositionPatient the origin 0;
 //! - multi-frame files take per-frame positions, orientations, pixel spacings and

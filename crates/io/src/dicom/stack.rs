@@ -229,9 +229,10 @@ pub(crate) fn build(files: &[&FileHeader], base: &Path) -> Result<Stack, String>
 
     let n = slices.len();
     let (order, origin, sk) = if n == 1 {
-        let sk = match (first.spacing_between_slices, first.slice_thickness) {
-            (Some(s), _) if s > 0.0 => s,
-            (_, Some(t)) if t > 0.0 => t,
+        // As SimpleITK (GDCM): SpacingBetweenSlices, else 1. SliceThickness is the
+        // slab's thickness, not a distance between slices; it stays in the metadata.
+        let sk = match first.spacing_between_slices {
+            Some(s) if s > 0.0 => s,
             _ => 1.0,
         };
         (vec![s0], f0.position.unwrap_or([0.0; 3]), sk)

@@ -196,21 +196,7 @@ fn reference_fixtures_match_simpleitk() {
             problems.push(format!("size {:?} vs {:?}", g.size(), size));
         }
         let spacing = f64s(&sitk["spacing"]);
-        let mut want_spacing = [spacing[0], spacing[1], spacing[2]];
-        if g.size()[2] == 1 {
-            // One slice: medburn takes SpacingBetweenSlices, else SliceThickness, else 1;
-            // SimpleITK SpacingBetweenSlices, else 1.
-            let num = |k: &str| {
-                vol.metadata
-                    .get(k)
-                    .and_then(|s| s.trim().parse::<f64>().ok())
-            };
-            if num("SpacingBetweenSlices").is_none() {
-                if let Some(t) = num("SliceThickness").filter(|&t| t > 0.0) {
-                    want_spacing[2] = t;
-                }
-            }
-        }
+        let want_spacing = [spacing[0], spacing[1], spacing[2]];
         for (a, (b, what)) in g
             .spacing()
             .iter()
@@ -373,10 +359,10 @@ fn ct_small_geometry_and_values() {
 fn mr_small_geometry() {
     // SimpleITK: size (64, 64, 1), spacing (0.3125, 0.3125, 1.0), origin
     // (-83.9063, -91.2, 6.6406), identity. MR_small has SliceThickness 0.8 and no
-    // SpacingBetweenSlices: medburn's single-slice k spacing is 0.8 (SimpleITK says 1).
+    // SpacingBetweenSlices: its single-slice k spacing is 1, as SimpleITK says.
     let v = read_dicom(&pydicom("MR_small.dcm"), &SeriesSelector::First).unwrap();
     assert_eq!(v.geometry.size(), [64, 64, 1]);
-    assert_eq!(v.geometry.spacing(), [0.3125, 0.3125, 0.8]);
+    assert_eq!(v.geometry.spacing(), [0.3125, 0.3125, 1.0]);
     assert_eq!(v.geometry.origin(), [-83.9063, -91.2, 6.6406]);
     assert_eq!(v.data.voxel_type(), VoxelType::I16);
     assert!(v.rescale.is_identity());
