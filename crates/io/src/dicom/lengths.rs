@@ -55,7 +55,7 @@ pub(crate) fn check_element_lengths(path: &Path, preamble: bool) -> Result<(), S
     while w.pos < w.len {
         let at = w.pos;
         // The first data set element may not parse as explicit VR: go back to it either way.
-        let Some((tag, vr, length)) = w.header()? else {
+        let Some((tag, vr, length)) = w.raw_header()? else {
             w.seek_to(at)?;
             break;
         };
@@ -132,7 +132,23 @@ impl<R: Read + Seek> Walker<R> {
 
     /// The next element header, or `None` at the end of the file or of a short tail
     /// (the parser reports truncation itself).
+    /// The next element header; any declared length beyond the end of the file is an
+    /// error, wherever the header stands (dicom-parser would allocate it).
     fn header(&mut self) -> Result<Option<(Tag, Option<VR>, u32)>, String> {
+        let h = self.raw_header()?;
+        if let Some((tag, _, length)) = h {
+            let remaining = self.len - self.pos;
+            if length != UNDEFINED && length as u64 > remaining {
+                return Err(format!(
+                    "element {tag} claims {length} bytes at offset {} but only {remaining} remain in the file",
+                    self.pos
+                ));
+            }
+        }
+        Ok(h)
+    }
+
+    fn raw_header(&mut self) -> Result<Option<(Tag, Option<VR>, u32)>, String> {
         if self.len - self.pos < 8 {
             return Ok(None);
         }
@@ -242,13 +258,28 @@ impl<R: Read + Seek> Walker<R> {
             self.items(end, depth + 1, false)?;
             return self.seek_to(end);
         }
-        self.skip(length as u64)
+        // Follow the bytes dicom-parser actually consumes: it reads numbers whole
+        // (`length / size` of them), so a length that is not a multiple of the number
+        // size leaves the rest of the value in the stream.
+        let vr = vr.or_else(
+            || match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
+                Some(VirtualVr::Exact(v)) => Some(v),
+                _ => None,
+            },
+        );
+        let size = match vr {
+            Some(VR::US | VR::OW | VR::SS) => 2,
+            Some(VR::AT | VR::FL | VR::OF | VR::SL | VR::OL | VR::UL) => 4,
+            Some(VR::FD | VR::OD | VR::SV | VR::OV | VR::UV) => 8,
+            _ => 1,
+        };
+        self.skip(length as u64 - length as u64 % size)
     }
 
     /// Walks the items of a sequence (data sets) or of encapsulated pixel data (fragments).
     fn items(&mut self, end: u64, depth: usize, fragments: bool) -> Result<(), String> {
         while self.pos < end {
-            let Some((tag, _, length)) = self.header()? else {
+            let Some((tag, vr, length)) = self.header()? else {
                 return Ok(());
             };
             match tag {
@@ -274,8 +305,8 @@ impl<R: Read + Seek> Walker<R> {
                     }
                     self.seek_to(item_end)?;
                 }
-                // Anything else here is malformed: the parser will say so.
-                _ => return Ok(()),
+                // Not an item: dicom-parser reads it as an element; so do we.
+                _ => self.value(tag, vr, length, depth)?,
             }
         }
         Ok(())
