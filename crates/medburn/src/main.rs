@@ -15,6 +15,10 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown error".into());
+        // `medburn info x | head`: a closed pipe is the reader's choice, not an error to report.
+        if msg.contains("Broken pipe") {
+            return;
+        }
         let at = info
             .location()
             .map(|l| format!(" ({}:{})", l.file(), l.line()))

@@ -20,8 +20,12 @@ pub struct InfoArgs {
 
 pub fn run(a: InfoArgs) -> CliResult {
     let format = Format::from_path(&a.path)?;
-    let volume = super::read_input(&a.path, &a.series)?;
-    let mut j = describe(&volume);
+    let mut j = if format == Format::Nifti {
+        // The header says it all: no need to decompress the voxels.
+        describe_nifti_header(&a.path)?
+    } else {
+        describe(&super::read_input(&a.path, &a.series)?)
+    };
     j["path"] = json!(a.path.display().to_string());
     j["format"] = json!(format!("{format:?}").to_lowercase());
     if format == Format::Dicom {
@@ -68,6 +72,26 @@ pub fn describe(v: &Volume) -> Value {
         "modality": v.modality.to_string(),
         "subtype": v.subtype,
     })
+}
+
+/// The description of a NIfTI file from its header alone (same keys as [`describe`]).
+fn describe_nifti_header(path: &std::path::Path) -> Result<Value, medburn_io::IoError> {
+    let (h, _) = medburn_io::nifti::read_nifti_header(path)?;
+    let at = |k| medburn_io::IoError::new(path, k);
+    let g = h.geometry().map_err(at)?;
+    let dtype = h.voxel_type().map_err(at)?;
+    let r = h.rescale();
+    Ok(json!({
+        "size": h.dims().map_err(at)?,
+        "spacing": g.spacing(),
+        "origin": g.origin(),
+        "direction": g.direction().row_major(),
+        "orientation": g.orientation().to_string(),
+        "dtype": dtype.to_string(),
+        "rescale": {"slope": r.slope, "intercept": r.inter},
+        "modality": medburn_core::Modality::Unknown.to_string(),
+        "subtype": Value::Null,
+    }))
 }
 
 fn print_text(j: &Value) {
