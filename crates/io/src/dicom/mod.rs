@@ -49,6 +49,7 @@
 //! # Ok::<(), medburn_io::IoError>(())
 //! ```
 
+mod codestream;
 mod header;
 mod lengths;
 mod pixels;

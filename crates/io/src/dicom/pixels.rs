@@ -125,12 +125,20 @@ fn pixel_bytes<'a>(obj: &'a DefaultDicomObject, h: &FileHeader) -> Result<Cow<'a
                 .map_err(|m| dicom_err(path, format!("RLE Lossless pixel data: {m}")))
         }
         Value::PixelSequence(seq) if rgb_jpeg_without_transform(h, seq.fragments()) => {
+            super::codestream::check_fragments(seq.fragments(), h.rows, h.cols)
+                .map_err(|m| dicom_err(path, format!("JPEG pixel data: {m}")))?;
             jpeg_rgb_no_transform(seq.fragments(), h)
                 .map(Cow::Owned)
                 .map_err(|m| dicom_err(path, format!("JPEG pixel data: {m}")))
         }
-        Value::PixelSequence(_) => {
+        Value::PixelSequence(seq) => {
             let ts = &h.transfer_syntax;
+            super::codestream::check_fragments(seq.fragments(), h.rows, h.cols).map_err(|m| {
+                dicom_err(
+                    path,
+                    format!("{} pixel data: {m}", transfer_syntax_name(ts)),
+                )
+            })?;
             let decoded = catch_unwind(AssertUnwindSafe(|| {
                 obj.decode_pixel_data().map(|d| d.into_data())
             }));
