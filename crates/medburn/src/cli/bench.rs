@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// A .nii.gz to read and write (default: a 256^3 int16 phantom made here).
     #[arg(long)]
     input: Option<PathBuf>,
+    /// A DICOM series folder: adds `dicom_read_series` (read into a volume, as SimpleITK's
+    /// ImageSeriesReader does).
+    #[arg(long)]
+    dicom: Option<PathBuf>,
 }
 
 struct Case {
@@ -85,6 +89,16 @@ pub fn run(a: BenchArgs) -> CliResult {
             },
         },
     ];
+    let mut cases = cases;
+    if let Some(dir) = a.dicom.clone() {
+        cases.push(Case {
+            name: "dicom_read_series",
+            run: Box::new(move || {
+                medburn_io::read(&dir)?;
+                Ok(())
+            }),
+        });
+    }
     let mut results = Vec::new();
     for case in cases
         .iter()
