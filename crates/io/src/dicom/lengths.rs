@@ -63,6 +63,7 @@ pub(crate) fn check_element_lengths(path: &Path, preamble: bool) -> Result<(), S
             w.seek_to(at)?;
             break;
         }
+        w.fits(tag, length)?;
         if tag == Tag(0x0002, 0x0010) && length != UNDEFINED && length < 256 {
             let mut b = vec![0u8; length as usize];
             w.read_exact(&mut b)?;
@@ -130,24 +131,29 @@ impl<R: Read + Seek> Walker<R> {
         })
     }
 
-    /// The next element header, or `None` at the end of the file or of a short tail
-    /// (the parser reports truncation itself).
-    /// The next element header; any declared length beyond the end of the file is an
-    /// error, wherever the header stands (dicom-parser would allocate it).
+    /// Refuses a defined `length` beyond the end of the file: dicom-parser would allocate it.
+    fn fits(&self, tag: Tag, length: u32) -> Result<(), String> {
+        let remaining = self.len - self.pos;
+        if length != UNDEFINED && length as u64 > remaining {
+            return Err(format!(
+                "element {tag} claims {length} bytes at offset {} but only {remaining} remain in the file",
+                self.pos
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next element header, checked with [`Walker::fits`] wherever it stands.
     fn header(&mut self) -> Result<Option<(Tag, Option<VR>, u32)>, String> {
         let h = self.raw_header()?;
         if let Some((tag, _, length)) = h {
-            let remaining = self.len - self.pos;
-            if length != UNDEFINED && length as u64 > remaining {
-                return Err(format!(
-                    "element {tag} claims {length} bytes at offset {} but only {remaining} remain in the file",
-                    self.pos
-                ));
-            }
+            self.fits(tag, length)?;
         }
         Ok(h)
     }
 
+    /// The next element header, unchecked; `None` at the end of the file or of a short
+    /// tail (the parser reports truncation itself).
     fn raw_header(&mut self) -> Result<Option<(Tag, Option<VR>, u32)>, String> {
         if self.len - self.pos < 8 {
             return Ok(None);
@@ -197,12 +203,6 @@ impl<R: Read + Seek> Walker<R> {
             };
             match tag {
                 Tag(0xFFFE, 0xE00D) | Tag(0xFFFE, 0xE0DD) if depth > 0 => return Ok(()),
-                Tag(0xFFFE, _) if length != UNDEFINED && length as u64 > self.len - self.pos => {
-                    return Err(format!(
-                        "stray item claims {length} bytes at offset {}",
-                        self.pos
-                    ));
-                }
                 Tag(0xFFFE, _) => {}
                 _ => self.value(tag, vr, length, depth)?,
             }
@@ -246,13 +246,7 @@ impl<R: Read + Seek> Walker<R> {
             self.enc = saved;
             return r;
         }
-        let remaining = self.len - self.pos;
-        if length as u64 > remaining {
-            return Err(format!(
-                "element {tag} claims {length} bytes at offset {} but only {remaining} remain in the file",
-                self.pos
-            ));
-        }
+        // Every caller has passed `length` through `fits`.
         if sequence {
             let end = self.pos + length as u64;
             self.items(end, depth + 1, false)?;
@@ -291,13 +285,6 @@ impl<R: Read + Seek> Walker<R> {
                         }
                         self.elements(self.len, depth)?;
                         continue;
-                    }
-                    let remaining = self.len - self.pos;
-                    if length as u64 > remaining {
-                        return Err(format!(
-                            "item claims {length} bytes at offset {} but only {remaining} remain in the file",
-                            self.pos
-                        ));
                     }
                     let item_end = self.pos + length as u64;
                     if !fragments {

@@ -107,6 +107,16 @@ fn pixel_bytes<'a>(obj: &'a DefaultDicomObject, h: &FileHeader) -> Result<Cow<'a
     let elem = obj
         .get(tags::PIXEL_DATA)
         .ok_or_else(|| dicom_err(path, "DICOM file has no pixel data (0x7FE0,0x0010)"))?;
+    if let Value::PixelSequence(seq) = elem.value() {
+        // Before any decoder allocates from a frame header (RLE has none: ignored).
+        super::codestream::check_fragments(seq.fragments(), h.rows, h.cols).map_err(|m| {
+            let ts = &h.transfer_syntax;
+            dicom_err(
+                path,
+                format!("{} pixel data: {m}", transfer_syntax_name(ts)),
+            )
+        })?;
+    }
     match elem.value() {
         Value::Primitive(p) => {
             native_bytes(p, h.transfer_syntax == TS_EXPLICIT_BE, h.bits_allocated).ok_or_else(
@@ -125,20 +135,12 @@ fn pixel_bytes<'a>(obj: &'a DefaultDicomObject, h: &FileHeader) -> Result<Cow<'a
                 .map_err(|m| dicom_err(path, format!("RLE Lossless pixel data: {m}")))
         }
         Value::PixelSequence(seq) if rgb_jpeg_without_transform(h, seq.fragments()) => {
-            super::codestream::check_fragments(seq.fragments(), h.rows, h.cols)
-                .map_err(|m| dicom_err(path, format!("JPEG pixel data: {m}")))?;
             jpeg_rgb_no_transform(seq.fragments(), h)
                 .map(Cow::Owned)
                 .map_err(|m| dicom_err(path, format!("JPEG pixel data: {m}")))
         }
-        Value::PixelSequence(seq) => {
+        Value::PixelSequence(_) => {
             let ts = &h.transfer_syntax;
-            super::codestream::check_fragments(seq.fragments(), h.rows, h.cols).map_err(|m| {
-                dicom_err(
-                    path,
-                    format!("{} pixel data: {m}", transfer_syntax_name(ts)),
-                )
-            })?;
             let decoded = catch_unwind(AssertUnwindSafe(|| {
                 obj.decode_pixel_data().map(|d| d.into_data())
             }));

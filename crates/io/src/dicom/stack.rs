@@ -348,7 +348,6 @@ pub(crate) fn build(files: &[&FileHeader], base: &Path) -> Result<Stack, String>
     })
 }
 
-/// How many different orientations the slices have.
 /// Whether two ImageOrientationPatient values agree (both absent counts as agreeing).
 fn same_orientation(a: Option<[f64; 6]>, b: Option<[f64; 6]>) -> bool {
     match (a, b) {
@@ -361,6 +360,7 @@ fn same_orientation(a: Option<[f64; 6]>, b: Option<[f64; 6]>) -> bool {
     }
 }
 
+/// How many different orientations the slices have.
 fn count_distinct(slices: &[(SliceRef, &FrameInfo)]) -> usize {
     let mut seen: Vec<Option<[f64; 6]>> = Vec::new();
     for (_, fi) in slices {

@@ -47,7 +47,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     let out = tmp.path().join("bench_out.nii.gz");
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let one_thread = std::sync::Arc::new(one_thread);
-    let cases: Vec<Case> = vec![
+    let mut cases: Vec<Case> = vec![
         Case {
             name: "nifti_read_gz",
             run: {
@@ -89,7 +89,6 @@ pub fn run(a: BenchArgs) -> CliResult {
             },
         },
     ];
-    let mut cases = cases;
     if let Some(dir) = a.dicom.clone() {
         cases.push(Case {
             name: "dicom_read_series",

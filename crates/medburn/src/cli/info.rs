@@ -60,38 +60,52 @@ pub fn run(a: InfoArgs) -> CliResult {
 
 /// The JSON description of a volume (shared with `demo`).
 pub fn describe(v: &Volume) -> Value {
-    let g = &v.geometry;
-    json!({
-        "size": v.size(),
-        "spacing": g.spacing(),
-        "origin": g.origin(),
-        "direction": g.direction().row_major(),
-        "orientation": g.orientation().to_string(),
-        "dtype": v.data.voxel_type().to_string(),
-        "rescale": {"slope": v.rescale.slope, "intercept": v.rescale.inter},
-        "modality": v.modality.to_string(),
-        "subtype": v.subtype,
-    })
+    describe_parts(
+        &v.size(),
+        &v.geometry,
+        v.data.voxel_type(),
+        v.rescale,
+        &v.modality,
+        v.subtype.as_deref(),
+    )
 }
 
-/// The description of a NIfTI file from its header alone (same keys as [`describe`]).
+/// The description of a NIfTI file from its header alone: no voxels decompressed.
 fn describe_nifti_header(path: &std::path::Path) -> Result<Value, medburn_io::IoError> {
     let (h, _) = medburn_io::nifti::read_nifti_header(path)?;
     let at = |k| medburn_io::IoError::new(path, k);
+    let size = h.dims().map_err(at)?;
     let g = h.geometry().map_err(at)?;
     let dtype = h.voxel_type().map_err(at)?;
-    let r = h.rescale();
-    Ok(json!({
-        "size": h.dims().map_err(at)?,
+    Ok(describe_parts(
+        &size,
+        &g,
+        dtype,
+        h.rescale(),
+        &medburn_core::Modality::Unknown,
+        None,
+    ))
+}
+
+fn describe_parts(
+    size: &[usize],
+    g: &medburn_core::Geometry,
+    dtype: medburn_io::VoxelType,
+    rescale: medburn_io::Rescale,
+    modality: &medburn_core::Modality,
+    subtype: Option<&str>,
+) -> Value {
+    json!({
+        "size": size,
         "spacing": g.spacing(),
         "origin": g.origin(),
         "direction": g.direction().row_major(),
         "orientation": g.orientation().to_string(),
         "dtype": dtype.to_string(),
-        "rescale": {"slope": r.slope, "intercept": r.inter},
-        "modality": medburn_core::Modality::Unknown.to_string(),
-        "subtype": Value::Null,
-    }))
+        "rescale": {"slope": rescale.slope, "intercept": rescale.inter},
+        "modality": modality.to_string(),
+        "subtype": subtype,
+    })
 }
 
 fn print_text(j: &Value) {
