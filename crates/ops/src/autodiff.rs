@@ -1,0 +1,183 @@
+//! [`SamplingBackend`] for `Autodiff<B, C>`: the forward runs on `B` and registers a backward
+//! step that calls `B`'s backward kernels. Double backward is not supported: the backward
+//! methods themselves run untracked.
+
+use burn::backend::autodiff::{
+    checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind},
+    Autodiff,
+};
+use burn::backend::{tensor::FloatTensor, AutodiffBackend, TensorMetadata};
+
+use crate::backend::SamplingBackend;
+use crate::options::SampleOptions;
+
+/// Which position source a sampling node used.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Grid,
+    Affine([usize; 3]),
+}
+
+/// Backward step of a sampling op with parents `[input, positions]`.
+#[derive(Debug)]
+struct SampleBackward(Source);
+
+impl<B: SamplingBackend> Backward<B, 2> for SampleBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, SampleOptions);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_input, node_positions] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (input, positions, o) = ops.state;
+        let input_shape: [usize; 5] = input.shape().dims();
+        if let Some(node) = node_positions {
+            let g = match self.0 {
+                Source::Grid => {
+                    B::grid_sample_3d_backward_grid(input, positions.clone(), grad.clone(), o)
+                }
+                Source::Affine(_) => {
+                    B::affine_sample_3d_backward_matrix(input, positions.clone(), grad.clone(), o)
+                }
+            };
+            grads.register::<B>(node.id, g);
+        }
+        if let Some(node) = node_input {
+            let g = match self.0 {
+                Source::Grid => B::grid_sample_3d_backward_input(positions, grad, input_shape, o),
+                Source::Affine(_) => {
+                    B::affine_sample_3d_backward_input(positions, grad, input_shape, o)
+                }
+            };
+            grads.register::<B>(node.id, g);
+        }
+    }
+}
+
+fn forward<B: SamplingBackend>(
+    source: Source,
+    input: FloatTensor<B>,
+    positions: FloatTensor<B>,
+    o: SampleOptions,
+) -> FloatTensor<B> {
+    match source {
+        Source::Grid => B::grid_sample_3d(input, positions, o),
+        Source::Affine(size) => B::affine_sample_3d(input, positions, size, o),
+    }
+}
+
+fn tracked<B: SamplingBackend, C: CheckpointStrategy>(
+    source: Source,
+    input: FloatTensor<Autodiff<B, C>>,
+    positions: FloatTensor<Autodiff<B, C>>,
+    o: SampleOptions,
+) -> FloatTensor<Autodiff<B, C>> {
+    match SampleBackward(source)
+        .prepare::<C>([input.node(), positions.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let x = input.primitive().clone();
+            let p = positions.primitive().clone();
+            let y = forward::<B>(source, x.clone(), p.clone(), o);
+            prep.finish((x, p, o), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward::<B>(
+            source,
+            input.into_primitive(),
+            positions.into_primitive(),
+            o,
+        )),
+    }
+}
+
+type Inner<B, C> = <Autodiff<B, C> as AutodiffBackend>::InnerBackend;
+
+fn untracked<B: SamplingBackend, C: CheckpointStrategy>(
+    y: FloatTensor<Inner<B, C>>,
+) -> FloatTensor<Autodiff<B, C>> {
+    <Autodiff<B, C> as AutodiffBackend>::from_inner(y)
+}
+
+fn inner<B: SamplingBackend, C: CheckpointStrategy>(
+    t: FloatTensor<Autodiff<B, C>>,
+) -> FloatTensor<B> {
+    <Autodiff<B, C> as AutodiffBackend>::inner(t)
+}
+
+impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, C> {
+    fn grid_sample_3d(
+        input: FloatTensor<Self>,
+        grid: FloatTensor<Self>,
+        o: SampleOptions,
+    ) -> FloatTensor<Self> {
+        tracked::<B, C>(Source::Grid, input, grid, o)
+    }
+
+    fn grid_sample_3d_backward_input(
+        grid: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        input_shape: [usize; 5],
+        o: SampleOptions,
+    ) -> FloatTensor<Self> {
+        untracked::<B, C>(B::grid_sample_3d_backward_input(
+            inner::<B, C>(grid),
+            inner::<B, C>(grad_output),
+            input_shape,
+            o,
+        ))
+    }
+
+    fn grid_sample_3d_backward_grid(
+        input: FloatTensor<Self>,
+        grid: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        o: SampleOptions,
+    ) -> FloatTensor<Self> {
+        untracked::<B, C>(B::grid_sample_3d_backward_grid(
+            inner::<B, C>(input),
+            inner::<B, C>(grid),
+            inner::<B, C>(grad_output),
+            o,
+        ))
+    }
+
+    fn affine_sample_3d(
+        input: FloatTensor<Self>,
+        matrix: FloatTensor<Self>,
+        output_size: [usize; 3],
+        o: SampleOptions,
+    ) -> FloatTensor<Self> {
+        tracked::<B, C>(Source::Affine(output_size), input, matrix, o)
+    }
+
+    fn affine_sample_3d_backward_input(
+        matrix: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        input_shape: [usize; 5],
+        o: SampleOptions,
+    ) -> FloatTensor<Self> {
+        untracked::<B, C>(B::affine_sample_3d_backward_input(
+            inner::<B, C>(matrix),
+            inner::<B, C>(grad_output),
+            input_shape,
+            o,
+        ))
+    }
+
+    fn affine_sample_3d_backward_matrix(
+        input: FloatTensor<Self>,
+        matrix: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        o: SampleOptions,
+    ) -> FloatTensor<Self> {
+        untracked::<B, C>(B::affine_sample_3d_backward_matrix(
+            inner::<B, C>(input),
+            inner::<B, C>(matrix),
+            inner::<B, C>(grad_output),
+            o,
+        ))
+    }
+}

@@ -1,0 +1,95 @@
+//! The backend extension: the sampling primitives every backend implements.
+//!
+//! Forward and backward passes are separate methods so that the backward kernels run through
+//! Burn's dispatch and fusion like any other op; [`crate::autodiff`] wires them together.
+//! Users call the functions at the crate root, not these methods.
+
+use burn::backend::{backend_extension, tensor::FloatTensor, Backend};
+use burn::tensor::Shape;
+
+use crate::options::SampleOptions;
+
+/// Sampling primitives with backward passes, implemented for Flex, CubeCL (wgpu, CUDA), and
+/// `Autodiff` over either; `Fusion` wraps the CubeCL implementation.
+///
+/// Position sources:
+/// - *grid*: `[N, Do, Ho, Wo, 3]` in PyTorch's normalized coordinates, last dimension
+///   `(x, y, z) = (W, H, D)`;
+/// - *affine*: a `[N, 3, 4]` matrix taking the output voxel index `(i, j, k, 1)` (i along W)
+///   to the input voxel position `(x, y, z)`; the grid is never materialized.
+///
+/// B-spline methods evaluate the spline on coefficients: the prefilter is applied before.
+#[backend_extension(Flex, Autodiff)]
+pub trait SamplingBackend: Backend {
+    /// Samples `input` `[N, C, D, H, W]` at a normalized grid: `[N, C, Do, Ho, Wo]`.
+    #[fusion(dtype = input, shape = grid_output_shape(input, grid))]
+    fn grid_sample_3d(
+        input: FloatTensor<Self>,
+        grid: FloatTensor<Self>,
+        options: SampleOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::grid_sample_3d`] with respect to the input.
+    #[fusion(dtype = grad_output, shape = shape_of(input_shape))]
+    fn grid_sample_3d_backward_input(
+        grid: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        input_shape: [usize; 5],
+        options: SampleOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::grid_sample_3d`] with respect to the grid (zero for nearest).
+    #[fusion(dtype = grid, shape = grid)]
+    fn grid_sample_3d_backward_grid(
+        input: FloatTensor<Self>,
+        grid: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: SampleOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Samples `input` through a voxel affine `[N, 3, 4]` onto an output of `output_size`
+    /// `[Do, Ho, Wo]`: `[N, C, Do, Ho, Wo]`.
+    #[fusion(dtype = input, shape = affine_output_shape(input, output_size))]
+    fn affine_sample_3d(
+        input: FloatTensor<Self>,
+        matrix: FloatTensor<Self>,
+        output_size: [usize; 3],
+        options: SampleOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::affine_sample_3d`] with respect to the input.
+    #[fusion(dtype = grad_output, shape = shape_of(input_shape))]
+    fn affine_sample_3d_backward_input(
+        matrix: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        input_shape: [usize; 5],
+        options: SampleOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::affine_sample_3d`] with respect to the matrix (zero for nearest).
+    #[fusion(dtype = matrix, shape = matrix)]
+    fn affine_sample_3d_backward_matrix(
+        input: FloatTensor<Self>,
+        matrix: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: SampleOptions,
+    ) -> FloatTensor<Self>;
+}
+
+pub(crate) fn grid_output_shape(input: &Shape, grid: &Shape) -> Shape {
+    Shape::from(vec![input[0], input[1], grid[1], grid[2], grid[3]])
+}
+
+pub(crate) fn affine_output_shape(input: &Shape, output_size: &[usize; 3]) -> Shape {
+    Shape::from(vec![
+        input[0],
+        input[1],
+        output_size[0],
+        output_size[1],
+        output_size[2],
+    ])
+}
+
+pub(crate) fn shape_of(dims: &[usize; 5]) -> Shape {
+    Shape::from(dims.to_vec())
+}

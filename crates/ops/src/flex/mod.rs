@@ -1,0 +1,183 @@
+//! [`SamplingBackend`] for Burn's Flex CPU backend: multithreaded Rust kernels (rayon) in f32
+//! or f64, whichever the input is; other float types run in f32.
+
+mod sample;
+pub(crate) mod taps;
+
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::{Flex, TensorMetadata};
+use burn::tensor::{Bytes, DType, Element, FloatDType, Shape};
+
+use crate::backend::SamplingBackend;
+use crate::options::SampleOptions;
+use sample::{AffinePositions, Dims, GridPositions};
+use taps::Real;
+
+/// A contiguous copy (or the tensor itself) in the compute type `T`.
+fn contiguous<T: Real + Element>(t: FlexTensor) -> FlexTensor {
+    let t = if t.dtype() == T::dtype() {
+        t
+    } else {
+        let target = if T::dtype() == DType::F64 {
+            FloatDType::F64
+        } else {
+            FloatDType::F32
+        };
+        Flex::float_cast(t, target)
+    };
+    t.to_contiguous()
+}
+
+fn dims<const D: usize>(t: &FlexTensor) -> [usize; D] {
+    t.shape().dims()
+}
+
+/// Wraps a result, cast back to `dtype` when the compute type differs.
+fn output<T: Real + Element>(v: Vec<T>, shape: &[usize], dtype: DType) -> FlexTensor {
+    let t = FlexTensor::new(
+        Bytes::from_elems(v),
+        Layout::contiguous(Shape::from(shape.to_vec())),
+        T::dtype(),
+    );
+    if dtype == T::dtype() {
+        t
+    } else {
+        Flex::float_cast(t, dtype.into())
+    }
+}
+
+/// Runs `$body` with `$t` bound to f64 for f64 inputs and to f32 otherwise.
+macro_rules! by_dtype {
+    ($dtype:expr, $t:ident => $body:expr) => {
+        if $dtype == DType::F64 {
+            type $t = f64;
+            $body
+        } else {
+            type $t = f32;
+            $body
+        }
+    };
+}
+
+impl SamplingBackend for Flex {
+    fn grid_sample_3d(input: FlexTensor, grid: FlexTensor, o: SampleOptions) -> FlexTensor {
+        let dtype = input.dtype();
+        let [n, c, ..] = dims::<5>(&input);
+        let [_, od, oh, ow, _] = dims::<5>(&grid);
+        let d = Dims {
+            input: dims(&input),
+            output: [od, oh, ow],
+        };
+        by_dtype!(dtype, T => {
+            let (x, g) = (contiguous::<T>(input), contiguous::<T>(grid));
+            let positions = GridPositions::new(g.storage::<T>(), d, o.align_corners);
+            let v = sample::forward(x.storage::<T>(), &positions, d, o);
+            output(v, &[n, c, od, oh, ow], dtype)
+        })
+    }
+
+    fn grid_sample_3d_backward_input(
+        grid: FlexTensor,
+        grad_output: FlexTensor,
+        input_shape: [usize; 5],
+        o: SampleOptions,
+    ) -> FlexTensor {
+        let dtype = grad_output.dtype();
+        let [_, _, od, oh, ow] = dims::<5>(&grad_output);
+        let d = Dims {
+            input: input_shape,
+            output: [od, oh, ow],
+        };
+        by_dtype!(dtype, T => {
+            let (g, dy) = (contiguous::<T>(grid), contiguous::<T>(grad_output));
+            let positions = GridPositions::new(g.storage::<T>(), d, o.align_corners);
+            let v = sample::backward_input(dy.storage::<T>(), &positions, d, o);
+            output(v, &input_shape, dtype)
+        })
+    }
+
+    fn grid_sample_3d_backward_grid(
+        input: FlexTensor,
+        grid: FlexTensor,
+        grad_output: FlexTensor,
+        o: SampleOptions,
+    ) -> FlexTensor {
+        let dtype = grid.dtype();
+        let grid_shape = dims::<5>(&grid);
+        let d = Dims {
+            input: dims(&input),
+            output: [grid_shape[1], grid_shape[2], grid_shape[3]],
+        };
+        by_dtype!(dtype, T => {
+            let x = contiguous::<T>(input);
+            let g = contiguous::<T>(grid);
+            let dy = contiguous::<T>(grad_output);
+            let v = sample::backward_grid(x.storage::<T>(), g.storage::<T>(), dy.storage::<T>(), d, o);
+            output(v, &grid_shape, dtype)
+        })
+    }
+
+    fn affine_sample_3d(
+        input: FlexTensor,
+        matrix: FlexTensor,
+        output_size: [usize; 3],
+        o: SampleOptions,
+    ) -> FlexTensor {
+        let dtype = input.dtype();
+        let [n, c, ..] = dims::<5>(&input);
+        let d = Dims {
+            input: dims(&input),
+            output: output_size,
+        };
+        let [od, oh, ow] = output_size;
+        by_dtype!(dtype, T => {
+            let (x, m) = (contiguous::<T>(input), contiguous::<T>(matrix));
+            let positions = AffinePositions::new(m.storage::<T>());
+            let v = sample::forward(x.storage::<T>(), &positions, d, o);
+            output(v, &[n, c, od, oh, ow], dtype)
+        })
+    }
+
+    fn affine_sample_3d_backward_input(
+        matrix: FlexTensor,
+        grad_output: FlexTensor,
+        input_shape: [usize; 5],
+        o: SampleOptions,
+    ) -> FlexTensor {
+        let dtype = grad_output.dtype();
+        let [_, _, od, oh, ow] = dims::<5>(&grad_output);
+        let d = Dims {
+            input: input_shape,
+            output: [od, oh, ow],
+        };
+        by_dtype!(dtype, T => {
+            let (m, dy) = (contiguous::<T>(matrix), contiguous::<T>(grad_output));
+            let positions = AffinePositions::new(m.storage::<T>());
+            let v = sample::backward_input(dy.storage::<T>(), &positions, d, o);
+            output(v, &input_shape, dtype)
+        })
+    }
+
+    fn affine_sample_3d_backward_matrix(
+        input: FlexTensor,
+        matrix: FlexTensor,
+        grad_output: FlexTensor,
+        o: SampleOptions,
+    ) -> FlexTensor {
+        let dtype = matrix.dtype();
+        let [n, ..] = dims::<3>(&matrix);
+        let [_, _, od, oh, ow] = dims::<5>(&grad_output);
+        let d = Dims {
+            input: dims(&input),
+            output: [od, oh, ow],
+        };
+        by_dtype!(dtype, T => {
+            let x = contiguous::<T>(input);
+            let m = contiguous::<T>(matrix);
+            let dy = contiguous::<T>(grad_output);
+            let v = sample::backward_matrix(x.storage::<T>(), m.storage::<T>(), dy.storage::<T>(), d, o);
+            output(v, &[n, 3, 4], dtype)
+        })
+    }
+}

@@ -1,0 +1,429 @@
+//! The CPU sampling core: forward, gradient to the input (scatter) and gradient to the
+//! sampling positions, for both position sources (a normalized grid, a voxel affine).
+//!
+//! Work is split by output rows `(n, z, y)`: the forward pass and the position gradient write
+//! disjoint rows; the input gradient scatters, so each worker accumulates into its own copy of
+//! one sample's gradient and the copies are summed (no atomics, deterministic per thread count).
+
+use rayon::prelude::*;
+
+use super::taps::{BSpline, Kernel, Linear, Nearest, Real, Tap};
+use crate::options::{Interpolation, SampleOptions};
+
+/// Input volume and output grid sizes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dims {
+    /// `[N, C, D, H, W]` of the input.
+    pub input: [usize; 5],
+    /// `[D, H, W]` of the output.
+    pub output: [usize; 3],
+}
+
+impl Dims {
+    fn voxels(&self) -> usize {
+        self.input[2] * self.input[3] * self.input[4]
+    }
+    fn points(&self) -> usize {
+        self.output.iter().product()
+    }
+}
+
+/// Where output point `(n, z, y, x)` samples, as a raw voxel position `(x, y, z)` (x along W),
+/// and the derivative of that position with respect to the source coordinate, per axis.
+pub(crate) trait Positions<T>: Sync {
+    fn at(&self, n: usize, z: usize, y: usize, x: usize) -> [T; 3];
+    fn scale(&self) -> [T; 3];
+}
+
+/// A grid `[N, D, H, W, 3]` in normalized coordinates, PyTorch's unnormalization.
+pub(crate) struct GridPositions<'a, T> {
+    grid: &'a [T],
+    output: [usize; 3],
+    scale: [T; 3],
+    offset: [T; 3],
+}
+
+impl<'a, T: Real> GridPositions<'a, T> {
+    pub fn new(grid: &'a [T], dims: Dims, align_corners: bool) -> Self {
+        // x runs along W (dim 4), y along H, z along D.
+        let sizes = [dims.input[4], dims.input[3], dims.input[2]];
+        let scale = sizes.map(|n| {
+            let n = n as f64;
+            T::from_f64(if align_corners { (n - 1.0) / 2.0 } else { n / 2.0 })
+        });
+        let offset = sizes.map(|n| T::from_f64((n as f64 - 1.0) / 2.0));
+        Self {
+            grid,
+            output: dims.output,
+            scale,
+            offset,
+        }
+    }
+}
+
+impl<T: Real> Positions<T> for GridPositions<'_, T> {
+    #[inline(always)]
+    fn at(&self, n: usize, z: usize, y: usize, x: usize) -> [T; 3] {
+        let [d, h, w] = self.output;
+        let b = (((n * d + z) * h + y) * w + x) * 3;
+        let g = &self.grid[b..b + 3];
+        [
+            g[0] * self.scale[0] + self.offset[0],
+            g[1] * self.scale[1] + self.offset[1],
+            g[2] * self.scale[2] + self.offset[2],
+        ]
+    }
+    fn scale(&self) -> [T; 3] {
+        self.scale
+    }
+}
+
+/// A `[N, 3, 4]` matrix from output voxel index `(i, j, k, 1)` to input voxel position.
+pub(crate) struct AffinePositions<'a, T> {
+    matrix: &'a [T],
+}
+
+impl<'a, T: Real> AffinePositions<'a, T> {
+    pub fn new(matrix: &'a [T]) -> Self {
+        Self { matrix }
+    }
+}
+
+impl<T: Real> Positions<T> for AffinePositions<'_, T> {
+    #[inline(always)]
+    fn at(&self, n: usize, z: usize, y: usize, x: usize) -> [T; 3] {
+        let m = &self.matrix[n * 12..n * 12 + 12];
+        let (i, j, k) = (
+            T::from_f64(x as f64),
+            T::from_f64(y as f64),
+            T::from_f64(z as f64),
+        );
+        [
+            m[0] * i + m[1] * j + m[2] * k + m[3],
+            m[4] * i + m[5] * j + m[6] * k + m[7],
+            m[8] * i + m[9] * j + m[10] * k + m[11],
+        ]
+    }
+    fn scale(&self) -> [T; 3] {
+        [T::ONE; 3]
+    }
+}
+
+/// The taps of one output point on the three axes.
+struct PointTaps<T, const K: usize> {
+    x: [Tap<T>; K],
+    y: [Tap<T>; K],
+    z: [Tap<T>; K],
+}
+
+#[inline(always)]
+fn point_taps<T: Real, const K: usize, Kn: Kernel<K>>(
+    p: [T; 3],
+    input: [usize; 5],
+    o: SampleOptions,
+) -> PointTaps<T, K> {
+    let [_, _, d, h, w] = input;
+    PointTaps {
+        x: Kn::taps(p[0], w, 1, o.padding, o.align_corners),
+        y: Kn::taps(p[1], h, w, o.padding, o.align_corners),
+        z: Kn::taps(p[2], d, h * w, o.padding, o.align_corners),
+    }
+}
+
+#[inline(always)]
+fn interpolate<T: Real, const K: usize>(volume: &[T], t: &PointTaps<T, K>) -> T {
+    let mut acc = T::ZERO;
+    for a in &t.z {
+        for b in &t.y {
+            let wab = a.w * b.w;
+            let off = a.offset + b.offset;
+            for c in &t.x {
+                acc += wab * c.w * volume[off + c.offset];
+            }
+        }
+    }
+    acc
+}
+
+/// `d(value)/d(x, y, z)` at one point of one channel.
+#[inline(always)]
+fn value_gradient<T: Real, const K: usize>(volume: &[T], t: &PointTaps<T, K>) -> [T; 3] {
+    let mut g = [T::ZERO; 3];
+    for a in &t.z {
+        for b in &t.y {
+            let off = a.offset + b.offset;
+            for c in &t.x {
+                let v = volume[off + c.offset];
+                g[0] += a.w * b.w * c.dw * v;
+                g[1] += a.w * b.dw * c.w * v;
+                g[2] += a.dw * b.w * c.w * v;
+            }
+        }
+    }
+    g
+}
+
+macro_rules! with_kernel {
+    ($o:expr, $f:ident :: <$t:ty, $p:ty> ($($arg:expr),*)) => {
+        match $o.interpolation {
+            Interpolation::Nearest => $f::<$t, $p, 1, Nearest>($($arg),*),
+            Interpolation::Linear => $f::<$t, $p, 2, Linear>($($arg),*),
+            Interpolation::BSpline => $f::<$t, $p, 4, BSpline>($($arg),*),
+        }
+    };
+}
+
+/// Samples `input` (`[N, C, D, H, W]`, contiguous) at `positions`: `[N, C, Do, Ho, Wo]`.
+pub(crate) fn forward<T: Real, P: Positions<T>>(
+    input: &[T],
+    positions: &P,
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    with_kernel!(o, forward_k::<T, P>(input, positions, dims, o))
+}
+
+fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+    input: &[T],
+    positions: &P,
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let [n_batch, channels, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let voxels = dims.voxels();
+    let mut output = vec![T::ZERO; n_batch * channels * dims.points()];
+    if output.is_empty() {
+        return output;
+    }
+    // Rows of the output, `((n * C + c) * Do + z) * Ho + y`.
+    output
+        .par_chunks_mut(ow)
+        .enumerate()
+        .for_each(|(row, out)| {
+            let y = row % oh;
+            let z = (row / oh) % od;
+            let nc = row / (oh * od);
+            let n = nc / channels;
+            let volume = &input[nc * voxels..(nc + 1) * voxels];
+            for (x, v) in out.iter_mut().enumerate() {
+                let t = point_taps::<T, K, Kn>(positions.at(n, z, y, x), dims.input, o);
+                *v = interpolate(volume, &t);
+            }
+        });
+    output
+}
+
+/// Gradient of the loss with respect to the input, from `grad_output` (`[N, C, Do, Ho, Wo]`).
+pub(crate) fn backward_input<T: Real, P: Positions<T>>(
+    grad_output: &[T],
+    positions: &P,
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    with_kernel!(o, backward_input_k::<T, P>(grad_output, positions, dims, o))
+}
+
+fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+    grad_output: &[T],
+    positions: &P,
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let [n_batch, channels, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let voxels = dims.voxels();
+    let points = dims.points();
+    let slab = channels * voxels;
+    let mut grad = vec![T::ZERO; n_batch * slab];
+    if grad.is_empty() || points == 0 {
+        return grad;
+    }
+    // Scatters the rows `rows` of sample `n` into `buf` (one sample's `[C, D, H, W]`).
+    let scatter = |n: usize, rows: core::ops::Range<usize>, buf: &mut [T]| {
+        for row in rows {
+            let (z, y) = (row / oh, row % oh);
+            for x in 0..ow {
+                let t = point_taps::<T, K, Kn>(positions.at(n, z, y, x), dims.input, o);
+                let p = row * ow + x;
+                for c in 0..channels {
+                    let g = grad_output[(n * channels + c) * points + p];
+                    if g == T::ZERO {
+                        continue;
+                    }
+                    let volume = &mut buf[c * voxels..(c + 1) * voxels];
+                    for a in &t.z {
+                        for b in &t.y {
+                            let gab = g * a.w * b.w;
+                            let off = a.offset + b.offset;
+                            for cc in &t.x {
+                                volume[off + cc.offset] += gab * cc.w;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let rows = od * oh;
+    let workers = rayon::current_num_threads().min(rows);
+    if n_batch >= workers {
+        grad.par_chunks_mut(slab)
+            .enumerate()
+            .for_each(|(n, buf)| scatter(n, 0..rows, buf));
+        return grad;
+    }
+    for (n, out) in grad.chunks_mut(slab).enumerate() {
+        let summed = (0..workers)
+            .into_par_iter()
+            .map(|t| {
+                let mut buf = vec![T::ZERO; slab];
+                scatter(n, t * rows / workers..(t + 1) * rows / workers, &mut buf);
+                buf
+            })
+            .reduce_with(|mut a, b| {
+                a.par_iter_mut().zip(b.par_iter()).for_each(|(a, b)| *a += *b);
+                a
+            });
+        if let Some(summed) = summed {
+            out.copy_from_slice(&summed);
+        }
+    }
+    grad
+}
+
+/// `d(loss)/d(raw position)` at one output point, summed over channels.
+#[inline(always)]
+fn position_gradient<T: Real, const K: usize, Kn: Kernel<K>>(
+    input: &[T],
+    grad_output: &[T],
+    p: [T; 3],
+    n: usize,
+    point: usize,
+    dims: Dims,
+    o: SampleOptions,
+) -> [T; 3] {
+    let [_, channels, ..] = dims.input;
+    let voxels = dims.voxels();
+    let points = dims.points();
+    let t = point_taps::<T, K, Kn>(p, dims.input, o);
+    let mut acc = [T::ZERO; 3];
+    for c in 0..channels {
+        let g = grad_output[(n * channels + c) * points + point];
+        if g == T::ZERO {
+            continue;
+        }
+        let nc = n * channels + c;
+        let dv = value_gradient(&input[nc * voxels..(nc + 1) * voxels], &t);
+        for a in 0..3 {
+            acc[a] += g * dv[a];
+        }
+    }
+    acc
+}
+
+/// Gradient with respect to a normalized grid: `[N, Do, Ho, Wo, 3]`.
+pub(crate) fn backward_grid<T: Real>(
+    input: &[T],
+    grid: &[T],
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let positions = GridPositions::new(grid, dims, o.align_corners);
+    with_kernel!(o, backward_grid_k::<T, GridPositions<T>>(input, &positions, grad_output, dims, o))
+}
+
+fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+    input: &[T],
+    positions: &P,
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let [n_batch, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let mut grad = vec![T::ZERO; n_batch * dims.points() * 3];
+    if grad.is_empty() || o.interpolation == Interpolation::Nearest {
+        return grad;
+    }
+    let scale = positions.scale();
+    grad.par_chunks_mut(ow * 3)
+        .enumerate()
+        .for_each(|(row, out)| {
+            let y = row % oh;
+            let z = (row / oh) % od;
+            let n = row / (oh * od);
+            for x in 0..ow {
+                let point = (z * oh + y) * ow + x;
+                let p = positions.at(n, z, y, x);
+                let g = position_gradient::<T, K, Kn>(input, grad_output, p, n, point, dims, o);
+                for a in 0..3 {
+                    out[x * 3 + a] = g[a] * scale[a];
+                }
+            }
+        });
+    grad
+}
+
+/// Gradient with respect to a voxel affine `[N, 3, 4]`: the position gradient of every output
+/// point times `(i, j, k, 1)`, summed; row sums are accumulated in f64 without storing any
+/// per-point values.
+pub(crate) fn backward_matrix<T: Real>(
+    input: &[T],
+    matrix: &[T],
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let positions = AffinePositions::new(matrix);
+    with_kernel!(o, backward_matrix_k::<T, AffinePositions<T>>(input, &positions, grad_output, dims, o))
+}
+
+fn backward_matrix_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+    input: &[T],
+    positions: &P,
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let [n_batch, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let mut grad = vec![T::ZERO; n_batch * 12];
+    if dims.points() == 0 || o.interpolation == Interpolation::Nearest {
+        return grad;
+    }
+    let rows: Vec<[f64; 12]> = (0..n_batch * od * oh)
+        .into_par_iter()
+        .map(|row| {
+            let y = row % oh;
+            let z = (row / oh) % od;
+            let n = row / (oh * od);
+            let mut acc = [0.0f64; 12];
+            for x in 0..ow {
+                let point = (z * oh + y) * ow + x;
+                let p = positions.at(n, z, y, x);
+                let g = position_gradient::<T, K, Kn>(input, grad_output, p, n, point, dims, o);
+                let basis = [x as f64, y as f64, z as f64, 1.0];
+                for r in 0..3 {
+                    let gr = g[r].to_f64();
+                    for c in 0..4 {
+                        acc[r * 4 + c] += gr * basis[c];
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut sums = vec![0.0f64; n_batch * 12];
+    for (row, acc) in rows.iter().enumerate() {
+        let n = row / (od * oh);
+        for (k, v) in acc.iter().enumerate() {
+            sums[n * 12 + k] += v;
+        }
+    }
+    for (g, s) in grad.iter_mut().zip(&sums) {
+        *g = T::from_f64(*s);
+    }
+    grad
+}

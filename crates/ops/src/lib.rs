@@ -1,0 +1,39 @@
+//! Differentiable 3D sampling ops for Burn, with backward passes on every backend medburn
+//! supports: Flex (CPU, rayon), wgpu and CUDA (one CubeCL kernel for both), under Burn's
+//! autodiff and fusion.
+//!
+//! - [`grid_sample_3d`]: PyTorch's `grid_sample` in 3D (nearest, trilinear, cubic B-spline;
+//!   zeros, border, reflection; `align_corners`), gradients to the input and the grid.
+//! - [`affine_grid_3d`], [`affine_sample_3d`] (fused: no grid in memory) and
+//!   [`voxel_affine_sample_3d`] (the voxel-space form spatial transforms use).
+//! - [`bspline_coefficients`]: ITK's B-spline prefilter.
+//!
+//! Every function checks its arguments and returns an [`OpsError`] instead of panicking.
+//!
+//! ```
+//! use burn::tensor::{Device, Tensor};
+//! use medburn_ops::{grid_sample_3d, SampleOptions};
+//!
+//! let device = Device::flex().autodiff();
+//! let input = Tensor::<5>::ones([1, 1, 4, 4, 4], &device).require_grad();
+//! let grid = Tensor::<5>::zeros([1, 2, 2, 2, 3], &device).require_grad();
+//! let out = grid_sample_3d(input.clone(), grid.clone(), SampleOptions::default())?;
+//! let grads = out.sum().backward();
+//! assert_eq!(input.grad(&grads).unwrap().sum().into_scalar::<f32>(), 8.0);
+//! # Ok::<(), medburn_ops::OpsError>(())
+//! ```
+
+mod affine;
+mod autodiff;
+pub mod backend;
+mod bspline;
+mod error;
+mod flex;
+mod grid_sample;
+mod options;
+
+pub use affine::{affine_grid_3d, affine_sample_3d, voxel_matrix_from_theta};
+pub use bspline::{bspline_coefficients, bspline_prefilter_matrix};
+pub use error::{OpsError, Result};
+pub use grid_sample::{grid_sample_3d, voxel_affine_sample_3d};
+pub use options::{Interpolation, Padding, SampleOptions};

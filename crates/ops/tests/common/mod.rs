@@ -1,0 +1,52 @@
+//! Helpers shared by the medburn-ops integration tests: fixtures, tensors, comparisons.
+#![allow(dead_code)]
+
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use serde_json::Value;
+
+/// The cases of `tests/fixtures/torch/<name>.json` (made by tests/scripts/make_torch_fixtures.py).
+pub fn torch_cases(name: &str) -> Vec<Value> {
+    let path = format!(
+        "{}/../../tests/fixtures/torch/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["cases"].as_array().unwrap().clone()
+}
+
+pub fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+pub fn usizes<const D: usize>(v: &Value) -> [usize; D] {
+    let v: Vec<usize> = v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+    v.try_into().unwrap()
+}
+
+/// A tensor of `shape` from fixture values, in `dtype` on `device`.
+pub fn tensor<const D: usize>(v: &Value, shape: [usize; D], device: &Device, dtype: DType) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(floats(v), shape), (device, dtype))
+}
+
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    let t = t.cast(DType::F64);
+    t.into_data().try_to_vec::<f64>().unwrap()
+}
+
+/// Largest `|a - b| / max(1, |b|)`.
+pub fn max_error(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() / y.abs().max(1.0)).fold(0.0, f64::max)
+}
+
+/// Asserts `a` matches `b` within `tol` (relative above 1, absolute below).
+pub fn assert_close(what: &str, a: &[f64], b: &[f64], tol: f64) {
+    let e = max_error(a, b);
+    assert!(e <= tol, "{what}: max error {e:.3e} > {tol:.0e}");
+}
+
+/// The wgpu device (Mesa's software Vulkan in CI), when one can be made.
+pub fn wgpu_device() -> Device {
+    Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)
+}
