@@ -19,7 +19,7 @@ use crate::options::SampleOptions;
 ///   to the input voxel position `(x, y, z)`; the grid is never materialized.
 ///
 /// B-spline methods evaluate the spline on coefficients: the prefilter is applied before.
-#[backend_extension(Flex, Autodiff)]
+#[backend_extension(Cube, Flex, Autodiff, Fusion)]
 pub trait SamplingBackend: Backend {
     /// Samples `input` `[N, C, D, H, W]` at a normalized grid: `[N, C, Do, Ho, Wo]`.
     #[fusion(dtype = input, shape = grid_output_shape(input, grid))]

@@ -27,6 +27,7 @@ mod affine;
 mod autodiff;
 pub mod backend;
 mod bspline;
+mod cube;
 mod error;
 mod flex;
 mod grid_sample;

@@ -122,3 +122,15 @@ fn grid_sample_without_autodiff_gives_the_same_values() {
     let y: Tensor<5> = grid_sample_3d(x, g, options(case)).unwrap();
     assert_close("output", &values(y), &floats(&case["output"]), 1e-5);
 }
+
+#[test]
+fn grid_sample_matches_pytorch_on_wgpu() {
+    let e = check_grid_sample(&wgpu_device().autodiff(), DType::F32, 1e-5);
+    println!("grid_sample wgpu f32 max error {e:.2e}");
+}
+
+#[test]
+fn affine_sample_matches_pytorch_on_wgpu() {
+    let e = check_affine(&wgpu_device().autodiff(), DType::F32, 1e-5);
+    println!("affine wgpu f32 max error {e:.2e}");
+}

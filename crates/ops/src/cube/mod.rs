@@ -1,0 +1,267 @@
+//! [`SamplingBackend`] for Burn's CubeCL backend: one set of kernels for wgpu and CUDA. Under
+//! Burn's default fusion the generated `Fusion<CubeBackend>` implementation calls these.
+
+mod kernels;
+
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::backend::ops::FloatTensorOps;
+use burn::tensor::{DType, Shape};
+use burn_cubecl::kernel::{cast, into_contiguous};
+use burn_cubecl::ops::numeric::{empty_device_dtype, zeros_client};
+use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::CubeBackend;
+use cubecl::features::AtomicUsage;
+use cubecl::ir::Type;
+use cubecl::prelude::*;
+use cubecl::{calculate_cube_count_elemwise, CubeDim};
+
+use crate::backend::SamplingBackend;
+use crate::options::SampleOptions;
+use kernels::{CasAdd, Native, Source};
+
+fn dims<const D: usize>(t: &CubeTensor) -> [usize; D] {
+    t.meta.shape().dims()
+}
+
+/// The launch argument of a `Sequence<FastDivmod<usize>>`.
+macro_rules! sequence {
+    ($($d:expr),*) => {{
+        let mut seq = SequenceArg::new();
+        $(seq.push($d);)*
+        seq
+    }};
+}
+
+fn launch_sample(
+    input: CubeTensor,
+    positions: CubeTensor,
+    output_size: [usize; 3],
+    source: Source,
+    o: SampleOptions,
+) -> CubeTensor {
+    let input = into_contiguous(input);
+    let positions = into_contiguous(positions);
+    let [n, c, ..] = dims::<5>(&input);
+    let [od, oh, ow] = output_size;
+    let output = empty_device_dtype(
+        input.client.clone(),
+        input.device.clone(),
+        Shape::from(vec![n, c, od, oh, ow]),
+        input.dtype,
+    );
+    let points = n * od * oh * ow;
+    let client = input.client.clone();
+    let cube_dim = CubeDim::new(&client, points);
+    let cube_count = calculate_cube_count_elemwise(&client, points, cube_dim);
+    let address = [&input, &positions, &output]
+        .iter()
+        .map(|t| t.required_address_type())
+        .max()
+        .unwrap_or_default();
+    let dtype = input.dtype;
+    kernels::sample_kernel::launch(
+        &client,
+        cube_count,
+        cube_dim,
+        address,
+        input.into_tensor_arg(),
+        positions.into_tensor_arg(),
+        output.clone().into_tensor_arg(),
+        sequence!(n, od, oh, ow),
+        source,
+        o.interpolation,
+        o.padding,
+        o.align_corners,
+        dtype_to_storage_type(dtype),
+    );
+    output
+}
+
+fn launch_backward_input(
+    positions: CubeTensor,
+    grad_output: CubeTensor,
+    input_shape: [usize; 5],
+    source: Source,
+    o: SampleOptions,
+) -> CubeTensor {
+    let positions = into_contiguous(positions);
+    let grad_output = into_contiguous(grad_output);
+    let client = grad_output.client.clone();
+    let device = grad_output.device.clone();
+    let dtype = grad_output.dtype;
+    let native = client
+        .properties()
+        .atomic_type_usage(Type::atomic(burn::backend::cubecl::dtype_to_elem_type(dtype)))
+        .contains(AtomicUsage::Add);
+    let accumulator_dtype = if native { dtype } else { DType::F32 };
+    let grad_input = zeros_client(
+        client.clone(),
+        device,
+        Shape::from(input_shape.to_vec()),
+        accumulator_dtype,
+    );
+    let [n, _, od, oh, ow] = dims::<5>(&grad_output);
+    let points = n * od * oh * ow;
+    let cube_dim = CubeDim::new(&client, points);
+    let cube_count = calculate_cube_count_elemwise(&client, points, cube_dim);
+    let address = [&positions, &grad_output, &grad_input]
+        .iter()
+        .map(|t| t.required_address_type())
+        .max()
+        .unwrap_or_default();
+    let shape = sequence!(n, od, oh, ow);
+    let dtypes = [
+        dtype_to_storage_type(dtype),
+        // The storage type of the CAS path is u32 whatever this says; f32 keeps the kernel's
+        // defined types consistent.
+        dtype_to_storage_type(accumulator_dtype),
+    ];
+    let launch = if native {
+        kernels::sample_backward_input_kernel::launch_unchecked::<Native>
+    } else {
+        kernels::sample_backward_input_kernel::launch_unchecked::<CasAdd>
+    };
+    // SAFETY: every index the kernel forms is within its tensors: tap offsets are clamped or
+    // mirrored into the volume, and threads past the last point return first.
+    unsafe {
+        launch(
+            &client,
+            cube_count,
+            cube_dim,
+            address,
+            positions.into_tensor_arg(),
+            grad_output.into_tensor_arg(),
+            grad_input.clone().into_tensor_arg(),
+            shape,
+            source,
+            o.interpolation,
+            o.padding,
+            o.align_corners,
+            dtypes,
+        );
+    }
+    if accumulator_dtype == dtype {
+        grad_input
+    } else {
+        cast(grad_input, dtype)
+    }
+}
+
+impl SamplingBackend for CubeBackend {
+    fn grid_sample_3d(input: CubeTensor, grid: CubeTensor, o: SampleOptions) -> CubeTensor {
+        let [_, od, oh, ow, _] = dims::<5>(&grid);
+        launch_sample(input, grid, [od, oh, ow], Source::Grid, o)
+    }
+
+    fn grid_sample_3d_backward_input(
+        grid: CubeTensor,
+        grad_output: CubeTensor,
+        input_shape: [usize; 5],
+        o: SampleOptions,
+    ) -> CubeTensor {
+        launch_backward_input(grid, grad_output, input_shape, Source::Grid, o)
+    }
+
+    fn grid_sample_3d_backward_grid(
+        input: CubeTensor,
+        grid: CubeTensor,
+        grad_output: CubeTensor,
+        o: SampleOptions,
+    ) -> CubeTensor {
+        let input = into_contiguous(input);
+        let grid = into_contiguous(grid);
+        let grad_output = into_contiguous(grad_output);
+        let client = grid.client.clone();
+        let grad_grid =
+            empty_device_dtype(client.clone(), grid.device.clone(), grid.meta.shape().clone(), grid.dtype);
+        let [n, od, oh, ow, _] = dims::<5>(&grid);
+        let points = n * od * oh * ow;
+        let cube_dim = CubeDim::new(&client, points);
+        let cube_count = calculate_cube_count_elemwise(&client, points, cube_dim);
+        let address = [&input, &grid, &grad_output, &grad_grid]
+            .iter()
+            .map(|t| t.required_address_type())
+            .max()
+            .unwrap_or_default();
+        let dtype = grid.dtype;
+        kernels::grid_backward_kernel::launch(
+            &client,
+            cube_count,
+            cube_dim,
+            address,
+            input.into_tensor_arg(),
+            grid.into_tensor_arg(),
+            grad_output.into_tensor_arg(),
+            grad_grid.clone().into_tensor_arg(),
+            sequence!(n, od, oh, ow),
+            o.interpolation,
+            o.padding,
+            o.align_corners,
+            dtype_to_storage_type(dtype),
+        );
+        grad_grid
+    }
+
+    fn affine_sample_3d(
+        input: CubeTensor,
+        matrix: CubeTensor,
+        output_size: [usize; 3],
+        o: SampleOptions,
+    ) -> CubeTensor {
+        launch_sample(input, matrix, output_size, Source::Affine, o)
+    }
+
+    fn affine_sample_3d_backward_input(
+        matrix: CubeTensor,
+        grad_output: CubeTensor,
+        input_shape: [usize; 5],
+        o: SampleOptions,
+    ) -> CubeTensor {
+        launch_backward_input(matrix, grad_output, input_shape, Source::Affine, o)
+    }
+
+    fn affine_sample_3d_backward_matrix(
+        input: CubeTensor,
+        matrix: CubeTensor,
+        grad_output: CubeTensor,
+        o: SampleOptions,
+    ) -> CubeTensor {
+        let input = into_contiguous(input);
+        let matrix = into_contiguous(matrix);
+        let grad_output = into_contiguous(grad_output);
+        let client = matrix.client.clone();
+        let [n, _, od, oh, _] = dims::<5>(&grad_output);
+        let rows = n * od * oh;
+        let partials = empty_device_dtype(
+            client.clone(),
+            matrix.device.clone(),
+            Shape::from(vec![n, od * oh, 12]),
+            matrix.dtype,
+        );
+        let cube_dim = CubeDim::new(&client, rows);
+        let cube_count = calculate_cube_count_elemwise(&client, rows, cube_dim);
+        let address = [&input, &matrix, &grad_output, &partials]
+            .iter()
+            .map(|t| t.required_address_type())
+            .max()
+            .unwrap_or_default();
+        let dtype = matrix.dtype;
+        kernels::matrix_backward_kernel::launch(
+            &client,
+            cube_count,
+            cube_dim,
+            address,
+            input.into_tensor_arg(),
+            matrix.into_tensor_arg(),
+            grad_output.into_tensor_arg(),
+            partials.clone().into_tensor_arg(),
+            sequence!(n, od, oh),
+            o.interpolation,
+            o.padding,
+            o.align_corners,
+            dtype_to_storage_type(dtype),
+        );
+        let summed = CubeBackend::float_sum_dim(partials, 1);
+        CubeBackend::float_reshape(summed, Shape::from(vec![n, 3, 4]))
+    }
+}
