@@ -7,6 +7,10 @@
 //! - [`affine_grid_3d`], [`affine_sample_3d`] (fused: no grid in memory) and
 //!   [`voxel_affine_sample_3d`] (the voxel-space form spatial transforms use).
 //! - [`bspline_coefficients`]: ITK's B-spline prefilter.
+//! - [`warp`], [`integrate_velocity`], [`compose_displacements`]: VoxelMorph's displacement
+//!   and velocity fields.
+//! - [`max_pool3d`], [`avg_pool3d`], [`interpolate_3d`]: PyTorch's 3D pooling and resizing.
+//! - [`gaussian_smooth_3d`]: separable Gaussian smoothing.
 //!
 //! Every function checks its arguments and returns an [`OpsError`] instead of panicking.
 //!
@@ -31,10 +35,18 @@ mod cube;
 mod error;
 mod flex;
 mod grid_sample;
+mod interpolate;
 mod options;
+mod pool;
+mod smooth;
+mod warp;
 
 pub use affine::{affine_grid_3d, affine_sample_3d, voxel_matrix_from_theta};
 pub use bspline::{bspline_coefficients, bspline_prefilter_matrix};
 pub use error::{OpsError, Result};
 pub use grid_sample::{grid_sample_3d, voxel_affine_sample_3d};
+pub use interpolate::{interpolate_3d, Interpolate3dOptions, InterpolateMode};
 pub use options::{Interpolation, Padding, SampleOptions};
+pub use pool::{avg_pool3d, max_pool3d, Pool3dOptions};
+pub use smooth::{gaussian_kernel_1d, gaussian_smooth_3d, sigma_in_voxels};
+pub use warp::{compose_displacements, integrate_velocity, warp};

@@ -134,3 +134,124 @@ fn affine_sample_matches_pytorch_on_wgpu() {
     let e = check_affine(&wgpu_device().autodiff(), DType::F32, 1e-5);
     println!("affine wgpu f32 max error {e:.2e}");
 }
+
+/// Runs `op` on a fixture's input with autodiff, compares output and input gradient.
+fn check_unary(
+    device: &Device,
+    dtype: DType,
+    tol: f64,
+    case: &Value,
+    name: &str,
+    op: impl Fn(Tensor<5>) -> Tensor<5>,
+) -> f64 {
+    let x = tensor::<5>(&case["input"], usizes(&case["input_shape"]), device, dtype).require_grad();
+    let y = op(x.clone());
+    assert_eq!(y.dims(), usizes::<5>(&case["output_shape"]), "{name} shape");
+    let dy = tensor::<5>(&case["grad_output"], y.dims(), device, dtype);
+    let grads = (y.clone() * dy).sum().backward();
+    let mut worst = 0.0f64;
+    for (what, got, want) in [
+        ("output", values(y), &case["output"]),
+        ("grad_input", values(x.grad(&grads).unwrap()), &case["grad_input"]),
+    ] {
+        let want = floats(want);
+        assert_close(&format!("{name} {what}"), &got, &want, tol);
+        worst = worst.max(max_error(&got, &want));
+    }
+    worst
+}
+
+pub fn check_pool(device: &Device, dtype: DType, tol: f64) -> f64 {
+    let mut worst = 0.0f64;
+    for case in torch_cases("pool") {
+        let o = Pool3dOptions::new(usizes(&case["kernel"]))
+            .with_stride(usizes(&case["stride"]))
+            .with_padding(usizes(&case["padding"]))
+            .with_dilation(usizes(&case["dilation"]))
+            .with_ceil_mode(case["ceil"].as_bool().unwrap());
+        let kind = case["kind"].as_str().unwrap();
+        let name = format!("{kind} {o:?}");
+        let e = check_unary(device, dtype, tol, &case, &name, |x| match kind {
+            "max" => max_pool3d(x, o).unwrap(),
+            "avg_include" => avg_pool3d(x, o.with_count_include_pad(true)).unwrap(),
+            _ => avg_pool3d(x, o.with_count_include_pad(false)).unwrap(),
+        });
+        worst = worst.max(e);
+    }
+    worst
+}
+
+pub fn check_interpolate(device: &Device, dtype: DType, tol: f64) -> f64 {
+    let mut worst = 0.0f64;
+    for case in torch_cases("interpolate") {
+        let mode = match case["mode"].as_str().unwrap() {
+            "nearest" => InterpolateMode::Nearest,
+            "nearest-exact" => InterpolateMode::NearestExact,
+            _ => InterpolateMode::Trilinear,
+        };
+        let mut o = Interpolate3dOptions::new(mode).with_align_corners(case["align_corners"].as_bool().unwrap());
+        if case["size"].is_array() {
+            o = o.with_size(usizes(&case["size"]));
+        } else {
+            let f = floats(&case["scale_factor"]);
+            o = o.with_scale_factor([f[0], f[1], f[2]]);
+        }
+        let e = check_unary(device, dtype, tol, &case, &format!("{o:?}"), |x| interpolate_3d(x, o).unwrap());
+        worst = worst.max(e);
+    }
+    worst
+}
+
+pub fn check_warp(device: &Device, dtype: DType, tol: f64) -> f64 {
+    let mut worst = 0.0f64;
+    for case in torch_cases("warp") {
+        let shape: [usize; 5] = usizes(&case["input_shape"]);
+        let padding = if case["padding"] == "zeros" { Padding::Zeros } else { Padding::Border };
+        let x = tensor::<5>(&case["input"], shape, device, dtype).require_grad();
+        let u = tensor::<5>(&case["displacement"], [shape[0], 3, shape[2], shape[3], shape[4]], device, dtype)
+            .require_grad();
+        let y = warp(x.clone(), u.clone(), SampleOptions::default().with_padding(padding)).unwrap();
+        let dy = tensor::<5>(&case["grad_output"], y.dims(), device, dtype);
+        let grads = (y.clone() * dy).sum().backward();
+        for (what, got, want) in [
+            ("output", values(y), &case["output"]),
+            ("grad_input", values(x.grad(&grads).unwrap()), &case["grad_input"]),
+            ("grad_displacement", values(u.grad(&grads).unwrap()), &case["grad_displacement"]),
+        ] {
+            let want = floats(want);
+            assert_close(&format!("warp {padding:?} {what}"), &got, &want, tol);
+            worst = worst.max(max_error(&got, &want));
+        }
+    }
+    worst
+}
+
+#[test]
+fn pools_match_pytorch_on_flex() {
+    let e32 = check_pool(&Device::flex().autodiff(), DType::F32, 1e-5);
+    let e64 = check_pool(&Device::flex().autodiff(), DType::F64, 1e-10);
+    println!("pool flex max error f32 {e32:.2e} f64 {e64:.2e}");
+}
+
+#[test]
+fn interpolate_matches_pytorch_on_flex() {
+    let e32 = check_interpolate(&Device::flex().autodiff(), DType::F32, 1e-5);
+    let e64 = check_interpolate(&Device::flex().autodiff(), DType::F64, 1e-10);
+    println!("interpolate flex max error f32 {e32:.2e} f64 {e64:.2e}");
+}
+
+#[test]
+fn warp_matches_voxelmorph_on_flex() {
+    let e32 = check_warp(&Device::flex().autodiff(), DType::F32, 1e-5);
+    let e64 = check_warp(&Device::flex().autodiff(), DType::F64, 1e-10);
+    println!("warp flex max error f32 {e32:.2e} f64 {e64:.2e}");
+}
+
+#[test]
+fn pools_interpolate_and_warp_match_pytorch_on_wgpu() {
+    let device = wgpu_device().autodiff();
+    let p = check_pool(&device, DType::F32, 1e-5);
+    let i = check_interpolate(&device, DType::F32, 1e-5);
+    let w = check_warp(&device, DType::F32, 1e-5);
+    println!("wgpu max error pool {p:.2e} interpolate {i:.2e} warp {w:.2e}");
+}
