@@ -1,0 +1,55 @@
+//! Bad arguments give an `OpsError` naming the op, never a panic.
+
+use burn::tensor::{Device, Tensor};
+use medburn_ops::*;
+
+fn t<const D: usize>(shape: [usize; D]) -> Tensor<D> {
+    Tensor::zeros(shape, &Device::flex())
+}
+
+#[test]
+fn shapes_and_options_are_checked() {
+    let x = t([1, 1, 4, 4, 4]);
+    let o = SampleOptions::default();
+    let e = grid_sample_3d(x.clone(), t([1, 2, 2, 2, 2]), o).unwrap_err();
+    assert_eq!(e.op, "grid_sample_3d");
+    assert!(grid_sample_3d(x.clone(), t([2, 2, 2, 2, 3]), o).is_err());
+    assert!(grid_sample_3d(t([1, 1, 0, 4, 4]), t([1, 2, 2, 2, 3]), o).is_err());
+    assert!(affine_sample_3d(x.clone(), t([1, 3, 3]), [2, 2, 2], o).is_err());
+    assert!(affine_sample_3d(x.clone(), t([1, 3, 4]), [0, 2, 2], o).is_err());
+    assert!(affine_grid_3d(t([2, 3, 4]), [1, 1, 2, 2, 2], false).is_err());
+    assert!(voxel_affine_sample_3d(x.clone(), t([2, 3, 4]), [2, 2, 2], o).is_err());
+    assert!(warp(x.clone(), t([1, 2, 4, 4, 4]), o).is_err());
+    assert!(integrate_velocity(t([1, 3, 4, 4, 4]), 64).is_err());
+    assert!(max_pool3d(x.clone(), Pool3dOptions::new([5, 2, 2])).is_err());
+    assert!(max_pool3d(x.clone(), Pool3dOptions::new([2, 2, 2]).with_padding([2, 0, 0])).is_err());
+    assert!(avg_pool3d(x.clone(), Pool3dOptions::new([2, 2, 2]).with_dilation([2, 1, 1])).is_err());
+    assert!(avg_pool3d(x.clone(), Pool3dOptions::new([0, 2, 2])).is_err());
+    let both = Interpolate3dOptions::default().with_size([2, 2, 2]).with_scale_factor([2.0; 3]);
+    assert!(interpolate_3d(x.clone(), both).is_err());
+    assert!(interpolate_3d(x.clone(), Interpolate3dOptions::default()).is_err());
+    let tiny = Interpolate3dOptions::default().with_scale_factor([0.1; 3]);
+    assert!(interpolate_3d(x.clone(), tiny).is_err());
+    assert!(gaussian_smooth_3d(x.clone(), [f64::NAN, 1.0, 1.0], Padding::Zeros).is_err());
+    assert!(gaussian_smooth_3d(x, [3.0, 0.0, 0.0], Padding::Reflection).is_err());
+}
+
+#[test]
+fn tensors_on_different_devices_are_refused() {
+    let x = t([1, 1, 4, 4, 4]);
+    let g = Tensor::<5>::zeros([1, 2, 2, 2, 3], &Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
+    let e = grid_sample_3d(x, g, SampleOptions::default()).unwrap_err();
+    assert!(e.message.contains("different devices"), "{e}");
+}
+
+#[test]
+fn non_finite_positions_do_not_panic() {
+    let x = Tensor::<5>::ones([1, 1, 3, 3, 3], &Device::flex());
+    let g = Tensor::<1>::from_floats([f32::NAN, f32::INFINITY, f32::NEG_INFINITY], &Device::flex()).reshape([1, 1, 1, 1, 3]);
+    for i in [Interpolation::Nearest, Interpolation::Linear, Interpolation::BSpline] {
+        for p in [Padding::Zeros, Padding::Border, Padding::Reflection] {
+            let y = grid_sample_3d(x.clone(), g.clone(), SampleOptions::new(i).with_padding(p)).unwrap();
+            let _ = y.into_data();
+        }
+    }
+}
