@@ -1,7 +1,8 @@
 //! medburn: differentiable deep learning for 3D medical images, on Burn.
 //!
 //! This facade re-exports the workspace crates: [`core`] (geometry, [`MedImage`]),
-//! [`io`] (NIfTI, DICOM, HDF5) and [`datasets`] (phantoms). The `medburn` binary
+//! [`io`] (NIfTI, DICOM, HDF5), [`ops`] (differentiable 3D sampling, warps, pooling,
+//! interpolation, smoothing) and [`datasets`] (phantoms). The `medburn` binary
 //! does the common jobs from the command line (`medburn --help`).
 //!
 //! ```
@@ -19,5 +20,6 @@
 pub use medburn_core as core;
 pub use medburn_datasets as datasets;
 pub use medburn_io as io;
+pub use medburn_ops as ops;
 
 pub use medburn_core::{Device, Direction, Geometry, MedImage, Modality, Orientation, Tensor};

@@ -22,14 +22,21 @@ fn normalize(n: usize, align_corners: bool) -> (f64, f64) {
 /// Voxel position of normalized coordinate `g` on an axis of `n` voxels: `p = s * g + t`.
 fn unnormalize(n: usize, align_corners: bool) -> (f64, f64) {
     let n = n as f64;
-    let s = if align_corners { (n - 1.0) / 2.0 } else { n / 2.0 };
+    let s = if align_corners {
+        (n - 1.0) / 2.0
+    } else {
+        n / 2.0
+    };
     (s, (n - 1.0) / 2.0)
 }
 
 fn check_theta(op: &'static str, theta: &Tensor<3>) -> Result<usize> {
     let [n, r, c] = theta.dims();
     if r != 3 || c != 4 || n == 0 {
-        return Err(OpsError::new(op, format!("theta must be [N, 3, 4], got {:?}", theta.dims())));
+        return Err(OpsError::new(
+            op,
+            format!("theta must be [N, 3, 4], got {:?}", theta.dims()),
+        ));
     }
     Ok(n)
 }
@@ -94,12 +101,19 @@ pub fn voxel_matrix_from_theta(
 /// assert_eq!(grid.into_data().try_to_vec::<f32>().unwrap(), vec![-1., -1., -1., 1., -1., -1.]);
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
-pub fn affine_grid_3d(theta: Tensor<3>, size: [usize; 5], align_corners: bool) -> Result<Tensor<5>> {
+pub fn affine_grid_3d(
+    theta: Tensor<3>,
+    size: [usize; 5],
+    align_corners: bool,
+) -> Result<Tensor<5>> {
     const OP: &str = "affine_grid_3d";
     let n = check_theta(OP, &theta)?;
     check_nonempty(OP, "size", &size)?;
     if size[0] != n {
-        return Err(OpsError::new(OP, format!("size {size:?} has N != {n} of theta")));
+        return Err(OpsError::new(
+            OP,
+            format!("size {size:?} has N != {n} of theta"),
+        ));
     }
     let [_, _, d, h, w] = size;
     let device = theta.device();
@@ -129,7 +143,7 @@ pub fn affine_grid_3d(theta: Tensor<3>, size: [usize; 5], align_corners: bool) -
 /// use burn::tensor::{Device, Tensor};
 /// use medburn_ops::{affine_sample_3d, SampleOptions};
 /// let device = Device::flex();
-/// let input = Tensor::<1>::arange(0..8, &device).float().reshape([1, 1, 2, 2, 2]);
+/// let input = Tensor::<1, burn::tensor::Int>::arange(0..8, &device).float().reshape([1, 1, 2, 2, 2]);
 /// let identity = Tensor::<1>::from_floats([1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0.], &device)
 ///     .reshape([1, 3, 4]);
 /// let out = affine_sample_3d(input.clone(), identity, [2, 2, 2], SampleOptions::default())?;
@@ -147,7 +161,10 @@ pub fn affine_sample_3d(
     let n = check_theta(OP, &theta)?;
     let dims = input.dims();
     if dims[0] != n {
-        return Err(OpsError::new(OP, format!("input {dims:?} has N != {n} of theta")));
+        return Err(OpsError::new(
+            OP,
+            format!("input {dims:?} has N != {n} of theta"),
+        ));
     }
     check_same_device(OP, &input, &theta)?;
     let matrix = voxel_matrix_from_theta(

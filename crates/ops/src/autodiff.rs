@@ -32,6 +32,12 @@ impl<B: SamplingBackend> Backward<B, 2> for SampleBackward {
         let grad = grads.consume::<B>(&ops.node);
         let (input, positions, o) = ops.state;
         let input_shape: [usize; 5] = input.shape().dims();
+        if let (Source::Grid, Some(ni), Some(np)) = (self.0, &node_input, &node_positions) {
+            let (gi, gg) = B::grid_sample_3d_backward(input, positions, grad, o);
+            grads.register::<B>(np.id, gg);
+            grads.register::<B>(ni.id, gi);
+            return;
+        }
         if let Some(node) = node_positions {
             let g = match self.0 {
                 Source::Grid => {
@@ -142,6 +148,21 @@ impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, 
             inner::<B, C>(grad_output),
             o,
         ))
+    }
+
+    fn grid_sample_3d_backward(
+        input: FloatTensor<Self>,
+        grid: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        o: SampleOptions,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (gi, gg) = B::grid_sample_3d_backward(
+            inner::<B, C>(input),
+            inner::<B, C>(grid),
+            inner::<B, C>(grad_output),
+            o,
+        );
+        (untracked::<B, C>(gi), untracked::<B, C>(gg))
     }
 
     fn affine_sample_3d(

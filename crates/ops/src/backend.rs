@@ -4,6 +4,7 @@
 //! Burn's dispatch and fusion like any other op; [`crate::autodiff`] wires them together.
 //! Users call the functions at the crate root, not these methods.
 
+use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::{backend_extension, tensor::FloatTensor, Backend};
 use burn::tensor::Shape;
 
@@ -46,6 +47,16 @@ pub trait SamplingBackend: Backend {
         grad_output: FloatTensor<Self>,
         options: SampleOptions,
     ) -> FloatTensor<Self>;
+
+    /// Both gradients of [`Self::grid_sample_3d`], `(input, grid)`, in one pass where the
+    /// backend can share the work.
+    #[fusion(meta = grid_backward_meta)]
+    fn grid_sample_3d_backward(
+        input: FloatTensor<Self>,
+        grid: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: SampleOptions,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// Samples `input` through a voxel affine `[N, 3, 4]` onto an output of `output_size`
     /// `[Do, Ho, Wo]`: `[N, C, Do, Ho, Wo]`.
@@ -92,4 +103,16 @@ pub(crate) fn affine_output_shape(input: &Shape, output_size: &[usize; 3]) -> Sh
 
 pub(crate) fn shape_of(dims: &[usize; 5]) -> Shape {
     Shape::from(dims.to_vec())
+}
+
+pub(crate) fn grid_backward_meta(
+    input: &TensorSpec,
+    grid: &TensorSpec,
+    grad_output: &TensorSpec,
+    _options: &SampleOptions,
+) -> (TensorSpec, TensorSpec) {
+    (
+        TensorSpec::new(input.shape.clone(), grad_output.dtype),
+        grid.clone(),
+    )
 }

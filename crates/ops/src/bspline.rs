@@ -43,7 +43,11 @@ pub fn bspline_prefilter_matrix(n: usize) -> Vec<f64> {
     for col in 0..n {
         for i in 0..n {
             let e = if i == col { 1.0 } else { 0.0 };
-            y[i] = if i == 0 { e / dp[0] } else { (e - sub[i] * y[i - 1]) / dp[i] };
+            y[i] = if i == 0 {
+                e / dp[0]
+            } else {
+                (e - sub[i] * y[i - 1]) / dp[i]
+            };
         }
         for i in (0..n - 1).rev() {
             y[i] -= cp[i] * y[i + 1];
@@ -62,7 +66,10 @@ fn prefilter_tensor(n: usize, transpose: bool, like: &Tensor<5>) -> Tensor<3> {
         let t: Vec<f64> = (0..n * n).map(|k| m[(k % n) * n + k / n]).collect();
         m = t;
     }
-    Tensor::from_data(TensorData::new(m, [1, n, n]), (&like.device(), like.dtype()))
+    Tensor::from_data(
+        TensorData::new(m, [1, n, n]),
+        (&like.device(), like.dtype()),
+    )
 }
 
 /// Cubic B-spline coefficients of every channel of `input` `[N, C, D, H, W]`: interpolating
@@ -83,15 +90,22 @@ pub fn bspline_coefficients(input: Tensor<5>) -> Tensor<5> {
     let mut x = input;
     if w > 1 {
         let m = prefilter_tensor(w, true, &x);
-        x = x.reshape([n * c, d * h, w]).matmul(m).reshape([n, c, d, h, w]);
+        x = x
+            .reshape([n * c, d * h, w])
+            .matmul(m)
+            .reshape([n, c, d, h, w]);
     }
     if h > 1 {
         let m = prefilter_tensor(h, false, &x);
-        x = m.matmul(x.reshape([n * c * d, h, w])).reshape([n, c, d, h, w]);
+        x = m
+            .matmul(x.reshape([n * c * d, h, w]))
+            .reshape([n, c, d, h, w]);
     }
     if d > 1 {
         let m = prefilter_tensor(d, false, &x);
-        x = m.matmul(x.reshape([n * c, d, h * w])).reshape([n, c, d, h, w]);
+        x = m
+            .matmul(x.reshape([n * c, d, h * w]))
+            .reshape([n, c, d, h, w]);
     }
     x
 }

@@ -37,7 +37,10 @@ pub type Result<T> = core::result::Result<T, OpsError>;
 /// Fails unless every size is at least 1.
 pub(crate) fn check_nonempty(op: &'static str, what: &str, dims: &[usize]) -> Result<()> {
     if dims.contains(&0) {
-        return Err(OpsError::new(op, format!("{what} has an empty dimension: {dims:?}")));
+        return Err(OpsError::new(
+            op,
+            format!("{what} has an empty dimension: {dims:?}"),
+        ));
     }
     Ok(())
 }

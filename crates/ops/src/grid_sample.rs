@@ -18,7 +18,11 @@ pub(crate) fn check_same_device<const D: usize, const E: usize>(
     if a.device() != b.device() {
         return Err(OpsError::new(
             op,
-            format!("tensors on different devices: {:?} and {:?}", a.device(), b.device()),
+            format!(
+                "tensors on different devices: {:?} and {:?}",
+                a.device(),
+                b.device()
+            ),
         ));
     }
     Ok(())
@@ -46,14 +50,18 @@ fn samples(input: Tensor<5>, o: SampleOptions) -> Tensor<5> {
 /// use medburn_ops::{grid_sample_3d, SampleOptions};
 ///
 /// let device = Device::flex();
-/// let input = Tensor::<1>::arange(0..8, &device).float().reshape([1, 1, 2, 2, 2]);
+/// let input = Tensor::<1, burn::tensor::Int>::arange(0..8, &device).float().reshape([1, 1, 2, 2, 2]);
 /// // One point at the centre of voxel (x, y, z) = (1, 0, 1), align_corners = false.
 /// let grid = Tensor::<1>::from_floats([0.5, -0.5, 0.5], &device).reshape([1, 1, 1, 1, 3]);
 /// let out = grid_sample_3d(input, grid, SampleOptions::default())?;
 /// assert_eq!(out.into_scalar::<f32>(), 5.0);
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
-pub fn grid_sample_3d(input: Tensor<5>, grid: Tensor<5>, options: SampleOptions) -> Result<Tensor<5>> {
+pub fn grid_sample_3d(
+    input: Tensor<5>,
+    grid: Tensor<5>,
+    options: SampleOptions,
+) -> Result<Tensor<5>> {
     const OP: &str = "grid_sample_3d";
     let [n, ..] = input.dims();
     let g = grid.dims();
@@ -61,17 +69,22 @@ pub fn grid_sample_3d(input: Tensor<5>, grid: Tensor<5>, options: SampleOptions)
     if g[0] != n || g[4] != 3 {
         return Err(OpsError::new(
             OP,
-            format!("grid must be [{n}, Do, Ho, Wo, 3] for input {:?}, got {g:?}", input.dims()),
+            format!(
+                "grid must be [{n}, Do, Ho, Wo, 3] for input {:?}, got {g:?}",
+                input.dims()
+            ),
         ));
     }
     check_nonempty(OP, "grid", &g)?;
     check_same_device(OP, &input, &grid)?;
     let input = samples(input, options);
-    Ok(Tensor::from_dispatch(<Dispatch as SamplingBackend>::grid_sample_3d(
-        input.into_dispatch(),
-        grid.into_dispatch(),
-        options,
-    )))
+    Ok(Tensor::from_dispatch(
+        <Dispatch as SamplingBackend>::grid_sample_3d(
+            input.into_dispatch(),
+            grid.into_dispatch(),
+            options,
+        ),
+    ))
 }
 
 /// Samples `input` `[N, C, D, H, W]` through a voxel-space affine `matrix` `[N, 3, 4]` onto a
@@ -87,7 +100,7 @@ pub fn grid_sample_3d(input: Tensor<5>, grid: Tensor<5>, options: SampleOptions)
 /// use medburn_ops::{voxel_affine_sample_3d, SampleOptions};
 ///
 /// let device = Device::flex();
-/// let input = Tensor::<1>::arange(0..8, &device).float().reshape([1, 1, 2, 2, 2]);
+/// let input = Tensor::<1, burn::tensor::Int>::arange(0..8, &device).float().reshape([1, 1, 2, 2, 2]);
 /// // Shift by one voxel along i: output (0, 0, 0) reads input (1, 0, 0).
 /// let shift = Tensor::<1>::from_floats([1., 0., 0., 1., 0., 1., 0., 0., 0., 0., 1., 0.], &device)
 ///     .reshape([1, 3, 4]);
@@ -114,10 +127,12 @@ pub fn voxel_affine_sample_3d(
     }
     check_same_device(OP, &input, &matrix)?;
     let input = samples(input, options);
-    Ok(Tensor::from_dispatch(<Dispatch as SamplingBackend>::affine_sample_3d(
-        input.into_dispatch(),
-        matrix.into_dispatch(),
-        output_size,
-        options,
-    )))
+    Ok(Tensor::from_dispatch(
+        <Dispatch as SamplingBackend>::affine_sample_3d(
+            input.into_dispatch(),
+            matrix.into_dispatch(),
+            output_size,
+            options,
+        ),
+    ))
 }

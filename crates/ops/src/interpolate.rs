@@ -99,7 +99,12 @@ fn scale_f32(input: usize, output: usize, factor: Option<f64>) -> f32 {
     }
 }
 
-fn nearest_indices(mode: InterpolateMode, input: usize, output: usize, factor: Option<f64>) -> Vec<i64> {
+fn nearest_indices(
+    mode: InterpolateMode,
+    input: usize,
+    output: usize,
+    factor: Option<f64>,
+) -> Vec<i64> {
     let scale = scale_f32(input, output, factor);
     let last = input as i64 - 1;
     (0..output)
@@ -152,12 +157,20 @@ pub fn interpolate_3d(x: Tensor<5>, options: Interpolate3dOptions) -> Result<Ten
         (Some(size), None) => (size, [None; 3]),
         (None, Some(f)) => {
             if f.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-                return Err(OpsError::new(OP, format!("scale factors must be positive: {f:?}")));
+                return Err(OpsError::new(
+                    OP,
+                    format!("scale factors must be positive: {f:?}"),
+                ));
             }
             let size = [0, 1, 2].map(|a| (input[a] as f64 * f[a]).floor() as usize);
             (size, f.map(Some))
         }
-        _ => return Err(OpsError::new(OP, "give exactly one of size and scale_factor")),
+        _ => {
+            return Err(OpsError::new(
+                OP,
+                "give exactly one of size and scale_factor",
+            ))
+        }
     };
     check_nonempty(OP, "output size", &size)?;
     if options.align_corners && options.mode != InterpolateMode::Trilinear {
@@ -183,8 +196,9 @@ pub fn interpolate_3d(x: Tensor<5>, options: Interpolate3dOptions) -> Result<Ten
                 m[row * 4 + 3] = b;
             }
             let n = dims[0];
-            let matrix = Tensor::<3>::from_data(TensorData::new(m, [1, 3, 4]), (&device, x.dtype()))
-                .expand([n, 3, 4]);
+            let matrix =
+                Tensor::<3>::from_data(TensorData::new(m, [1, 3, 4]), (&device, x.dtype()))
+                    .expand([n, 3, 4]);
             let o = SampleOptions::new(Interpolation::Linear).with_padding(Padding::Border);
             voxel_affine_sample_3d(x, matrix, size, o)
         }

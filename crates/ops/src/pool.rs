@@ -115,7 +115,11 @@ impl Pool3dOptions {
             self.dilation[axis],
         );
         let span = (len + 2 * p).checked_sub(d * (k - 1) + 1)?;
-        let mut out = if self.ceil_mode { span.div_ceil(s) } else { span / s } + 1;
+        let mut out = if self.ceil_mode {
+            span.div_ceil(s)
+        } else {
+            span / s
+        } + 1;
         // The last window must start inside the input or the left padding.
         if self.ceil_mode && (out - 1) * s >= len + p {
             out -= 1;
@@ -134,14 +138,20 @@ impl Pool3dOptions {
                 self.dilation[a],
             );
             if k == 0 || s == 0 || d == 0 {
-                return Err(OpsError::new(op, format!("kernel, stride and dilation must be positive: {self:?}")));
+                return Err(OpsError::new(
+                    op,
+                    format!("kernel, stride and dilation must be positive: {self:?}"),
+                ));
             }
             if !dilated && d != 1 {
                 return Err(OpsError::new(op, "dilation is for max pooling only"));
             }
             let effective = if dilated { (k - 1) * d + 1 } else { k };
             if 2 * p > effective {
-                return Err(OpsError::new(op, format!("padding {p} is more than half the window {effective}")));
+                return Err(OpsError::new(
+                    op,
+                    format!("padding {p} is more than half the window {effective}"),
+                ));
             }
             if self.output_len(a, dims[2 + a]).is_none() {
                 return Err(OpsError::new(
@@ -160,7 +170,7 @@ impl Pool3dOptions {
 /// ```
 /// use burn::tensor::{Device, Tensor};
 /// use medburn_ops::{max_pool3d, Pool3dOptions};
-/// let x = Tensor::<1>::arange(0..8, &Device::flex()).float().reshape([1, 1, 2, 2, 2]);
+/// let x = Tensor::<1, burn::tensor::Int>::arange(0..8, &Device::flex()).float().reshape([1, 1, 2, 2, 2]);
 /// let y = max_pool3d(x, Pool3dOptions::new([2, 2, 2]))?;
 /// assert_eq!(y.into_scalar::<f32>(), 7.0);
 /// # Ok::<(), medburn_ops::OpsError>(())
@@ -192,7 +202,7 @@ pub fn max_pool3d(x: Tensor<5>, options: Pool3dOptions) -> Result<Tensor<5>> {
 /// ```
 /// use burn::tensor::{Device, Tensor};
 /// use medburn_ops::{avg_pool3d, Pool3dOptions};
-/// let x = Tensor::<1>::arange(0..8, &Device::flex()).float().reshape([1, 1, 2, 2, 2]);
+/// let x = Tensor::<1, burn::tensor::Int>::arange(0..8, &Device::flex()).float().reshape([1, 1, 2, 2, 2]);
 /// let y = avg_pool3d(x, Pool3dOptions::new([2, 2, 2]))?;
 /// assert_eq!(y.into_scalar::<f32>(), 3.5);
 /// # Ok::<(), medburn_ops::OpsError>(())

@@ -58,7 +58,10 @@ pub fn gaussian_smooth_3d(x: Tensor<5>, sigma: [f64; 3], padding: Padding) -> Re
     let dims = x.dims();
     check_nonempty(OP, "input", &dims)?;
     if sigma.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
-        return Err(OpsError::new(OP, format!("sigma must be finite and >= 0: {sigma:?}")));
+        return Err(OpsError::new(
+            OP,
+            format!("sigma must be finite and >= 0: {sigma:?}"),
+        ));
     }
     let [n, c, d, h, w] = dims;
     let mut y = x.reshape([n * c, 1, d, h, w]);
@@ -71,7 +74,8 @@ pub fn gaussian_smooth_3d(x: Tensor<5>, sigma: [f64; 3], padding: Padding) -> Re
         let len = dims[2 + axis];
         let mut shape = [1usize; 5];
         shape[2 + axis] = kernel.len();
-        let weight = Tensor::<5>::from_data(TensorData::new(kernel, shape), (&y.device(), y.dtype()));
+        let weight =
+            Tensor::<5>::from_data(TensorData::new(kernel, shape), (&y.device(), y.dtype()));
         let mut pad = [0usize; 3];
         pad[axis] = r;
         let conv_padding = match padding {
@@ -83,13 +87,22 @@ pub fn gaussian_smooth_3d(x: Tensor<5>, sigma: [f64; 3], padding: Padding) -> Re
                         format!("reflection needs a radius below the axis length: radius {r}, length {len}"),
                     ));
                 }
-                let mode = if padding == Padding::Border { PadMode::Edge } else { PadMode::Reflect };
+                let mode = if padding == Padding::Border {
+                    PadMode::Edge
+                } else {
+                    PadMode::Reflect
+                };
                 let pairs = [0, 1, 2].map(|a| (pad[a], pad[a]));
                 y = y.pad(pairs, mode);
                 [0; 3]
             }
         };
-        y = conv3d(y, weight, None, ConvOptions::new([1; 3], conv_padding, [1; 3], 1));
+        y = conv3d(
+            y,
+            weight,
+            None,
+            ConvOptions::new([1; 3], conv_padding, [1; 3], 1),
+        );
     }
     Ok(y.reshape([n, c, d, h, w]))
 }

@@ -16,7 +16,10 @@ fn check_field(op: &'static str, field: &Tensor<5>, n: usize, spatial: [usize; 3
     if f[0] != n || f[1] != 3 || f[2..] != spatial {
         return Err(OpsError::new(
             op,
-            format!("displacement must be [{n}, 3, {}, {}, {}], got {f:?}", spatial[0], spatial[1], spatial[2]),
+            format!(
+                "displacement must be [{n}, 3, {}, {}, {}], got {f:?}",
+                spatial[0], spatial[1], spatial[2]
+            ),
         ));
     }
     Ok(())
@@ -29,17 +32,29 @@ fn displaced_grid(displacement: Tensor<5>) -> Tensor<5> {
     let dtype = displacement.dtype();
     // Per axis: 2 * (i + u) / (len - 1) - 1; an axis of length 1 maps to 0.
     let axis = |len: usize, shape: [usize; 5]| {
-        let s = if len > 1 { 2.0 / (len as f64 - 1.0) } else { 0.0 };
-        let i = Tensor::<1, Int>::arange(0..len as i64, &device).float().cast(dtype);
+        let s = if len > 1 {
+            2.0 / (len as f64 - 1.0)
+        } else {
+            0.0
+        };
+        let i = Tensor::<1, Int>::arange(0..len as i64, &device)
+            .float()
+            .cast(dtype);
         (i.reshape(shape), s)
     };
     let (ix, sx) = axis(w, [1, 1, 1, 1, w]);
     let (iy, sy) = axis(h, [1, 1, 1, h, 1]);
     let (iz, sz) = axis(d, [1, 1, d, 1, 1]);
     let parts = displacement.split(1, 1);
-    let gx = (parts[0].clone() + ix).mul_scalar(sx).sub_scalar(if w > 1 { 1.0 } else { 0.0 });
-    let gy = (parts[1].clone() + iy).mul_scalar(sy).sub_scalar(if h > 1 { 1.0 } else { 0.0 });
-    let gz = (parts[2].clone() + iz).mul_scalar(sz).sub_scalar(if d > 1 { 1.0 } else { 0.0 });
+    let gx = (parts[0].clone() + ix)
+        .mul_scalar(sx)
+        .sub_scalar(if w > 1 { 1.0 } else { 0.0 });
+    let gy = (parts[1].clone() + iy)
+        .mul_scalar(sy)
+        .sub_scalar(if h > 1 { 1.0 } else { 0.0 });
+    let gz = (parts[2].clone() + iz)
+        .mul_scalar(sz)
+        .sub_scalar(if d > 1 { 1.0 } else { 0.0 });
     Tensor::cat(vec![gx, gy, gz], 1)
         .reshape([n, 3, d, h, w])
         .permute([0, 2, 3, 4, 1])
@@ -54,7 +69,7 @@ fn displaced_grid(displacement: Tensor<5>) -> Tensor<5> {
 /// use burn::tensor::{Device, Tensor};
 /// use medburn_ops::{warp, SampleOptions};
 /// let device = Device::flex();
-/// let x = Tensor::<1>::arange(0..4, &device).float().reshape([1, 1, 1, 1, 4]);
+/// let x = Tensor::<1, burn::tensor::Int>::arange(0..4, &device).float().reshape([1, 1, 1, 1, 4]);
 /// // Displace by +1 voxel along x: output(i) = input(i + 1).
 /// let u = Tensor::<5>::zeros([1, 3, 1, 1, 4], &device).slice_assign(
 ///     [0..1, 0..1, 0..1, 0..1, 0..4], Tensor::ones([1, 1, 1, 1, 4], &device));
@@ -62,7 +77,11 @@ fn displaced_grid(displacement: Tensor<5>) -> Tensor<5> {
 /// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 0.0]);
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
-pub fn warp(input: Tensor<5>, displacement: Tensor<5>, options: SampleOptions) -> Result<Tensor<5>> {
+pub fn warp(
+    input: Tensor<5>,
+    displacement: Tensor<5>,
+    options: SampleOptions,
+) -> Result<Tensor<5>> {
     const OP: &str = "warp";
     let dims = input.dims();
     check_nonempty(OP, "input", &dims)?;
@@ -119,7 +138,10 @@ pub fn integrate_velocity(velocity: Tensor<5>, steps: usize) -> Result<Tensor<5>
     check_nonempty(OP, "velocity", &dims)?;
     check_field(OP, &velocity, dims[0], [dims[2], dims[3], dims[4]])?;
     if steps > 30 {
-        return Err(OpsError::new(OP, format!("{steps} steps would scale the field by 2^-{steps}")));
+        return Err(OpsError::new(
+            OP,
+            format!("{steps} steps would scale the field by 2^-{steps}"),
+        ));
     }
     let mut u = velocity.div_scalar((1u64 << steps) as f64);
     let o = SampleOptions::new(Interpolation::Linear);

@@ -22,10 +22,20 @@ fn shapes_and_options_are_checked() {
     assert!(warp(x.clone(), t([1, 2, 4, 4, 4]), o).is_err());
     assert!(integrate_velocity(t([1, 3, 4, 4, 4]), 64).is_err());
     assert!(max_pool3d(x.clone(), Pool3dOptions::new([5, 2, 2])).is_err());
-    assert!(max_pool3d(x.clone(), Pool3dOptions::new([2, 2, 2]).with_padding([2, 0, 0])).is_err());
-    assert!(avg_pool3d(x.clone(), Pool3dOptions::new([2, 2, 2]).with_dilation([2, 1, 1])).is_err());
+    assert!(max_pool3d(
+        x.clone(),
+        Pool3dOptions::new([2, 2, 2]).with_padding([2, 0, 0])
+    )
+    .is_err());
+    assert!(avg_pool3d(
+        x.clone(),
+        Pool3dOptions::new([2, 2, 2]).with_dilation([2, 1, 1])
+    )
+    .is_err());
     assert!(avg_pool3d(x.clone(), Pool3dOptions::new([0, 2, 2])).is_err());
-    let both = Interpolate3dOptions::default().with_size([2, 2, 2]).with_scale_factor([2.0; 3]);
+    let both = Interpolate3dOptions::default()
+        .with_size([2, 2, 2])
+        .with_scale_factor([2.0; 3]);
     assert!(interpolate_3d(x.clone(), both).is_err());
     assert!(interpolate_3d(x.clone(), Interpolate3dOptions::default()).is_err());
     let tiny = Interpolate3dOptions::default().with_scale_factor([0.1; 3]);
@@ -37,7 +47,10 @@ fn shapes_and_options_are_checked() {
 #[test]
 fn tensors_on_different_devices_are_refused() {
     let x = t([1, 1, 4, 4, 4]);
-    let g = Tensor::<5>::zeros([1, 2, 2, 2, 3], &Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
+    let g = Tensor::<5>::zeros(
+        [1, 2, 2, 2, 3],
+        &Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+    );
     let e = grid_sample_3d(x, g, SampleOptions::default()).unwrap_err();
     assert!(e.message.contains("different devices"), "{e}");
 }
@@ -45,10 +58,19 @@ fn tensors_on_different_devices_are_refused() {
 #[test]
 fn non_finite_positions_do_not_panic() {
     let x = Tensor::<5>::ones([1, 1, 3, 3, 3], &Device::flex());
-    let g = Tensor::<1>::from_floats([f32::NAN, f32::INFINITY, f32::NEG_INFINITY], &Device::flex()).reshape([1, 1, 1, 1, 3]);
-    for i in [Interpolation::Nearest, Interpolation::Linear, Interpolation::BSpline] {
+    let g = Tensor::<1>::from_floats(
+        [f32::NAN, f32::INFINITY, f32::NEG_INFINITY],
+        &Device::flex(),
+    )
+    .reshape([1, 1, 1, 1, 3]);
+    for i in [
+        Interpolation::Nearest,
+        Interpolation::Linear,
+        Interpolation::BSpline,
+    ] {
         for p in [Padding::Zeros, Padding::Border, Padding::Reflection] {
-            let y = grid_sample_3d(x.clone(), g.clone(), SampleOptions::new(i).with_padding(p)).unwrap();
+            let y = grid_sample_3d(x.clone(), g.clone(), SampleOptions::new(i).with_padding(p))
+                .unwrap();
             let _ = y.into_data();
         }
     }

@@ -25,7 +25,11 @@ fn with_element<const D: usize>(t: &Tensor<D>, k: usize, delta: f64) -> Tensor<D
 }
 
 /// Checks the gradient of `sum(f(args) * weights)` with respect to every argument.
-fn check<const A: usize>(name: &str, args: [Tensor<5>; A], f: impl Fn(&[Tensor<5>; A]) -> Tensor<5>) {
+fn check<const A: usize>(
+    name: &str,
+    args: [Tensor<5>; A],
+    f: impl Fn(&[Tensor<5>; A]) -> Tensor<5>,
+) {
     let args = args.map(|a| a.require_grad());
     let y = f(&args);
     let weights = random(y.dims(), -1.0, 1.0);
@@ -43,14 +47,22 @@ fn check<const A: usize>(name: &str, args: [Tensor<5>; A], f: impl Fn(&[Tensor<5
             minus[i] = with_element(&args[i], k, -H);
             let fd = (loss(&plus) - loss(&minus)) / (2.0 * H);
             let err = (fd - analytic[k]).abs() / analytic[k].abs().max(1.0);
-            assert!(err < TOL, "{name}: arg {i} element {k}: fd {fd} vs analytic {}", analytic[k]);
+            assert!(
+                err < TOL,
+                "{name}: arg {i} element {k}: fd {fd} vs analytic {}",
+                analytic[k]
+            );
         }
     }
 }
 
 fn all_options() -> Vec<SampleOptions> {
     let mut v = vec![];
-    for i in [Interpolation::Nearest, Interpolation::Linear, Interpolation::BSpline] {
+    for i in [
+        Interpolation::Nearest,
+        Interpolation::Linear,
+        Interpolation::BSpline,
+    ] {
         for p in [Padding::Zeros, Padding::Border, Padding::Reflection] {
             for a in [false, true] {
                 v.push(SampleOptions::new(i).with_padding(p).with_align_corners(a));
@@ -93,34 +105,61 @@ fn warp_and_field_gradients() {
             let o = SampleOptions::new(i).with_padding(p);
             let x = random([1, 2, 4, 5, 3], -1.0, 1.0);
             let u = random([1, 3, 4, 5, 3], -1.5, 1.5);
-            check(&format!("warp {o:?}"), [x, u], |[x, u]| warp(x.clone(), u.clone(), o).unwrap());
+            check(&format!("warp {o:?}"), [x, u], |[x, u]| {
+                warp(x.clone(), u.clone(), o).unwrap()
+            });
         }
     }
     let a = random([1, 3, 4, 5, 3], -0.8, 0.8);
     let b = random([1, 3, 4, 5, 3], -0.8, 0.8);
-    check("compose", [a, b], |[a, b]| compose_displacements(a.clone(), b.clone()).unwrap());
+    check("compose", [a, b], |[a, b]| {
+        compose_displacements(a.clone(), b.clone()).unwrap()
+    });
     let v = random([1, 3, 4, 5, 3], -0.5, 0.5);
-    check("integrate_velocity", [v], |[v]| integrate_velocity(v.clone(), 4).unwrap());
+    check("integrate_velocity", [v], |[v]| {
+        integrate_velocity(v.clone(), 4).unwrap()
+    });
 }
 
 #[test]
 fn pool_interpolate_and_smoothing_gradients() {
     let x = random([2, 2, 6, 5, 7], -1.0, 1.0);
     for ceil in [false, true] {
-        let o = Pool3dOptions::new([3, 2, 3]).with_stride([2, 2, 1]).with_padding([1, 1, 0]).with_ceil_mode(ceil);
-        check("max_pool3d", [x.clone()], |[x]| max_pool3d(x.clone(), o.with_dilation([1, 1, 2])).unwrap());
+        let o = Pool3dOptions::new([3, 2, 3])
+            .with_stride([2, 2, 1])
+            .with_padding([1, 1, 0])
+            .with_ceil_mode(ceil);
+        check("max_pool3d", [x.clone()], |[x]| {
+            max_pool3d(x.clone(), o.with_dilation([1, 1, 2])).unwrap()
+        });
         for inc in [false, true] {
-            check("avg_pool3d", [x.clone()], |[x]| avg_pool3d(x.clone(), o.with_count_include_pad(inc)).unwrap());
+            check("avg_pool3d", [x.clone()], |[x]| {
+                avg_pool3d(x.clone(), o.with_count_include_pad(inc)).unwrap()
+            });
         }
     }
-    for mode in [InterpolateMode::Nearest, InterpolateMode::NearestExact, InterpolateMode::Trilinear] {
+    for mode in [
+        InterpolateMode::Nearest,
+        InterpolateMode::NearestExact,
+        InterpolateMode::Trilinear,
+    ] {
         let o = Interpolate3dOptions::new(mode).with_size([9, 3, 8]);
-        check("interpolate_3d", [x.clone()], |[x]| interpolate_3d(x.clone(), o).unwrap());
+        check("interpolate_3d", [x.clone()], |[x]| {
+            interpolate_3d(x.clone(), o).unwrap()
+        });
     }
-    let o = Interpolate3dOptions::new(InterpolateMode::Trilinear).with_size([9, 3, 8]).with_align_corners(true);
-    check("interpolate_3d align", [x.clone()], |[x]| interpolate_3d(x.clone(), o).unwrap());
+    let o = Interpolate3dOptions::new(InterpolateMode::Trilinear)
+        .with_size([9, 3, 8])
+        .with_align_corners(true);
+    check("interpolate_3d align", [x.clone()], |[x]| {
+        interpolate_3d(x.clone(), o).unwrap()
+    });
     for p in [Padding::Zeros, Padding::Border, Padding::Reflection] {
-        check("gaussian_smooth_3d", [x.clone()], |[x]| gaussian_smooth_3d(x.clone(), [0.8, 0.0, 1.2], p).unwrap());
+        check("gaussian_smooth_3d", [x.clone()], |[x]| {
+            gaussian_smooth_3d(x.clone(), [0.8, 0.0, 1.2], p).unwrap()
+        });
     }
-    check("bspline_coefficients", [x.clone()], |[x]| bspline_coefficients(x.clone()));
+    check("bspline_coefficients", [x.clone()], |[x]| {
+        bspline_coefficients(x.clone())
+    });
 }

@@ -13,21 +13,35 @@ fn random_data(shape: [usize; 5], lo: f64, hi: f64) -> TensorData {
 }
 
 /// Runs `f` on both devices with autodiff; compares output and gradients within `tol`.
-fn parity<const A: usize>(name: &str, data: [TensorData; A], f: impl Fn(&[Tensor<5>; A]) -> Tensor<5>, tol: f64) {
+fn parity<const A: usize>(
+    name: &str,
+    data: [TensorData; A],
+    f: impl Fn(&[Tensor<5>; A]) -> Tensor<5>,
+    tol: f64,
+) {
     let run = |device: &Device| {
-        let args = data.clone().map(|d| Tensor::<5>::from_data(d, device).require_grad());
+        let args = data
+            .clone()
+            .map(|d| Tensor::<5>::from_data(d, device).require_grad());
         // A fused elementwise op before the custom op, and one after it.
         let shifted = args.clone().map(|a| a.mul_scalar(1.0).add_scalar(0.0));
         let y = f(&shifted).exp();
         let grads = y.clone().sum().backward();
         let mut out = vec![values(y)];
-        out.extend(args.iter().map(|a| values(a.grad(&grads).unwrap_or_else(|| a.zeros_like()))));
+        out.extend(
+            args.iter()
+                .map(|a| values(a.grad(&grads).unwrap_or_else(|| a.zeros_like()))),
+        );
         out
     };
     let flex = run(&Device::flex().autodiff());
     let gpu = run(&wgpu_device().autodiff());
     for (k, (a, b)) in gpu.iter().zip(&flex).enumerate() {
-        let what = if k == 0 { "output".to_string() } else { format!("grad {}", k - 1) };
+        let what = if k == 0 {
+            "output".to_string()
+        } else {
+            format!("grad {}", k - 1)
+        };
         assert_close(&format!("{name} {what}"), a, b, tol);
     }
 }
@@ -36,17 +50,31 @@ fn parity<const A: usize>(name: &str, data: [TensorData; A], f: impl Fn(&[Tensor
 fn bspline_sampling_on_wgpu_matches_flex() {
     for p in [Padding::Zeros, Padding::Border, Padding::Reflection] {
         for align in [false, true] {
-            let o = SampleOptions::new(Interpolation::BSpline).with_padding(p).with_align_corners(align);
+            let o = SampleOptions::new(Interpolation::BSpline)
+                .with_padding(p)
+                .with_align_corners(align);
             let x = random_data([2, 2, 5, 6, 4], -1.0, 1.0);
             let g = random_data([2, 3, 2, 4, 3], -1.2, 1.2);
-            parity(&format!("grid {o:?}"), [x, g], |[x, g]| grid_sample_3d(x.clone(), g.clone(), o).unwrap(), 1e-4);
+            parity(
+                &format!("grid {o:?}"),
+                [x, g],
+                |[x, g]| grid_sample_3d(x.clone(), g.clone(), o).unwrap(),
+                1e-4,
+            );
             let x = random_data([1, 1, 5, 6, 4], -1.0, 1.0);
             let t = random_data([1, 3, 4, 1, 1], -0.2, 0.2);
-            parity(&format!("affine {o:?}"), [x, t], |[x, t]| {
-                let eye = Tensor::<2>::eye(3, &x.device());
-                let eye = Tensor::cat(vec![eye, Tensor::zeros([3, 1], &x.device())], 1).reshape([1, 3, 4]);
-                affine_sample_3d(x.clone(), t.clone().reshape([1, 3, 4]) + eye, [3, 4, 5], o).unwrap()
-            }, 1e-4);
+            parity(
+                &format!("affine {o:?}"),
+                [x, t],
+                |[x, t]| {
+                    let eye = Tensor::<2>::eye(3, &x.device());
+                    let eye = Tensor::cat(vec![eye, Tensor::zeros([3, 1], &x.device())], 1)
+                        .reshape([1, 3, 4]);
+                    affine_sample_3d(x.clone(), t.clone().reshape([1, 3, 4]) + eye, [3, 4, 5], o)
+                        .unwrap()
+                },
+                1e-4,
+            );
         }
     }
 }
@@ -54,12 +82,27 @@ fn bspline_sampling_on_wgpu_matches_flex() {
 #[test]
 fn fields_and_smoothing_on_wgpu_match_flex() {
     let v = random_data([1, 3, 5, 6, 4], -0.6, 0.6);
-    parity("integrate_velocity", [v.clone()], |[v]| integrate_velocity(v.clone(), 4).unwrap(), 1e-4);
+    parity(
+        "integrate_velocity",
+        [v.clone()],
+        |[v]| integrate_velocity(v.clone(), 4).unwrap(),
+        1e-4,
+    );
     let w = random_data([1, 3, 5, 6, 4], -0.6, 0.6);
-    parity("compose", [v, w], |[a, b]| compose_displacements(a.clone(), b.clone()).unwrap(), 1e-4);
+    parity(
+        "compose",
+        [v, w],
+        |[a, b]| compose_displacements(a.clone(), b.clone()).unwrap(),
+        1e-4,
+    );
     for p in [Padding::Zeros, Padding::Border, Padding::Reflection] {
         let x = random_data([2, 1, 6, 7, 5], -1.0, 1.0);
-        parity(&format!("smooth {p:?}"), [x], |[x]| gaussian_smooth_3d(x.clone(), [1.0, 0.7, 0.5], p).unwrap(), 1e-4);
+        parity(
+            &format!("smooth {p:?}"),
+            [x],
+            |[x]| gaussian_smooth_3d(x.clone(), [1.0, 0.7, 0.5], p).unwrap(),
+            1e-4,
+        );
     }
 }
 
@@ -67,7 +110,8 @@ fn fields_and_smoothing_on_wgpu_match_flex() {
 fn nearest_sampling_passes_no_gradient_to_the_grid_on_either_backend() {
     for device in [Device::flex().autodiff(), wgpu_device().autodiff()] {
         let x = Tensor::<5>::random([1, 1, 4, 4, 4], Distribution::Default, &device).require_grad();
-        let g = Tensor::<5>::random([1, 2, 2, 2, 3], Distribution::Uniform(-1.0, 1.0), &device).require_grad();
+        let g = Tensor::<5>::random([1, 2, 2, 2, 3], Distribution::Uniform(-1.0, 1.0), &device)
+            .require_grad();
         let y = grid_sample_3d(x, g.clone(), SampleOptions::new(Interpolation::Nearest)).unwrap();
         let grads = y.sum().backward();
         let gg = values(g.grad(&grads).unwrap());

@@ -31,16 +31,26 @@ pub fn check_grid_sample(device: &Device, dtype: DType, tol: f64) -> f64 {
     let mut worst = 0.0f64;
     for case in torch_cases("grid_sample") {
         let o = options(&case);
-        let x = tensor::<5>(&case["input"], usizes(&case["input_shape"]), device, dtype).require_grad();
-        let g = tensor::<5>(&case["grid"], usizes(&case["grid_shape"]), device, dtype).require_grad();
+        let x =
+            tensor::<5>(&case["input"], usizes(&case["input_shape"]), device, dtype).require_grad();
+        let g =
+            tensor::<5>(&case["grid"], usizes(&case["grid_shape"]), device, dtype).require_grad();
         let y = grid_sample_3d(x.clone(), g.clone(), o).unwrap();
         let dy = tensor::<5>(&case["grad_output"], y.dims(), device, dtype);
         let grads = (y.clone() * dy).sum().backward();
         let name = format!("{o:?}");
         for (what, got, want) in [
             ("output", values(y), &case["output"]),
-            ("grad_input", values(x.grad(&grads).unwrap()), &case["grad_input"]),
-            ("grad_grid", values(g.grad(&grads).unwrap()), &case["grad_grid"]),
+            (
+                "grad_input",
+                values(x.grad(&grads).unwrap()),
+                &case["grad_input"],
+            ),
+            (
+                "grad_grid",
+                values(g.grad(&grads).unwrap()),
+                &case["grad_grid"],
+            ),
         ] {
             let want = floats(want);
             assert_close(&format!("{name} {what}"), &got, &want, tol);
@@ -65,7 +75,12 @@ pub fn check_affine(device: &Device, dtype: DType, tol: f64) -> f64 {
             } else {
                 let full = [shape[0], shape[1], size[0], size[1], size[2]];
                 let grid = affine_grid_3d(theta.clone(), full, o.align_corners).unwrap();
-                assert_close("affine_grid", &values(grid.clone()), &floats(&case["grid"]), tol);
+                assert_close(
+                    "affine_grid",
+                    &values(grid.clone()),
+                    &floats(&case["grid"]),
+                    tol,
+                );
                 grid_sample_3d(x.clone(), grid, o).unwrap()
             };
             let dy = tensor::<5>(&case["grad_output"], y.dims(), device, dtype);
@@ -73,8 +88,16 @@ pub fn check_affine(device: &Device, dtype: DType, tol: f64) -> f64 {
             let name = format!("{o:?} fused={fused}");
             for (what, got, want) in [
                 ("output", values(y), &case["output"]),
-                ("grad_input", values(x.grad(&grads).unwrap()), &case["grad_input"]),
-                ("grad_theta", values(theta.grad(&grads).unwrap()), &case["grad_theta"]),
+                (
+                    "grad_input",
+                    values(x.grad(&grads).unwrap()),
+                    &case["grad_input"],
+                ),
+                (
+                    "grad_theta",
+                    values(theta.grad(&grads).unwrap()),
+                    &case["grad_theta"],
+                ),
             ] {
                 let want = floats(want);
                 // theta's gradient sums hundreds of terms of size ~10: compare relative to its scale.
@@ -117,8 +140,18 @@ fn affine_sample_matches_pytorch_on_flex_f64() {
 fn grid_sample_without_autodiff_gives_the_same_values() {
     let case = &torch_cases("grid_sample")[7];
     let device = Device::flex();
-    let x = tensor::<5>(&case["input"], usizes(&case["input_shape"]), &device, DType::F32);
-    let g = tensor::<5>(&case["grid"], usizes(&case["grid_shape"]), &device, DType::F32);
+    let x = tensor::<5>(
+        &case["input"],
+        usizes(&case["input_shape"]),
+        &device,
+        DType::F32,
+    );
+    let g = tensor::<5>(
+        &case["grid"],
+        usizes(&case["grid_shape"]),
+        &device,
+        DType::F32,
+    );
     let y: Tensor<5> = grid_sample_3d(x, g, options(case)).unwrap();
     assert_close("output", &values(y), &floats(&case["output"]), 1e-5);
 }
@@ -152,7 +185,11 @@ fn check_unary(
     let mut worst = 0.0f64;
     for (what, got, want) in [
         ("output", values(y), &case["output"]),
-        ("grad_input", values(x.grad(&grads).unwrap()), &case["grad_input"]),
+        (
+            "grad_input",
+            values(x.grad(&grads).unwrap()),
+            &case["grad_input"],
+        ),
     ] {
         let want = floats(want);
         assert_close(&format!("{name} {what}"), &got, &want, tol);
@@ -189,14 +226,17 @@ pub fn check_interpolate(device: &Device, dtype: DType, tol: f64) -> f64 {
             "nearest-exact" => InterpolateMode::NearestExact,
             _ => InterpolateMode::Trilinear,
         };
-        let mut o = Interpolate3dOptions::new(mode).with_align_corners(case["align_corners"].as_bool().unwrap());
+        let mut o = Interpolate3dOptions::new(mode)
+            .with_align_corners(case["align_corners"].as_bool().unwrap());
         if case["size"].is_array() {
             o = o.with_size(usizes(&case["size"]));
         } else {
             let f = floats(&case["scale_factor"]);
             o = o.with_scale_factor([f[0], f[1], f[2]]);
         }
-        let e = check_unary(device, dtype, tol, &case, &format!("{o:?}"), |x| interpolate_3d(x, o).unwrap());
+        let e = check_unary(device, dtype, tol, &case, &format!("{o:?}"), |x| {
+            interpolate_3d(x, o).unwrap()
+        });
         worst = worst.max(e);
     }
     worst
@@ -206,17 +246,39 @@ pub fn check_warp(device: &Device, dtype: DType, tol: f64) -> f64 {
     let mut worst = 0.0f64;
     for case in torch_cases("warp") {
         let shape: [usize; 5] = usizes(&case["input_shape"]);
-        let padding = if case["padding"] == "zeros" { Padding::Zeros } else { Padding::Border };
+        let padding = if case["padding"] == "zeros" {
+            Padding::Zeros
+        } else {
+            Padding::Border
+        };
         let x = tensor::<5>(&case["input"], shape, device, dtype).require_grad();
-        let u = tensor::<5>(&case["displacement"], [shape[0], 3, shape[2], shape[3], shape[4]], device, dtype)
-            .require_grad();
-        let y = warp(x.clone(), u.clone(), SampleOptions::default().with_padding(padding)).unwrap();
+        let u = tensor::<5>(
+            &case["displacement"],
+            [shape[0], 3, shape[2], shape[3], shape[4]],
+            device,
+            dtype,
+        )
+        .require_grad();
+        let y = warp(
+            x.clone(),
+            u.clone(),
+            SampleOptions::default().with_padding(padding),
+        )
+        .unwrap();
         let dy = tensor::<5>(&case["grad_output"], y.dims(), device, dtype);
         let grads = (y.clone() * dy).sum().backward();
         for (what, got, want) in [
             ("output", values(y), &case["output"]),
-            ("grad_input", values(x.grad(&grads).unwrap()), &case["grad_input"]),
-            ("grad_displacement", values(u.grad(&grads).unwrap()), &case["grad_displacement"]),
+            (
+                "grad_input",
+                values(x.grad(&grads).unwrap()),
+                &case["grad_input"],
+            ),
+            (
+                "grad_displacement",
+                values(u.grad(&grads).unwrap()),
+                &case["grad_displacement"],
+            ),
         ] {
             let want = floats(want);
             assert_close(&format!("warp {padding:?} {what}"), &got, &want, tol);

@@ -26,25 +26,107 @@ pub struct BenchArgs {
     /// ImageSeriesReader does).
     #[arg(long)]
     dicom: Option<PathBuf>,
+    /// Device of the op benchmarks: cpu (Flex), wgpu, or cuda (with the `cuda` feature). The
+    /// I/O benchmarks run on the CPU only.
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
-struct Case {
-    name: &'static str,
-    run: Box<dyn Fn() -> Result<(), Box<dyn std::error::Error>>>,
+/// One benchmark: a name and a closure that runs it once.
+pub(super) struct Case {
+    pub name: &'static str,
+    pub run: Box<dyn Fn() -> Result<(), Box<dyn std::error::Error>>>,
+}
+
+fn device(name: &str) -> Result<Device, Box<dyn std::error::Error>> {
+    match name {
+        "cpu" => Ok(Device::flex()),
+        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(0)),
+        other => Err(format!(
+            "unknown device {other:?}: use cpu, wgpu or cuda (cuda needs the `cuda` feature)"
+        )
+        .into()),
+    }
 }
 
 pub fn run(a: BenchArgs) -> CliResult {
+    let dev = device(&a.device)?;
+    let wanted = |name: &str| a.only.as_deref().is_none_or(|o| name.contains(o));
+    let mut cases = Vec::new();
+    let mut input_info = None;
+    let io_names = ["nifti_read_gz", "nifti_write_gz", "dicom_read_series"];
     let tmp = tempfile::tempdir()?;
+    let out = tmp.path().join("bench_out.nii.gz");
+    if a.device == "cpu" && io_names.iter().any(|n| wanted(n)) {
+        let (io, input) = io_cases(&a, tmp.path(), &out)?;
+        cases.extend(io);
+        input_info = Some(input);
+    }
+    cases.extend(super::bench_ops::cases(&dev, &wanted));
+    let mut results = Vec::new();
+    for case in cases.iter().filter(|c| wanted(c.name)) {
+        (case.run)()?; // warm-up
+        let base = super::alloc::reset_peak();
+        let mut times = Vec::with_capacity(a.runs);
+        for _ in 0..a.runs.max(1) {
+            let t = Instant::now();
+            (case.run)()?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        let peak = super::alloc::peak_since(base);
+        let mut sorted = times.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        if !a.json {
+            println!(
+                "{:<36} median {:>8.4} s over {} runs, peak host allocation {:.1} MiB",
+                case.name,
+                median,
+                times.len(),
+                peak as f64 / (1 << 20) as f64
+            );
+        }
+        let mut r = json!({"name": case.name, "median_s": median, "times_s": times, "peak_host_bytes": peak});
+        if case.name.starts_with("nifti_write") {
+            r["output_bytes"] = json!(std::fs::metadata(&out)?.len());
+        }
+        results.push(r);
+    }
+    if a.json {
+        let mut j = json!({
+            "device": a.device,
+            "threads": rayon::current_num_threads(),
+            "results": results,
+        });
+        if let Some(input) = input_info {
+            j["input"] = json!(input.display().to_string());
+            j["input_bytes"] = json!(std::fs::metadata(&input)?.len());
+        }
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    }
+    Ok(())
+}
+
+type IoCases = (Vec<Case>, PathBuf);
+
+/// The NIfTI (and, with `--dicom`, DICOM) benchmarks and the NIfTI file they read.
+fn io_cases(
+    a: &BenchArgs,
+    tmp: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<IoCases, Box<dyn std::error::Error>> {
     let input = match &a.input {
         Some(p) => p.clone(),
         None => {
-            let p = tmp.path().join("bench_input.nii.gz");
+            let p = tmp.join("bench_input.nii.gz");
             medburn_io::write(&noisy_phantom(256)?, &p, &WriteOptions::default())?;
             p
         }
     };
     let volume = medburn_io::read(&input)?;
-    let out = tmp.path().join("bench_out.nii.gz");
+    let out = out.to_path_buf();
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let one_thread = std::sync::Arc::new(one_thread);
     let mut cases: Vec<Case> = vec![
@@ -98,46 +180,7 @@ pub fn run(a: BenchArgs) -> CliResult {
             }),
         });
     }
-    let mut results = Vec::new();
-    for case in cases
-        .iter()
-        .filter(|c| a.only.as_deref().is_none_or(|o| c.name.contains(o)))
-    {
-        (case.run)()?; // warm-up
-        let mut times = Vec::with_capacity(a.runs);
-        for _ in 0..a.runs.max(1) {
-            let t = Instant::now();
-            (case.run)()?;
-            times.push(t.elapsed().as_secs_f64());
-        }
-        let mut sorted = times.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted[sorted.len() / 2];
-        if !a.json {
-            println!(
-                "{:<32} median {:>8.4} s over {} runs",
-                case.name,
-                median,
-                times.len()
-            );
-        }
-        let mut r = json!({"name": case.name, "median_s": median, "times_s": times});
-        if case.name.starts_with("nifti_write") {
-            r["output_bytes"] = json!(std::fs::metadata(&out)?.len());
-        }
-        results.push(r);
-    }
-    if a.json {
-        let j = json!({
-            "device": "cpu",
-            "threads": rayon::current_num_threads(),
-            "input": input.display().to_string(),
-            "input_bytes": std::fs::metadata(&input)?.len(),
-            "results": results,
-        });
-        println!("{}", serde_json::to_string_pretty(&j)?);
-    }
-    Ok(())
+    Ok((cases, input))
 }
 
 /// A 256^3 int16 CT-like phantom with deterministic noise, for when no input is given.

@@ -1,6 +1,8 @@
 //! Command-line interface: one module per subcommand.
 
+pub mod alloc;
 mod bench;
+mod bench_ops;
 mod convert;
 mod demo;
 mod info;

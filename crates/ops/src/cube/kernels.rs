@@ -56,7 +56,10 @@ fn reflect<F: Float>(x: F, twice_low: i32, twice_high: i32) -> (F, F) {
     let odd = flips - F::new(2.0) * F::floor(flips / F::new(2.0)) != F::new(0.0);
     let r = select(odd, safe_span - extra + min, extra + min);
     let m = select(odd, -mult, mult);
-    (select(degenerate, F::new(0.0), r), select(degenerate, F::new(0.0), m))
+    (
+        select(degenerate, F::new(0.0), r),
+        select(degenerate, F::new(0.0), m),
+    )
 }
 
 #[cube]
@@ -155,13 +158,15 @@ fn axis_taps<F: Float>(
             let sixth = F::new(1.0) / F::new(6.0);
             weights[0] = keep * s * s * s * sixth;
             weights[1] = keep * (F::new(3.0) * t3 - F::new(6.0) * t2 + F::new(4.0)) * sixth;
-            weights[2] =
-                keep * (F::new(-3.0) * t3 + F::new(3.0) * t2 + F::new(3.0) * t + F::new(1.0)) * sixth;
+            weights[2] = keep
+                * (F::new(-3.0) * t3 + F::new(3.0) * t2 + F::new(3.0) * t + F::new(1.0))
+                * sixth;
             weights[3] = keep * t3 * sixth;
             let kg = keep * g;
             derivatives[0] = kg * (-(s * s) / F::new(2.0));
             derivatives[1] = kg * (F::new(1.5) * t2 - F::new(2.0) * t);
-            derivatives[2] = kg * ((F::new(-3.0) * t2 + F::new(2.0) * t + F::new(1.0)) / F::new(2.0));
+            derivatives[2] =
+                kg * ((F::new(-3.0) * t2 + F::new(2.0) * t + F::new(1.0)) / F::new(2.0));
             derivatives[3] = kg * (t2 / F::new(2.0));
             offsets[0] = usize::cast_from(mirror(i0 - 1, size)) * stride;
             offsets[1] = usize::cast_from(mirror(i0, size)) * stride;
@@ -276,9 +281,39 @@ fn point_taps<F: Float>(
     let (px, py, pz) = p;
     let (w, h, d) = sizes;
     let (sw, sh, sd) = strides;
-    axis_taps::<F>(px, w, sw, &mut t.ox, &mut t.wx, &mut t.dx, interpolation, padding, align);
-    axis_taps::<F>(py, h, sh, &mut t.oy, &mut t.wy, &mut t.dy, interpolation, padding, align);
-    axis_taps::<F>(pz, d, sd, &mut t.oz, &mut t.wz, &mut t.dz, interpolation, padding, align);
+    axis_taps::<F>(
+        px,
+        w,
+        sw,
+        &mut t.ox,
+        &mut t.wx,
+        &mut t.dx,
+        interpolation,
+        padding,
+        align,
+    );
+    axis_taps::<F>(
+        py,
+        h,
+        sh,
+        &mut t.oy,
+        &mut t.wy,
+        &mut t.dy,
+        interpolation,
+        padding,
+        align,
+    );
+    axis_taps::<F>(
+        pz,
+        d,
+        sd,
+        &mut t.oz,
+        &mut t.wz,
+        &mut t.dz,
+        interpolation,
+        padding,
+        align,
+    );
     t
 }
 
@@ -432,7 +467,11 @@ pub(crate) fn sample_backward_input_kernel<F: Float, S: Float, A: AtomicFamily>(
         grad_input.shape(2) as i32,
     );
     let p = raw_position::<F>(positions, n, z, y, x, sizes, source, align);
-    let strides = (grad_input.stride(4), grad_input.stride(3), grad_input.stride(2));
+    let strides = (
+        grad_input.stride(4),
+        grad_input.stride(3),
+        grad_input.stride(2),
+    );
     let t = point_taps::<F>(p, sizes, strides, interpolation, padding, align);
     let k = comptime!(taps_of(interpolation));
     let dy_base = n * grad_output.stride(0)
@@ -569,7 +608,8 @@ pub(crate) fn matrix_backward_kernel<F: Float>(
             + z * grad_output.stride(2)
             + y * grad_output.stride(3)
             + x * grad_output.stride(4);
-        let (gx, gy, gz) = position_gradient::<F>(input, grad_output, &t, n, dy_base, interpolation);
+        let (gx, gy, gz) =
+            position_gradient::<F>(input, grad_output, &t, n, dy_base, interpolation);
         let (fi, fj, fk) = (F::cast_from(x), F::cast_from(y), F::cast_from(z));
         acc[0] += gx * fi;
         acc[1] += gx * fj;

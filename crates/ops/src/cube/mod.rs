@@ -91,7 +91,9 @@ fn launch_backward_input(
     let dtype = grad_output.dtype;
     let native = client
         .properties()
-        .atomic_type_usage(Type::atomic(burn::backend::cubecl::dtype_to_elem_type(dtype)))
+        .atomic_type_usage(Type::atomic(burn::backend::cubecl::dtype_to_elem_type(
+            dtype,
+        )))
         .contains(AtomicUsage::Add);
     let accumulator_dtype = if native { dtype } else { DType::F32 };
     let grad_input = zeros_client(
@@ -172,8 +174,12 @@ impl SamplingBackend for CubeBackend {
         let grid = into_contiguous(grid);
         let grad_output = into_contiguous(grad_output);
         let client = grid.client.clone();
-        let grad_grid =
-            empty_device_dtype(client.clone(), grid.device.clone(), grid.meta.shape().clone(), grid.dtype);
+        let grad_grid = empty_device_dtype(
+            client.clone(),
+            grid.device.clone(),
+            grid.meta.shape().clone(),
+            grid.dtype,
+        );
         let [n, od, oh, ow, _] = dims::<5>(&grid);
         let points = n * od * oh * ow;
         let cube_dim = CubeDim::new(&client, points);
@@ -200,6 +206,20 @@ impl SamplingBackend for CubeBackend {
             dtype_to_storage_type(dtype),
         );
         grad_grid
+    }
+
+    fn grid_sample_3d_backward(
+        input: CubeTensor,
+        grid: CubeTensor,
+        grad_output: CubeTensor,
+        o: SampleOptions,
+    ) -> (CubeTensor, CubeTensor) {
+        // Two kernels: the scatter and the per-point gradient have different thread needs.
+        let input_shape = dims::<5>(&input);
+        let grad_grid =
+            Self::grid_sample_3d_backward_grid(input, grid.clone(), grad_output.clone(), o);
+        let grad_input = Self::grid_sample_3d_backward_input(grid, grad_output, input_shape, o);
+        (grad_input, grad_grid)
     }
 
     fn affine_sample_3d(

@@ -118,6 +118,29 @@ impl SamplingBackend for Flex {
         })
     }
 
+    fn grid_sample_3d_backward(
+        input: FlexTensor,
+        grid: FlexTensor,
+        grad_output: FlexTensor,
+        o: SampleOptions,
+    ) -> (FlexTensor, FlexTensor) {
+        let dtype = grid.dtype();
+        let input_shape = dims::<5>(&input);
+        let grid_shape = dims::<5>(&grid);
+        let d = Dims {
+            input: input_shape,
+            output: [grid_shape[1], grid_shape[2], grid_shape[3]],
+        };
+        by_dtype!(dtype, T => {
+            let x = contiguous::<T>(input);
+            let g = contiguous::<T>(grid);
+            let dy = contiguous::<T>(grad_output);
+            let (gi, gg) = sample::backward_grid_and_input(
+                x.storage::<T>(), g.storage::<T>(), dy.storage::<T>(), d, o);
+            (output(gi, &input_shape, dtype), output(gg, &grid_shape, dtype))
+        })
+    }
+
     fn affine_sample_3d(
         input: FlexTensor,
         matrix: FlexTensor,

@@ -33,6 +33,12 @@ impl Dims {
 pub(crate) trait Positions<T>: Sync {
     fn at(&self, n: usize, z: usize, y: usize, x: usize) -> [T; 3];
     fn scale(&self) -> [T; 3];
+    /// For sources where each position coordinate depends on one output index only
+    /// (`p_a = s_a * index_a + o_a`, a diagonal voxel affine: resizing, scaling, shifting), the
+    /// per-axis `(s, o)` of sample `n` in `(x, y, z)` order.
+    fn axis_aligned(&self, _n: usize) -> Option<[(T, T); 3]> {
+        None
+    }
 }
 
 /// A grid `[N, D, H, W, 3]` in normalized coordinates, PyTorch's unnormalization.
@@ -49,7 +55,11 @@ impl<'a, T: Real> GridPositions<'a, T> {
         let sizes = [dims.input[4], dims.input[3], dims.input[2]];
         let scale = sizes.map(|n| {
             let n = n as f64;
-            T::from_f64(if align_corners { (n - 1.0) / 2.0 } else { n / 2.0 })
+            T::from_f64(if align_corners {
+                (n - 1.0) / 2.0
+            } else {
+                n / 2.0
+            })
         });
         let offset = sizes.map(|n| T::from_f64((n as f64 - 1.0) / 2.0));
         Self {
@@ -107,6 +117,49 @@ impl<T: Real> Positions<T> for AffinePositions<'_, T> {
     fn scale(&self) -> [T; 3] {
         [T::ONE; 3]
     }
+    fn axis_aligned(&self, n: usize) -> Option<[(T, T); 3]> {
+        let m = &self.matrix[n * 12..n * 12 + 12];
+        let off_diagonal = [m[1], m[2], m[4], m[6], m[8], m[9]];
+        off_diagonal
+            .iter()
+            .all(|v| *v == T::ZERO)
+            .then(|| [(m[0], m[3]), (m[5], m[7]), (m[10], m[11])])
+    }
+}
+
+/// Taps of every output column, row and slice of one sample, for axis-aligned sources: the
+/// forward pass then only gathers and sums.
+struct AxisTables<T, const K: usize> {
+    x: Vec<[Tap<T>; K]>,
+    y: Vec<[Tap<T>; K]>,
+    z: Vec<[Tap<T>; K]>,
+}
+
+fn axis_tables<T: Real, const K: usize, Kn: Kernel<K>>(
+    map: [(T, T); 3],
+    dims: Dims,
+    o: SampleOptions,
+) -> AxisTables<T, K> {
+    let [_, _, d, h, w] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let axis = |(s, off): (T, T), len: usize, size: usize, stride: usize| -> Vec<[Tap<T>; K]> {
+        (0..len)
+            .map(|i| {
+                Kn::taps(
+                    s * T::from_f64(i as f64) + off,
+                    size,
+                    stride,
+                    o.padding,
+                    o.align_corners,
+                )
+            })
+            .collect()
+    };
+    AxisTables {
+        x: axis(map[0], ow, w, 1),
+        y: axis(map[1], oh, h, w),
+        z: axis(map[2], od, d, h * w),
+    }
 }
 
 /// The taps of one output point on the three axes.
@@ -145,19 +198,23 @@ fn interpolate<T: Real, const K: usize>(volume: &[T], t: &PointTaps<T, K>) -> T 
     acc
 }
 
-/// `d(value)/d(x, y, z)` at one point of one channel.
+/// `d(value)/d(x, y, z)` at one point of one channel: per `(z, y)` tap pair, the x-sums of
+/// `w * v` and `dw * v` are shared by the three components.
 #[inline(always)]
 fn value_gradient<T: Real, const K: usize>(volume: &[T], t: &PointTaps<T, K>) -> [T; 3] {
     let mut g = [T::ZERO; 3];
     for a in &t.z {
         for b in &t.y {
             let off = a.offset + b.offset;
+            let (mut s, mut sd) = (T::ZERO, T::ZERO);
             for c in &t.x {
                 let v = volume[off + c.offset];
-                g[0] += a.w * b.w * c.dw * v;
-                g[1] += a.w * b.dw * c.w * v;
-                g[2] += a.dw * b.w * c.w * v;
+                s += c.w * v;
+                sd += c.dw * v;
             }
+            g[0] += a.w * b.w * sd;
+            g[1] += a.w * b.dw * s;
+            g[2] += a.dw * b.w * s;
         }
     }
     g
@@ -196,6 +253,13 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
     if output.is_empty() {
         return output;
     }
+    let tables: Vec<Option<AxisTables<T, K>>> = (0..n_batch)
+        .map(|n| {
+            positions
+                .axis_aligned(n)
+                .map(|m| axis_tables::<T, K, Kn>(m, dims, o))
+        })
+        .collect();
     // Rows of the output, `((n * C + c) * Do + z) * Ho + y`.
     output
         .par_chunks_mut(ow)
@@ -206,9 +270,35 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
             let nc = row / (oh * od);
             let n = nc / channels;
             let volume = &input[nc * voxels..(nc + 1) * voxels];
-            for (x, v) in out.iter_mut().enumerate() {
-                let t = point_taps::<T, K, Kn>(positions.at(n, z, y, x), dims.input, o);
-                *v = interpolate(volume, &t);
+            match &tables[n] {
+                Some(t) => {
+                    // The (z, y) taps are the row's: combine them once.
+                    let zy: [[(usize, T); K]; K] = core::array::from_fn(|a| {
+                        core::array::from_fn(|b| {
+                            let (tz, ty) = (t.z[z][a], t.y[y][b]);
+                            (tz.offset + ty.offset, tz.w * ty.w)
+                        })
+                    });
+                    for (tx, v) in t.x.iter().zip(out.iter_mut()) {
+                        let mut acc = T::ZERO;
+                        for row in &zy {
+                            for &(off, w) in row {
+                                let mut s = T::ZERO;
+                                for c in tx {
+                                    s += c.w * volume[off + c.offset];
+                                }
+                                acc += w * s;
+                            }
+                        }
+                        *v = acc;
+                    }
+                }
+                None => {
+                    for (x, v) in out.iter_mut().enumerate() {
+                        let t = point_taps::<T, K, Kn>(positions.at(n, z, y, x), dims.input, o);
+                        *v = interpolate(volume, &t);
+                    }
+                }
             }
         });
     output
@@ -282,7 +372,9 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
                 buf
             })
             .reduce_with(|mut a, b| {
-                a.par_iter_mut().zip(b.par_iter()).for_each(|(a, b)| *a += *b);
+                a.par_iter_mut()
+                    .zip(b.par_iter())
+                    .for_each(|(a, b)| *a += *b);
                 a
             });
         if let Some(summed) = summed {
@@ -331,7 +423,10 @@ pub(crate) fn backward_grid<T: Real>(
     o: SampleOptions,
 ) -> Vec<T> {
     let positions = GridPositions::new(grid, dims, o.align_corners);
-    with_kernel!(o, backward_grid_k::<T, GridPositions<T>>(input, &positions, grad_output, dims, o))
+    with_kernel!(
+        o,
+        backward_grid_k::<T, GridPositions<T>>(input, &positions, grad_output, dims, o)
+    )
 }
 
 fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
@@ -377,7 +472,10 @@ pub(crate) fn backward_matrix<T: Real>(
     o: SampleOptions,
 ) -> Vec<T> {
     let positions = AffinePositions::new(matrix);
-    with_kernel!(o, backward_matrix_k::<T, AffinePositions<T>>(input, &positions, grad_output, dims, o))
+    with_kernel!(
+        o,
+        backward_matrix_k::<T, AffinePositions<T>>(input, &positions, grad_output, dims, o)
+    )
 }
 
 fn backward_matrix_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
@@ -426,4 +524,125 @@ fn backward_matrix_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
         *g = T::from_f64(*s);
     }
     grad
+}
+
+/// Both gradients of a grid sample in one pass (taps computed once per point): the input
+/// gradient `[N, C, D, H, W]` and the grid gradient `[N, Do, Ho, Wo, 3]`.
+pub(crate) fn backward_grid_and_input<T: Real>(
+    input: &[T],
+    grid: &[T],
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> (Vec<T>, Vec<T>) {
+    let positions = GridPositions::new(grid, dims, o.align_corners);
+    with_kernel!(
+        o,
+        backward_both_k::<T, GridPositions<T>>(input, &positions, grad_output, dims, o)
+    )
+}
+
+fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+    input: &[T],
+    positions: &P,
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> (Vec<T>, Vec<T>) {
+    let [n_batch, channels, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let voxels = dims.voxels();
+    let points = dims.points();
+    let slab = channels * voxels;
+    let rows = od * oh;
+    let scale = positions.scale();
+    let mut grad_input = vec![T::ZERO; n_batch * slab];
+    let mut grad_grid = vec![T::ZERO; n_batch * points * 3];
+    if grad_input.is_empty() || grad_grid.is_empty() {
+        return (grad_input, grad_grid);
+    }
+    // Rows `rows` of sample `n`: scatter into `buf` (one sample's input gradient) and write
+    // the grid gradient of those rows into `gg` (starting at row `rows.start`).
+    let pass = |n: usize, rows: core::ops::Range<usize>, buf: &mut [T], gg: &mut [T]| {
+        let first = rows.start;
+        for row in rows {
+            let (z, y) = (row / oh, row % oh);
+            for x in 0..ow {
+                let t = point_taps::<T, K, Kn>(positions.at(n, z, y, x), dims.input, o);
+                let p = row * ow + x;
+                let mut acc = [T::ZERO; 3];
+                for c in 0..channels {
+                    let g = grad_output[(n * channels + c) * points + p];
+                    if g == T::ZERO {
+                        continue;
+                    }
+                    let nc = n * channels + c;
+                    let volume = &input[nc * voxels..(nc + 1) * voxels];
+                    let dst = &mut buf[c * voxels..(c + 1) * voxels];
+                    for a in &t.z {
+                        for b in &t.y {
+                            let off = a.offset + b.offset;
+                            let gab = g * a.w * b.w;
+                            let (mut s, mut sd) = (T::ZERO, T::ZERO);
+                            for cc in &t.x {
+                                let v = volume[off + cc.offset];
+                                s += cc.w * v;
+                                sd += cc.dw * v;
+                                dst[off + cc.offset] += gab * cc.w;
+                            }
+                            acc[0] += g * a.w * b.w * sd;
+                            acc[1] += g * a.w * b.dw * s;
+                            acc[2] += g * a.dw * b.w * s;
+                        }
+                    }
+                }
+                let q = ((row - first) * ow + x) * 3;
+                for k in 0..3 {
+                    gg[q + k] = acc[k] * scale[k];
+                }
+            }
+        }
+    };
+    let workers = rayon::current_num_threads().min(rows);
+    if n_batch >= workers {
+        grad_input
+            .par_chunks_mut(slab)
+            .zip(grad_grid.par_chunks_mut(points * 3))
+            .enumerate()
+            .for_each(|(n, (buf, gg))| pass(n, 0..rows, buf, gg));
+        return (grad_input, grad_grid);
+    }
+    for (n, (out, gg)) in grad_input
+        .chunks_mut(slab)
+        .zip(grad_grid.chunks_mut(points * 3))
+        .enumerate()
+    {
+        // Split the rows into one block per worker; each block's grid rows are disjoint.
+        let bounds: Vec<usize> = (0..=workers).map(|t| t * rows / workers).collect();
+        let mut blocks: Vec<&mut [T]> = Vec::with_capacity(workers);
+        let mut rest = gg;
+        for t in 0..workers {
+            let (head, tail) = rest.split_at_mut((bounds[t + 1] - bounds[t]) * ow * 3);
+            blocks.push(head);
+            rest = tail;
+        }
+        let summed = blocks
+            .into_par_iter()
+            .enumerate()
+            .map(|(t, gg)| {
+                let mut buf = vec![T::ZERO; slab];
+                pass(n, bounds[t]..bounds[t + 1], &mut buf, gg);
+                buf
+            })
+            .reduce_with(|mut a, b| {
+                a.par_iter_mut()
+                    .zip(b.par_iter())
+                    .for_each(|(a, b)| *a += *b);
+                a
+            });
+        if let Some(summed) = summed {
+            out.copy_from_slice(&summed);
+        }
+    }
+    (grad_input, grad_grid)
 }

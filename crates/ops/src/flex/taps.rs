@@ -159,8 +159,13 @@ pub(crate) fn pad_position<T: Real>(x: T, size: usize, padding: Padding, align: 
 /// Interpolation kernels with `K` taps per axis.
 pub(crate) trait Kernel<const K: usize>: Sync {
     /// Taps for a raw voxel position along an axis of `size` voxels.
-    fn taps<T: Real>(x: T, size: usize, stride: usize, padding: Padding, align: bool)
-        -> [Tap<T>; K];
+    fn taps<T: Real>(
+        x: T,
+        size: usize,
+        stride: usize,
+        padding: Padding,
+        align: bool,
+    ) -> [Tap<T>; K];
 }
 
 pub(crate) struct Nearest;
@@ -169,15 +174,33 @@ pub(crate) struct BSpline;
 
 impl Kernel<1> for Nearest {
     #[inline(always)]
-    fn taps<T: Real>(x: T, size: usize, stride: usize, padding: Padding, align: bool) -> [Tap<T>; 1] {
+    fn taps<T: Real>(
+        x: T,
+        size: usize,
+        stride: usize,
+        padding: Padding,
+        align: bool,
+    ) -> [Tap<T>; 1] {
         let (x, _) = pad_position(x, size, padding, align);
-        [Tap::at(x.round_even().to_i64(), size, stride, T::ONE, T::ZERO)]
+        [Tap::at(
+            x.round_even().to_i64(),
+            size,
+            stride,
+            T::ONE,
+            T::ZERO,
+        )]
     }
 }
 
 impl Kernel<2> for Linear {
     #[inline(always)]
-    fn taps<T: Real>(x: T, size: usize, stride: usize, padding: Padding, align: bool) -> [Tap<T>; 2] {
+    fn taps<T: Real>(
+        x: T,
+        size: usize,
+        stride: usize,
+        padding: Padding,
+        align: bool,
+    ) -> [Tap<T>; 2] {
         let (x, g) = pad_position(x, size, padding, align);
         let x0 = x.floor();
         let t = x - x0;
@@ -226,7 +249,13 @@ pub(crate) fn bspline_weights<T: Real>(t: T) -> ([T; 4], [T; 4]) {
 
 impl Kernel<4> for BSpline {
     #[inline(always)]
-    fn taps<T: Real>(x: T, size: usize, stride: usize, padding: Padding, align: bool) -> [Tap<T>; 4] {
+    fn taps<T: Real>(
+        x: T,
+        size: usize,
+        stride: usize,
+        padding: Padding,
+        align: bool,
+    ) -> [Tap<T>; 4] {
         // ITK's buffer test: a position beyond the outer voxel faces reads the default value.
         let half = T::from_f64(0.5);
         let inside = x >= -half && x <= T::from_f64(size as f64) - half;
@@ -254,8 +283,11 @@ mod tests {
         // align_corners = false reflects about -0.5 and n - 0.5, then clips to [0, n - 1].
         let (x, g) = pad_position(-0.75f64, 4, Padding::Reflection, false);
         assert!((x - 0.0).abs() < 1e-12 && g == 0.0, "{x} {g}");
+        let (x, g) = pad_position(4.5f64, 4, Padding::Reflection, false);
+        assert!((x - 2.5).abs() < 1e-12 && g == -1.0, "{x} {g}");
+        // Reflected onto the last centre, then clipped there: no gradient (PyTorch's `>=`).
         let (x, g) = pad_position(4.0f64, 4, Padding::Reflection, false);
-        assert!((x - 3.0).abs() < 1e-12 && g == -1.0, "{x} {g}");
+        assert!((x - 3.0).abs() < 1e-12 && g == 0.0, "{x} {g}");
         let (x, g) = pad_position(-1.0f64, 4, Padding::Reflection, true);
         assert!((x - 1.0).abs() < 1e-12 && g == -1.0, "{x} {g}");
         let (x, g) = pad_position(7.5f64, 4, Padding::Reflection, true);

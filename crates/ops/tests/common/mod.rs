@@ -16,16 +16,30 @@ pub fn torch_cases(name: &str) -> Vec<Value> {
 }
 
 pub fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 pub fn usizes<const D: usize>(v: &Value) -> [usize; D] {
-    let v: Vec<usize> = v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+    let v: Vec<usize> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
     v.try_into().unwrap()
 }
 
 /// A tensor of `shape` from fixture values, in `dtype` on `device`.
-pub fn tensor<const D: usize>(v: &Value, shape: [usize; D], device: &Device, dtype: DType) -> Tensor<D> {
+pub fn tensor<const D: usize>(
+    v: &Value,
+    shape: [usize; D],
+    device: &Device,
+    dtype: DType,
+) -> Tensor<D> {
     Tensor::from_data(TensorData::new(floats(v), shape), (device, dtype))
 }
 
@@ -37,7 +51,10 @@ pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
 /// Largest `|a - b| / max(1, |b|)`.
 pub fn max_error(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs() / y.abs().max(1.0)).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+        .fold(0.0, f64::max)
 }
 
 /// Asserts `a` matches `b` within `tol` (relative above 1, absolute below).
