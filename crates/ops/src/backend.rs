@@ -20,6 +20,21 @@ use crate::options::SampleOptions;
 ///   to the input voxel position `(x, y, z)`; the grid is never materialized.
 ///
 /// B-spline methods evaluate the spline on coefficients: the prefilter is applied before.
+///
+/// Called through Burn's `Dispatch`, which picks the backend of the tensors' device:
+///
+/// ```
+/// use burn::backend::Dispatch;
+/// use burn::tensor::{Device, Tensor};
+/// use medburn_ops::{backend::SamplingBackend, SampleOptions};
+///
+/// let device = Device::flex();
+/// let input = Tensor::<5>::ones([1, 1, 2, 2, 2], &device);
+/// let grid = Tensor::<5>::zeros([1, 1, 1, 1, 3], &device);
+/// let out = <Dispatch as SamplingBackend>::grid_sample_3d(
+///     input.into_dispatch(), grid.into_dispatch(), SampleOptions::default());
+/// assert_eq!(Tensor::<5>::from_dispatch(out).into_scalar::<f32>(), 1.0);
+/// ```
 #[backend_extension(Cube, Flex, Autodiff, Fusion)]
 pub trait SamplingBackend: Backend {
     /// Samples `input` `[N, C, D, H, W]` at a normalized grid: `[N, C, Do, Ho, Wo]`.

@@ -94,7 +94,10 @@ fn launch_backward_input(
         .atomic_type_usage(Type::atomic(burn::backend::cubecl::dtype_to_elem_type(
             dtype,
         )))
-        .contains(AtomicUsage::Add);
+        .contains(AtomicUsage::Add)
+        // Forces the compare-and-swap path on devices with float atomics, so that it is tested
+        // (tests/cas_atomics.rs); Mesa's lavapipe has native f32 atomic add.
+        && std::env::var_os("MEDBURN_OPS_CAS_ATOMICS").is_none();
     let accumulator_dtype = if native { dtype } else { DType::F32 };
     let grad_input = zeros_client(
         client.clone(),
