@@ -9,8 +9,14 @@ use medburn_ops::*;
 
 #[test]
 fn cas_atomics_give_the_same_input_gradient() {
-    let xd = Tensor::<5>::random([2, 2, 5, 4, 6], Distribution::Default, &Device::flex()).into_data();
-    let gd = Tensor::<5>::random([2, 3, 4, 2, 3], Distribution::Uniform(-1.1, 1.1), &Device::flex()).into_data();
+    let xd =
+        Tensor::<5>::random([2, 2, 5, 4, 6], Distribution::Default, &Device::flex()).into_data();
+    let gd = Tensor::<5>::random(
+        [2, 3, 4, 2, 3],
+        Distribution::Uniform(-1.1, 1.1),
+        &Device::flex(),
+    )
+    .into_data();
     let grad = |device: &Device| {
         let x = Tensor::<5>::from_data(xd.clone(), device).require_grad();
         let g = Tensor::<5>::from_data(gd.clone(), device);
