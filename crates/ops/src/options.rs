@@ -37,6 +37,11 @@ pub enum Padding {
     /// The position is reflected at the edges (PyTorch `"reflection"`, about the corner
     /// voxels' centres with `align_corners`, about their outer faces without).
     Reflection,
+    /// ITK's `ResampleImageFilter` with a default value of 0: a position beyond the outer voxel
+    /// faces (outside `[-0.5, n - 0.5]` on any axis) reads zero; inside, it is clamped to the
+    /// voxel centres as with `Border`. What SimpleITK's `Resample` does, for every
+    /// interpolation; medburn's physical-space transforms use it.
+    Itk,
 }
 
 /// Options shared by every sampling op.

@@ -79,6 +79,12 @@ pub fn gaussian_smooth_3d(x: Tensor<5>, sigma: [f64; 3], padding: Padding) -> Re
         let mut pad = [0usize; 3];
         pad[axis] = r;
         let conv_padding = match padding {
+            Padding::Itk => {
+                return Err(OpsError::new(
+                    OP,
+                    "Itk padding is for resampling: use Zeros, Border or Reflection",
+                ));
+            }
             Padding::Zeros => pad,
             Padding::Border | Padding::Reflection => {
                 if padding == Padding::Reflection && r >= len {

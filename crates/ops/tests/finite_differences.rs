@@ -63,7 +63,12 @@ fn all_options() -> Vec<SampleOptions> {
         Interpolation::Linear,
         Interpolation::BSpline,
     ] {
-        for p in [Padding::Zeros, Padding::Border, Padding::Reflection] {
+        for p in [
+            Padding::Zeros,
+            Padding::Border,
+            Padding::Reflection,
+            Padding::Itk,
+        ] {
             for a in [false, true] {
                 v.push(SampleOptions::new(i).with_padding(p).with_align_corners(a));
             }

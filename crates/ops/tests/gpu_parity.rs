@@ -48,7 +48,12 @@ fn parity<const A: usize>(
 
 #[test]
 fn bspline_sampling_on_wgpu_matches_flex() {
-    for p in [Padding::Zeros, Padding::Border, Padding::Reflection] {
+    for p in [
+        Padding::Zeros,
+        Padding::Border,
+        Padding::Reflection,
+        Padding::Itk,
+    ] {
         for align in [false, true] {
             let o = SampleOptions::new(Interpolation::BSpline)
                 .with_padding(p)
@@ -117,4 +122,84 @@ fn nearest_sampling_passes_no_gradient_to_the_grid_on_either_backend() {
         let gg = values(g.grad(&grads).unwrap());
         assert!(gg.iter().all(|v| *v == 0.0), "{gg:?}");
     }
+}
+
+#[test]
+fn itk_padding_on_wgpu_matches_flex() {
+    for i in [Interpolation::Nearest, Interpolation::Linear] {
+        let o = SampleOptions::new(i).with_padding(Padding::Itk);
+        let x = random_data([2, 2, 5, 6, 4], -1.0, 1.0);
+        let g = random_data([2, 3, 2, 4, 3], -1.3, 1.3);
+        parity(
+            &format!("grid {o:?}"),
+            [x, g],
+            |[x, g]| grid_sample_3d(x.clone(), g.clone(), o).unwrap(),
+            1e-4,
+        );
+    }
+}
+
+#[test]
+fn itk_padding_reads_the_buffer_then_zero() {
+    for device in [Device::flex(), wgpu_device()] {
+        let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0], &device).reshape([1, 1, 1, 1, 4]);
+        let gx = [-1.1f32, -0.9, 0.9, 1.05];
+        let g: Vec<f32> = gx.iter().flat_map(|&v| [v, 0.0, 0.0]).collect();
+        let g = Tensor::<1>::from_floats(g.as_slice(), &device).reshape([1, 1, 1, 4, 3]);
+        for i in [
+            Interpolation::Nearest,
+            Interpolation::Linear,
+            Interpolation::BSpline,
+        ] {
+            let y = grid_sample_3d(
+                x.clone(),
+                g.clone(),
+                SampleOptions::new(i).with_padding(Padding::Itk),
+            )
+            .unwrap();
+            let want = match i {
+                // ITK evaluates the spline at -0.3 and 3.3 with mirrored coefficients.
+                Interpolation::BSpline => bspline_1d(&[1.0, 2.0, 3.0, 4.0], &[-0.3, 3.3]),
+                _ => vec![1.0, 4.0],
+            };
+            assert_close(
+                &format!("{i:?} on {device:?}"),
+                &values(y),
+                &[0.0, want[0], want[1], 0.0],
+                1e-5,
+            );
+        }
+    }
+}
+
+/// Cubic B-spline interpolation of a 1D signal at `xs` (mirror boundary), by a direct solve.
+fn bspline_1d(f: &[f64], xs: &[f64]) -> Vec<f64> {
+    let n = f.len();
+    let inv = bspline_prefilter_matrix(n);
+    let c: Vec<f64> = (0..n)
+        .map(|i| (0..n).map(|j| inv[i * n + j] * f[j]).sum())
+        .collect();
+    let mirror = |i: i64| -> usize {
+        let p = 2 * (n as i64 - 1);
+        let m = i.rem_euclid(p);
+        (if m >= n as i64 { p - m } else { m }) as usize
+    };
+    let b = |t: f64| -> f64 {
+        let t = t.abs();
+        if t < 1.0 {
+            2.0 / 3.0 - t * t + t * t * t / 2.0
+        } else if t < 2.0 {
+            (2.0 - t).powi(3) / 6.0
+        } else {
+            0.0
+        }
+    };
+    xs.iter()
+        .map(|&x| {
+            let x0 = x.floor() as i64;
+            (x0 - 1..=x0 + 2)
+                .map(|k| c[mirror(k)] * b(x - k as f64))
+                .sum()
+        })
+        .collect()
 }

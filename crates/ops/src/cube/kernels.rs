@@ -71,7 +71,7 @@ fn pad_position<F: Float>(
 ) -> (F, F) {
     match padding {
         Padding::Zeros => (x, F::new(1.0)),
-        Padding::Border => clip::<F>(x, size),
+        Padding::Border | Padding::Itk => clip::<F>(x, size),
         Padding::Reflection => {
             let (r, g) = if align {
                 reflect::<F>(x, 0, 2 * (size - 1))
@@ -118,10 +118,16 @@ fn axis_taps<F: Float>(
     #[comptime] align: bool,
 ) {
     let (x, g) = pad_position::<F>(raw, size, padding, align);
+    // ITK's buffer test (Itk padding; B-spline also with zeros): beyond the outer faces, zero.
+    let inside = raw >= F::new(-0.5) && raw <= F::cast_from(size) - F::new(0.5);
+    let itk = comptime!(padding == Padding::Itk);
     match interpolation {
         Interpolation::Nearest => {
             let i = i32::cast_from(round_even::<F>(x));
-            let valid = i >= 0 && i < size;
+            let mut valid = i >= 0 && i < size;
+            if itk {
+                valid = valid && inside;
+            }
             offsets[0] = usize::cast_from(select(valid, i, 0)) * stride;
             weights[0] = select(valid, F::new(1.0), F::new(0.0));
             derivatives[0] = F::new(0.0);
@@ -131,8 +137,12 @@ fn axis_taps<F: Float>(
             let t = x - x0;
             let i0 = i32::cast_from(x0);
             let i1 = i0 + 1;
-            let v0 = i0 >= 0 && i0 < size;
-            let v1 = i1 >= 0 && i1 < size;
+            let mut v0 = i0 >= 0 && i0 < size;
+            let mut v1 = i1 >= 0 && i1 < size;
+            if itk {
+                v0 = v0 && inside;
+                v1 = v1 && inside;
+            }
             offsets[0] = usize::cast_from(select(v0, i0, 0)) * stride;
             offsets[1] = usize::cast_from(select(v1, i1, 0)) * stride;
             weights[0] = select(v0, F::new(1.0) - t, F::new(0.0));
@@ -141,12 +151,16 @@ fn axis_taps<F: Float>(
             derivatives[1] = select(v1, g, F::new(0.0));
         }
         Interpolation::BSpline => {
-            // ITK's buffer test for zero padding: beyond the outer faces reads zero.
-            let inside = raw >= F::new(-0.5) && raw <= F::cast_from(size) - F::new(0.5);
-            let keep = if comptime!(padding == Padding::Zeros) {
+            let keep = if comptime!(padding == Padding::Zeros || padding == Padding::Itk) {
                 select(inside, F::new(1.0), F::new(0.0))
             } else {
                 F::new(1.0)
+            };
+            // ITK evaluates the spline where the point is (mirrored coefficients), unclamped.
+            let (x, g) = if comptime!(padding == Padding::Itk) {
+                (raw, F::new(1.0))
+            } else {
+                (x, g)
             };
             let x = select(keep > F::new(0.0), x, F::new(0.0));
             let x0 = F::floor(x);

@@ -142,7 +142,7 @@ fn reflect<T: Real>(x: T, twice_low: i64, twice_high: i64) -> (T, T) {
 pub(crate) fn pad_position<T: Real>(x: T, size: usize, padding: Padding, align: bool) -> (T, T) {
     match padding {
         Padding::Zeros => (x, T::ONE),
-        Padding::Border => clip(x, size),
+        Padding::Border | Padding::Itk => clip(x, size),
         Padding::Reflection => {
             let n = size as i64;
             let (r, g) = if align {
@@ -157,6 +157,13 @@ pub(crate) fn pad_position<T: Real>(x: T, size: usize, padding: Padding, align: 
 }
 
 /// Interpolation kernels with `K` taps per axis.
+/// ITK's buffer test: whether `x` lies within the outer voxel faces `[-0.5, n - 0.5]`.
+#[inline(always)]
+fn inside_faces<T: Real>(x: T, size: usize) -> bool {
+    let half = T::from_f64(0.5);
+    x >= -half && x <= T::from_f64(size as f64) - half
+}
+
 pub(crate) trait Kernel<const K: usize>: Sync {
     /// Taps for a raw voxel position along an axis of `size` voxels.
     fn taps<T: Real>(
@@ -181,6 +188,9 @@ impl Kernel<1> for Nearest {
         padding: Padding,
         align: bool,
     ) -> [Tap<T>; 1] {
+        if padding == Padding::Itk && !inside_faces(x, size) {
+            return [Tap::NONE];
+        }
         let (x, _) = pad_position(x, size, padding, align);
         [Tap::at(
             x.round_even().to_i64(),
@@ -201,6 +211,9 @@ impl Kernel<2> for Linear {
         padding: Padding,
         align: bool,
     ) -> [Tap<T>; 2] {
+        if padding == Padding::Itk && !inside_faces(x, size) {
+            return [Tap::NONE; 2];
+        }
         let (x, g) = pad_position(x, size, padding, align);
         let x0 = x.floor();
         let t = x - x0;
@@ -257,11 +270,15 @@ impl Kernel<4> for BSpline {
         align: bool,
     ) -> [Tap<T>; 4] {
         // ITK's buffer test: a position beyond the outer voxel faces reads the default value.
-        let half = T::from_f64(0.5);
-        let inside = x >= -half && x <= T::from_f64(size as f64) - half;
-        if padding == Padding::Zeros && !inside {
+        if matches!(padding, Padding::Zeros | Padding::Itk) && !inside_faces(x, size) {
             return [Tap::NONE; 4];
         }
+        // ITK evaluates the spline where the point is (mirrored coefficients), unclamped.
+        let padding = if padding == Padding::Itk {
+            Padding::Zeros
+        } else {
+            padding
+        };
         let (x, g) = pad_position(x, size, padding, align);
         let x0 = x.floor();
         let (w, dw) = bspline_weights(x - x0);
