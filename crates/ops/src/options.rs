@@ -29,7 +29,7 @@ pub enum Interpolation {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Padding {
     /// Zero outside. Linear and nearest: each tap outside reads zero (PyTorch). B-spline: a
-    /// position outside `[-0.5, n - 0.5]` on any axis reads zero (ITK's buffer test).
+    /// position outside `[-0.5, n - 0.5)` on any axis reads zero (ITK's buffer test).
     #[default]
     Zeros,
     /// The position is clamped to the volume (PyTorch `"border"`).
@@ -38,9 +38,10 @@ pub enum Padding {
     /// voxels' centres with `align_corners`, about their outer faces without).
     Reflection,
     /// ITK's `ResampleImageFilter` with a default value of 0: a position beyond the outer voxel
-    /// faces (outside `[-0.5, n - 0.5]` on any axis) reads zero; inside, it is clamped to the
-    /// voxel centres as with `Border`. What SimpleITK's `Resample` does, for every
-    /// interpolation; medburn's physical-space transforms use it.
+    /// faces (outside `[-0.5, n - 0.5)` on any axis) reads zero; inside, it is clamped to the
+    /// voxel centres as with `Border` (B-spline: evaluated unclamped, mirrored); nearest rounds
+    /// half up. What SimpleITK's `Resample` does, for every interpolation; medburn's
+    /// physical-space transforms use it.
     Itk,
 }
 

@@ -119,11 +119,17 @@ fn axis_taps<F: Float>(
 ) {
     let (x, g) = pad_position::<F>(raw, size, padding, align);
     // ITK's buffer test (Itk padding; B-spline also with zeros): beyond the outer faces, zero.
-    let inside = raw >= F::new(-0.5) && raw <= F::cast_from(size) - F::new(0.5);
+    let inside = raw >= F::new(-0.5) && raw < F::cast_from(size) - F::new(0.5);
     let itk = comptime!(padding == Padding::Itk);
     match interpolation {
         Interpolation::Nearest => {
-            let i = i32::cast_from(round_even::<F>(x));
+            // PyTorch rounds half to even (nearbyint); ITK rounds half up.
+            let r = if comptime!(padding == Padding::Itk) {
+                F::floor(x + F::new(0.5))
+            } else {
+                round_even::<F>(x)
+            };
+            let i = i32::cast_from(r);
             let mut valid = i >= 0 && i < size;
             if itk {
                 valid = valid && inside;

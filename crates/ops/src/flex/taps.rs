@@ -157,11 +157,11 @@ pub(crate) fn pad_position<T: Real>(x: T, size: usize, padding: Padding, align: 
 }
 
 /// Interpolation kernels with `K` taps per axis.
-/// ITK's buffer test: whether `x` lies within the outer voxel faces `[-0.5, n - 0.5]`.
+/// ITK's buffer test: whether `x` lies within the outer voxel faces `[-0.5, n - 0.5)`.
 #[inline(always)]
 fn inside_faces<T: Real>(x: T, size: usize) -> bool {
     let half = T::from_f64(0.5);
-    x >= -half && x <= T::from_f64(size as f64) - half
+    x >= -half && x < T::from_f64(size as f64) - half
 }
 
 pub(crate) trait Kernel<const K: usize>: Sync {
@@ -192,13 +192,13 @@ impl Kernel<1> for Nearest {
             return [Tap::NONE];
         }
         let (x, _) = pad_position(x, size, padding, align);
-        [Tap::at(
-            x.round_even().to_i64(),
-            size,
-            stride,
-            T::ONE,
-            T::ZERO,
-        )]
+        // PyTorch rounds half to even (nearbyint); ITK rounds half up (RoundHalfIntegerUp).
+        let index = if padding == Padding::Itk {
+            (x + T::from_f64(0.5)).floor()
+        } else {
+            x.round_even()
+        };
+        [Tap::at(index.to_i64(), size, stride, T::ONE, T::ZERO)]
     }
 }
 
