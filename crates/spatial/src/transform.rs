@@ -151,3 +151,27 @@ pub fn from_matrix(m: [[f64; 4]; 4], device: &Device) -> Tensor<3> {
     let v: Vec<f64> = m[..3].iter().flatten().copied().collect();
     Tensor::from_data(TensorData::new(v, [1, 3, 4]), device)
 }
+
+/// The composition `p -> outer(inner(p))` of two transforms `[N, 3, 4]` (output point ->
+/// input point): `inner` is applied to the output point first. Differentiable with respect to
+/// both.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use medburn_spatial::transform::{compose, translation};
+/// let d = Device::flex();
+/// let a = translation(Tensor::<2>::from_floats([[1.0, 0.0, 0.0]], &d));
+/// let b = translation(Tensor::<2>::from_floats([[0.0, 2.0, 0.0]], &d));
+/// let v = compose(a, b).into_data().try_to_vec::<f32>().unwrap();
+/// assert_eq!([v[3], v[7], v[11]], [-1.0, -2.0, 0.0]);
+/// ```
+pub fn compose(outer: Tensor<3>, inner: Tensor<3>) -> Tensor<3> {
+    let [n, ..] = outer.dims();
+    let [m, ..] = inner.dims();
+    let n = n.max(m);
+    let (outer, inner) = (outer.expand([n, 3, 4]), inner.expand([n, 3, 4]));
+    let like: Tensor<1> = outer.clone().reshape([n * 12]);
+    let last = constant(vec![0.0, 0.0, 0.0, 1.0], 1, 4, &like).expand([n, 1, 4]);
+    let inner4 = Tensor::cat(vec![inner, last], 1);
+    outer.matmul(inner4)
+}
