@@ -2,7 +2,8 @@
 //!
 //! This facade re-exports the workspace crates: [`core`] (geometry, [`MedImage`]),
 //! [`io`] (NIfTI, DICOM, HDF5), [`ops`] (differentiable 3D sampling, warps, pooling,
-//! interpolation, smoothing) and [`datasets`] (phantoms). The `medburn` binary
+//! interpolation, smoothing), [`spatial`] (resample, reorient, rotate, crop, pad, ... on
+//! `MedImage`, differentiable) and [`datasets`] (phantoms). The `medburn` binary
 //! does the common jobs from the command line (`medburn --help`).
 //!
 //! ```
@@ -21,5 +22,6 @@ pub use medburn_core as core;
 pub use medburn_datasets as datasets;
 pub use medburn_io as io;
 pub use medburn_ops as ops;
+pub use medburn_spatial as spatial;
 
 pub use medburn_core::{Device, Direction, Geometry, MedImage, Modality, Orientation, Tensor};

@@ -142,3 +142,335 @@ fn demo_runs_end_to_end() {
     assert!(out.contains("medburn demo: OK"), "{out}");
     assert!(dir.path().join("phantom.nii.gz").exists() && dir.path().join("phantom.h5").exists());
 }
+
+fn spatial(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/spatial")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn voxels(path: &str) -> (Vec<f32>, medburn_core::Geometry) {
+    let img = medburn_io::read_image(path.as_ref(), &medburn_core::Device::flex()).unwrap();
+    (img.to_vec().unwrap(), *img.geometry())
+}
+
+#[test]
+fn transform_commands_match_simpleitk() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    let input = spatial("oblique.nii.gz");
+    let (iv, _) = voxels(&input);
+    let range =
+        iv.iter().cloned().fold(f32::MIN, f32::max) - iv.iter().cloned().fold(f32::MAX, f32::min);
+    // (command, SimpleITK's output, exact?)
+    let runs: Vec<(Vec<String>, &str, bool)> = vec![
+        (
+            vec![
+                "rotate".into(),
+                input.clone(),
+                out("r.nii.gz"),
+                "--axis".into(),
+                "1,1,0.5".into(),
+                "--angle".into(),
+                "40".into(),
+            ],
+            "oblique_rotate_vec_linear.nii.gz",
+            false,
+        ),
+        (
+            vec![
+                "rotate".into(),
+                input.clone(),
+                out("rz.nii.gz"),
+                "--axis".into(),
+                "z".into(),
+                "--angle".into(),
+                "15".into(),
+                "--interp".into(),
+                "bspline".into(),
+            ],
+            "oblique_rotate_z_bspline.nii.gz",
+            false,
+        ),
+        (
+            vec![
+                "resample".into(),
+                input.clone(),
+                out("s.nii.gz"),
+                "--spacing".into(),
+                "0.7,1.3,1.6".into(),
+                "--interp".into(),
+                "bspline".into(),
+            ],
+            "oblique_spacing_bspline.nii.gz",
+            false,
+        ),
+        (
+            vec![
+                "resample".into(),
+                input.clone(),
+                out("l.nii.gz"),
+                "--like".into(),
+                spatial("oblique_fixed_grid.nii.gz"),
+            ],
+            "oblique_like_linear.nii.gz",
+            false,
+        ),
+        (
+            vec![
+                "scale".into(),
+                input.clone(),
+                out("sc.nii.gz"),
+                "--factor".into(),
+                "1.3".into(),
+            ],
+            "oblique_scale.nii.gz",
+            false,
+        ),
+        (
+            vec![
+                "translate".into(),
+                input.clone(),
+                out("t.nii.gz"),
+                "--offset".into(),
+                "5.5,-3.2,7.1".into(),
+                "--resample".into(),
+            ],
+            "oblique_translate.nii.gz",
+            false,
+        ),
+        (
+            vec![
+                "reorient".into(),
+                input.clone(),
+                out("o.nii.gz"),
+                "--to".into(),
+                "PIR".into(),
+            ],
+            "oblique_orient_PIR.nii.gz",
+            true,
+        ),
+        (
+            vec![
+                "crop".into(),
+                input.clone(),
+                out("c.nii.gz"),
+                "--start".into(),
+                "2,3,1".into(),
+                "--size".into(),
+                "10,9,7".into(),
+            ],
+            "oblique_crop.nii.gz",
+            true,
+        ),
+        (
+            vec![
+                "pad".into(),
+                input.clone(),
+                out("p.nii.gz"),
+                "--before".into(),
+                "0,2,2".into(),
+                "--after".into(),
+                "3,1,0".into(),
+                "--mode".into(),
+                "edge".into(),
+            ],
+            "oblique_pad_edge.nii.gz",
+            true,
+        ),
+        (
+            vec![
+                "pad".into(),
+                input.clone(),
+                out("pc.nii.gz"),
+                "--before".into(),
+                "2,0,1".into(),
+                "--after".into(),
+                "1,3,0".into(),
+                "--value".into(),
+                "-5".into(),
+            ],
+            "oblique_pad_constant.nii.gz",
+            true,
+        ),
+    ];
+    for (args, reference, exact) in runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = medburn(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let (got, g) = voxels(args[2]);
+        let (want, wg) = voxels(&spatial(reference));
+        assert_eq!(g.size(), wg.size(), "{reference}");
+        for (a, b) in g.origin().iter().zip(wg.origin()) {
+            assert!(
+                (a - b).abs() < 1e-4,
+                "{reference}: origin {:?} vs {:?}",
+                g.origin(),
+                wg.origin()
+            );
+        }
+        if exact {
+            assert_eq!(got, want, "{reference}");
+        } else {
+            let err = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max)
+                / range;
+            assert!(err < 1e-4, "{reference}: {err:.2e} of the range");
+        }
+    }
+    // Moving the origin is exact and changes nothing else.
+    let o = medburn(&["translate", &input, &out("m.nii.gz"), "--offset", "1,-2,3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (moved, mg) = voxels(&out("m.nii.gz"));
+    let (orig, og) = voxels(&input);
+    assert_eq!(moved, orig);
+    let shifted = [
+        og.origin()[0] + 1.0,
+        og.origin()[1] - 2.0,
+        og.origin()[2] + 3.0,
+    ];
+    assert!(mg
+        .origin()
+        .iter()
+        .zip(shifted)
+        .all(|(a, b)| (a - b).abs() < 1e-4));
+}
+
+#[test]
+fn label_maps_stay_integer_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    // A label map: anatomical.nii's intensities binned into 0, 1, 2 by a conversion to uint8.
+    let labels = dir.path().join("labels.nii.gz").display().to_string();
+    let (v, g) = voxels(&fixture("nibabel/anatomical.nii"));
+    let max = v.iter().cloned().fold(f32::MIN, f32::max);
+    let binned: Vec<f32> = v
+        .iter()
+        .map(|x| (x.max(0.0) / max * 2.99).floor())
+        .collect();
+    let img =
+        medburn_core::MedImage::from_vec(binned, 1, g, &medburn_core::Device::flex()).unwrap();
+    let vol = medburn_io::Volume::from_image(&img).unwrap();
+    let options = medburn_io::WriteOptions {
+        dtype: Some(medburn_io::VoxelType::U8),
+        ..Default::default()
+    };
+    medburn_io::write(&vol, labels.as_ref(), &options).unwrap();
+    for interp in [None, Some("label-linear")] {
+        let out = dir.path().join("rotated.nii.gz").display().to_string();
+        let mut args = vec![
+            "rotate",
+            labels.as_str(),
+            out.as_str(),
+            "--axis",
+            "x",
+            "--angle",
+            "-20",
+            "--label",
+        ];
+        if let Some(i) = interp {
+            args.extend(["--interp", i]);
+        }
+        let o = medburn(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let info = medburn(&["info", "--json", &out]);
+        let j: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        assert_eq!(j["dtype"], "uint8", "{interp:?}");
+        let (r, _) = voxels(&out);
+        assert!(r.iter().all(|x| [0.0, 1.0, 2.0].contains(x)), "{interp:?}");
+    }
+    let o = medburn(&[
+        "rotate",
+        &labels,
+        &dir.path().join("x.nii.gz").display().to_string(),
+        "--axis",
+        "x",
+        "--angle",
+        "5",
+        "--label",
+        "--interp",
+        "bspline",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("label"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn transform_commands_refuse_bad_arguments_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = spatial("oblique.nii.gz");
+    let out = dir.path().join("out.nii.gz").display().to_string();
+    for args in [
+        vec![
+            "rotate",
+            input.as_str(),
+            out.as_str(),
+            "--axis",
+            "0,0,0",
+            "--angle",
+            "5",
+        ],
+        vec![
+            "crop",
+            input.as_str(),
+            out.as_str(),
+            "--start",
+            "20,0,0",
+            "--size",
+            "10,1,1",
+        ],
+        vec![
+            "resample",
+            input.as_str(),
+            out.as_str(),
+            "--spacing",
+            "1,0,1",
+        ],
+        vec!["scale", input.as_str(), out.as_str(), "--factor", "-2"],
+        vec![
+            "pad",
+            input.as_str(),
+            out.as_str(),
+            "--before",
+            "30,0,0",
+            "--after",
+            "0,0,0",
+            "--mode",
+            "reflect",
+        ],
+        vec!["reorient", input.as_str(), out.as_str(), "--to", "LLS"],
+        vec![
+            "rotate",
+            input.as_str(),
+            out.as_str(),
+            "--axis",
+            "z",
+            "--angle",
+            "5",
+            "--device",
+            "tpu",
+        ],
+    ] {
+        let o = medburn(&args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(!std::path::Path::new(&out).exists(), "{args:?} left a file");
+        // Our own errors are one line; clap's (a value it parses, like --to) end with a hint.
+        let err = stderr(&o);
+        let first = err.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("medburn: ") || first.starts_with("error: "),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("internal error"), "{args:?}: {err}");
+        if first.starts_with("medburn: ") {
+            assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        }
+    }
+}

@@ -27,7 +27,12 @@ fn blobs(size: usize, device: &Device) -> MedImage {
     let g = Geometry::unit([size; 3]).expect("a valid grid");
     let c = (size as f64 - 1.0) / 2.0;
     let s = size as f64 / 8.0;
-    let centres = [[c, c, c], [c + 2.0 * s, c, c - s], [c - s, c + 2.0 * s, c + s], [c, c - 1.5 * s, c + 2.0 * s]];
+    let centres = [
+        [c, c, c],
+        [c + 2.0 * s, c, c - s],
+        [c - s, c + 2.0 * s, c + s],
+        [c, c - 1.5 * s, c + 2.0 * s],
+    ];
     let values: Vec<f32> = g
         .physical_points()
         .iter()
@@ -47,8 +52,9 @@ fn blobs(size: usize, device: &Device) -> MedImage {
 
 /// The rigid transform of angles (about z, then x; radians) and offsets (mm) about `centre`.
 fn rigid(angles: Tensor<1>, offsets: Tensor<1>, centre: [f64; 3]) -> Tensor<3> {
-    let rz = transform::rotation([0.0, 0.0, 1.0], angles.clone().slice([0..1]), centre).expect("axis");
-    let rx = transform::rotation([1.0, 0.0, 0.0], angles.slice([1..2]), centre).expect("axis");
+    let rz =
+        transform::rotation([0.0, 0.0, 1.0], angles.clone().narrow(0, 0, 1), centre).expect("axis");
+    let rx = transform::rotation([1.0, 0.0, 0.0], angles.narrow(0, 1, 1), centre).expect("axis");
     let shift = transform::translation(offsets.reshape([1, 3]));
     transform::compose(transform::compose(rz, rx), shift)
 }
@@ -67,7 +73,10 @@ pub fn run(size: usize, steps: usize, device: &Device) -> Recovery {
     );
     let fixed = resample(&moving, &g, Some(truth), Interpolator::Linear).expect("resample");
     let ad = device.clone().autodiff();
-    let (moving_v, fixed_v) = (moving.voxels().clone().to_device(&ad), fixed.voxels().clone().to_device(&ad));
+    let (moving_v, fixed_v) = (
+        moving.voxels().clone().to_device(&ad),
+        fixed.voxels().clone().to_device(&ad),
+    );
     // Parameters: 2 angles (radians) and 3 offsets (mm), with their Adam state.
     let mut params = [0.0f32; 5];
     let lr = [0.01f32, 0.01, 0.1, 0.1, 0.1];
@@ -77,13 +86,19 @@ pub fn run(size: usize, steps: usize, device: &Device) -> Recovery {
     let mut last = 0.0;
     for step in 1..=steps {
         let p = Tensor::<1>::from_floats(params, &ad).require_grad();
-        let t = rigid(p.clone().slice([0..2]), p.clone().slice([2..5]), centre);
-        let out = resample_voxels(moving_v.clone(), &g, &g, Some(t), Interpolator::Linear).expect("resample");
+        let t = rigid(p.clone().narrow(0, 0, 2), p.clone().narrow(0, 2, 3), centre);
+        let out = resample_voxels(moving_v.clone(), &g, &g, Some(t), Interpolator::Linear)
+            .expect("resample");
         let loss = (out - fixed_v.clone()).powi_scalar(2).mean();
         last = loss.clone().into_scalar::<f32>();
         first.get_or_insert(last);
         let grads = loss.backward();
-        let grad = p.grad(&grads).expect("a gradient").into_data().try_to_vec::<f32>().expect("f32");
+        let grad = p
+            .grad(&grads)
+            .expect("a gradient")
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32");
         for k in 0..5 {
             m[k] = b1 * m[k] + (1.0 - b1) * grad[k];
             v[k] = b2 * v[k] + (1.0 - b2) * grad[k] * grad[k];

@@ -141,7 +141,7 @@ pub fn resample_voxels(
     }
     // One-hot per label, linear weights, arg-max.
     let max = voxels.clone().max().into_scalar::<f32>();
-    if !(max.is_finite() && max >= 0.0 && max < 10_000.0 && max.fract() == 0.0) {
+    if !((0.0..10_000.0).contains(&max) && max.fract() == 0.0) {
         return Err(SpatialError::Invalid(format!(
             "resample: label-linear needs labels 0..=max as small integers, found max {max}"
         )));

@@ -21,7 +21,10 @@ fn vec64<const D: usize>(t: Tensor<D>) -> Vec<f64> {
 }
 
 fn tensor1(v: &[f64]) -> Tensor<1> {
-    Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), (&device(), DType::F64))
+    Tensor::from_data(
+        TensorData::new(v.to_vec(), [v.len()]),
+        (&device(), DType::F64),
+    )
 }
 
 /// Checks d(loss)/d(params) of `loss(params)` (a scalar) against central differences.
@@ -37,14 +40,22 @@ fn fd_check(name: &str, params: Vec<f64>, loss: impl Fn(Tensor<1>) -> Tensor<1>)
         minus[k] -= h;
         let fd = (vec64(loss(tensor1(&plus)))[0] - vec64(loss(tensor1(&minus)))[0]) / (2.0 * h);
         let err = (fd - analytic[k]).abs() / analytic[k].abs().max(1.0);
-        assert!(err < 1e-6, "{name}: parameter {k}: fd {fd} vs analytic {}", analytic[k]);
+        assert!(
+            err < 1e-6,
+            "{name}: parameter {k}: fd {fd} vs analytic {}",
+            analytic[k]
+        );
     }
 }
 
 fn volume() -> Tensor<5> {
-    Tensor::<5>::random([1, 1, 4, 5, 6], Distribution::Uniform(-1.0, 1.0), &Device::flex())
-        .cast(DType::F64)
-        .to_device(&device())
+    Tensor::<5>::random(
+        [1, 1, 4, 5, 6],
+        Distribution::Uniform(-1.0, 1.0),
+        &Device::flex(),
+    )
+    .cast(DType::F64)
+    .to_device(&device())
 }
 
 #[test]
@@ -58,7 +69,10 @@ fn gradients_with_respect_to_parameters_and_voxels() {
             (resample_voxels(x, &g, &g, Some(t), interp).unwrap() * w.clone()).sum()
         };
         fd_check(&format!("{interp:?} angle"), vec![0.4], |a| {
-            loss(transform::rotation([0.2, -1.0, 0.5], a, centre).unwrap(), x.clone())
+            loss(
+                transform::rotation([0.2, -1.0, 0.5], a, centre).unwrap(),
+                x.clone(),
+            )
         });
         fd_check(&format!("{interp:?} offsets"), vec![0.3, -0.7, 0.45], |o| {
             loss(transform::translation(o.reshape([1, 3])), x.clone())
@@ -66,10 +80,16 @@ fn gradients_with_respect_to_parameters_and_voxels() {
         fd_check(&format!("{interp:?} scale"), vec![1.1, 0.9, 1.25], |f| {
             loss(transform::scaling(f.reshape([1, 3]), centre), x.clone())
         });
-        let m = vec![0.98, 0.1, -0.05, 0.3, -0.08, 1.02, 0.04, -0.2, 0.06, -0.03, 0.97, 0.1];
-        fd_check(&format!("{interp:?} matrix"), m.clone(), |m| loss(m.reshape([1, 3, 4]), x.clone()));
+        let m = vec![
+            0.98, 0.1, -0.05, 0.3, -0.08, 1.02, 0.04, -0.2, 0.06, -0.03, 0.97, 0.1,
+        ];
+        fd_check(&format!("{interp:?} matrix"), m.clone(), |m| {
+            loss(m.reshape([1, 3, 4]), x.clone())
+        });
         let m = tensor1(&m).reshape([1, 3, 4]);
-        fd_check(&format!("{interp:?} voxels"), vec64(x.clone()), |v| loss(m.clone(), v.reshape([1, 1, 4, 5, 6])));
+        fd_check(&format!("{interp:?} voxels"), vec64(x.clone()), |v| {
+            loss(m.clone(), v.reshape([1, 1, 4, 5, 6]))
+        });
     }
 }
 
@@ -82,7 +102,8 @@ fn batched_transforms_match_one_by_one() {
     let t = transform::rotation([0.0, 0.0, 1.0], angles.clone(), g.centre()).unwrap();
     let batch = resample_voxels(x.clone(), &g, &g, Some(t), Interpolator::Linear).unwrap();
     for n in 0..3 {
-        let tn = transform::rotation([0.0, 0.0, 1.0], angles.clone().slice([n..n + 1]), g.centre()).unwrap();
+        let tn = transform::rotation([0.0, 0.0, 1.0], angles.clone().narrow(0, n, 1), g.centre())
+            .unwrap();
         let xn = x.clone().slice([n..n + 1, 0..2, 0..4, 0..5, 0..6]);
         let one = resample_voxels(xn, &g, &g, Some(tn), Interpolator::Linear).unwrap();
         let b = batch.clone().slice([n..n + 1, 0..2, 0..4, 0..5, 0..6]);
@@ -96,11 +117,19 @@ fn label_maps_keep_their_labels() {
     let g = geometry();
     let d = Device::flex();
     let labels = Tensor::<5>::random([1, 1, 4, 5, 6], Distribution::Uniform(0.0, 3.0), &d).floor();
-    let t = transform::rotation([1.0, 0.0, 0.0], Tensor::<1>::from_floats([0.3], &d), g.centre()).unwrap();
+    let t = transform::rotation(
+        [1.0, 0.0, 0.0],
+        Tensor::<1>::from_floats([0.3], &d),
+        g.centre(),
+    )
+    .unwrap();
     for interp in [Interpolator::Nearest, Interpolator::LabelLinear] {
         let y = resample_voxels(labels.clone(), &g, &g, Some(t.clone()), interp).unwrap();
         let v = vec64(y);
-        assert!(v.iter().all(|l| [0.0, 1.0, 2.0].contains(l)), "{interp:?}: {v:?}");
+        assert!(
+            v.iter().all(|l| [0.0, 1.0, 2.0].contains(l)),
+            "{interp:?}: {v:?}"
+        );
     }
     // With the identity, both give the labels back.
     let y = resample_voxels(labels.clone(), &g, &g, None, Interpolator::LabelLinear).unwrap();

@@ -38,21 +38,8 @@ pub(super) struct Case {
     pub run: Box<dyn Fn() -> Result<(), Box<dyn std::error::Error>>>,
 }
 
-fn device(name: &str) -> Result<Device, Box<dyn std::error::Error>> {
-    match name {
-        "cpu" => Ok(Device::flex()),
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        #[cfg(feature = "cuda")]
-        "cuda" => Ok(Device::cuda(0)),
-        other => Err(format!(
-            "unknown device {other:?}: use cpu, wgpu or cuda (cuda needs the `cuda` feature)"
-        )
-        .into()),
-    }
-}
-
 pub fn run(a: BenchArgs) -> CliResult {
-    let dev = device(&a.device)?;
+    let dev = super::parse_device(&a.device)?;
     let wanted = |name: &str| a.only.as_deref().is_none_or(|o| name.contains(o));
     let mut cases = Vec::new();
     let mut input_info = None;

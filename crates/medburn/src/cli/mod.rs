@@ -6,6 +6,7 @@ mod bench_ops;
 mod convert;
 mod demo;
 mod info;
+mod transform;
 
 use std::path::Path;
 
@@ -33,6 +34,20 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Time medburn's operations (median of runs); JSON for scripts that compare with references.
     Bench(bench::BenchArgs),
+    /// Resample to a spacing (--spacing) or onto another image's grid (--like).
+    Resample(transform::ResampleArgs),
+    /// Reorient to an orientation code (exact permutation and flip, no interpolation).
+    Reorient(transform::ReorientArgs),
+    /// Rotate the content about a world axis through the image centre (or --centre).
+    Rotate(transform::RotateArgs),
+    /// Crop to a box of voxels.
+    Crop(transform::CropArgs),
+    /// Pad with a constant, the edge values, or a reflection.
+    Pad(transform::PadArgs),
+    /// Move the image: its origin only (exact), or its content on the same grid (--resample).
+    Translate(transform::TranslateArgs),
+    /// Scale the content about the image centre, on the same grid.
+    Scale(transform::ScaleArgs),
 }
 
 /// Runs the parsed command.
@@ -42,6 +57,30 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Convert(a) => convert::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Resample(a) => transform::resample(a),
+        Command::Reorient(a) => transform::reorient(a),
+        Command::Rotate(a) => transform::rotate(a),
+        Command::Crop(a) => transform::crop(a),
+        Command::Pad(a) => transform::pad(a),
+        Command::Translate(a) => transform::translate(a),
+        Command::Scale(a) => transform::scale(a),
+    }
+}
+
+/// `--device cpu|wgpu|cuda`: Flex, wgpu (any GPU, or Mesa's software Vulkan), CUDA (with the
+/// `cuda` feature).
+pub(crate) fn parse_device(name: &str) -> Result<medburn_core::Device, Box<dyn std::error::Error>> {
+    match name {
+        "cpu" => Ok(medburn_core::Device::flex()),
+        "wgpu" => Ok(medburn_core::Device::wgpu(
+            burn::tensor::DeviceKind::DefaultDevice,
+        )),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(medburn_core::Device::cuda(0)),
+        other => Err(format!(
+            "unknown device {other:?}: use cpu, wgpu or cuda (cuda needs the `cuda` feature)"
+        )
+        .into()),
     }
 }
 
