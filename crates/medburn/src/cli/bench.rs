@@ -52,6 +52,7 @@ pub fn run(a: BenchArgs) -> CliResult {
         input_info = Some(input);
     }
     cases.extend(super::bench_ops::cases(&dev, &wanted));
+    cases.extend(super::bench_spatial::cases(&dev, &wanted)?);
     let mut results = Vec::new();
     for case in cases.iter().filter(|c| wanted(c.name)) {
         (case.run)()?; // warm-up

@@ -3,6 +3,7 @@
 pub mod alloc;
 mod bench;
 mod bench_ops;
+mod bench_spatial;
 mod convert;
 mod demo;
 mod info;

@@ -7,8 +7,11 @@
 
 use rayon::prelude::*;
 
-use super::taps::{BSpline, Kernel, Linear, Nearest, Real, Tap};
-use crate::options::{Interpolation, SampleOptions};
+use super::taps::{
+    BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real, ReflectionPad, Tap,
+    ZerosPad,
+};
+use crate::options::{Interpolation, Padding, SampleOptions};
 
 /// Input volume and output grid sizes.
 #[derive(Clone, Copy, Debug)]
@@ -135,7 +138,7 @@ struct AxisTables<T, const K: usize> {
     z: Vec<[Tap<T>; K]>,
 }
 
-fn axis_tables<T: Real, const K: usize, Kn: Kernel<K>>(
+fn axis_tables<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     map: [(T, T); 3],
     dims: Dims,
     o: SampleOptions,
@@ -149,7 +152,7 @@ fn axis_tables<T: Real, const K: usize, Kn: Kernel<K>>(
                     s * T::from_f64(i as f64) + off,
                     size,
                     stride,
-                    o.padding,
+                    Pd::PADDING,
                     o.align_corners,
                 )
             })
@@ -170,16 +173,16 @@ struct PointTaps<T, const K: usize> {
 }
 
 #[inline(always)]
-fn point_taps<T: Real, const K: usize, Kn: Kernel<K>>(
+fn point_taps<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     p: [T; 3],
     input: [usize; 5],
     o: SampleOptions,
 ) -> PointTaps<T, K> {
     let [_, _, d, h, w] = input;
     PointTaps {
-        x: Kn::taps(p[0], w, 1, o.padding, o.align_corners),
-        y: Kn::taps(p[1], h, w, o.padding, o.align_corners),
-        z: Kn::taps(p[2], d, h * w, o.padding, o.align_corners),
+        x: Kn::taps(p[0], w, 1, Pd::PADDING, o.align_corners),
+        y: Kn::taps(p[1], h, w, Pd::PADDING, o.align_corners),
+        z: Kn::taps(p[2], d, h * w, Pd::PADDING, o.align_corners),
     }
 }
 
@@ -222,10 +225,18 @@ fn value_gradient<T: Real, const K: usize>(volume: &[T], t: &PointTaps<T, K>) ->
 
 macro_rules! with_kernel {
     ($o:expr, $f:ident :: <$t:ty, $p:ty> ($($arg:expr),*)) => {
+        match $o.padding {
+            Padding::Zeros => with_kernel!(@interp $o, ZerosPad, $f::<$t, $p>($($arg),*)),
+            Padding::Border => with_kernel!(@interp $o, BorderPad, $f::<$t, $p>($($arg),*)),
+            Padding::Reflection => with_kernel!(@interp $o, ReflectionPad, $f::<$t, $p>($($arg),*)),
+            Padding::Itk => with_kernel!(@interp $o, ItkPad, $f::<$t, $p>($($arg),*)),
+        }
+    };
+    (@interp $o:expr, $pad:ty, $f:ident :: <$t:ty, $p:ty> ($($arg:expr),*)) => {
         match $o.interpolation {
-            Interpolation::Nearest => $f::<$t, $p, 1, Nearest>($($arg),*),
-            Interpolation::Linear => $f::<$t, $p, 2, Linear>($($arg),*),
-            Interpolation::BSpline => $f::<$t, $p, 4, BSpline>($($arg),*),
+            Interpolation::Nearest => $f::<$t, $p, 1, Nearest, $pad>($($arg),*),
+            Interpolation::Linear => $f::<$t, $p, 2, Linear, $pad>($($arg),*),
+            Interpolation::BSpline => $f::<$t, $p, 4, BSpline, $pad>($($arg),*),
         }
     };
 }
@@ -240,7 +251,7 @@ pub(crate) fn forward<T: Real, P: Positions<T>>(
     with_kernel!(o, forward_k::<T, P>(input, positions, dims, o))
 }
 
-fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     input: &[T],
     positions: &P,
     dims: Dims,
@@ -257,7 +268,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
         .map(|n| {
             positions
                 .axis_aligned(n)
-                .map(|m| axis_tables::<T, K, Kn>(m, dims, o))
+                .map(|m| axis_tables::<T, K, Kn, Pd>(m, dims, o))
         })
         .collect();
     // Rows of the output, `((n * C + c) * Do + z) * Ho + y`.
@@ -295,7 +306,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
                 }
                 None => {
                     for (x, v) in out.iter_mut().enumerate() {
-                        let t = point_taps::<T, K, Kn>(positions.at(n, z, y, x), dims.input, o);
+                        let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                         *v = interpolate(volume, &t);
                     }
                 }
@@ -314,7 +325,7 @@ pub(crate) fn backward_input<T: Real, P: Positions<T>>(
     with_kernel!(o, backward_input_k::<T, P>(grad_output, positions, dims, o))
 }
 
-fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     grad_output: &[T],
     positions: &P,
     dims: Dims,
@@ -334,7 +345,7 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
         for row in rows {
             let (z, y) = (row / oh, row % oh);
             for x in 0..ow {
-                let t = point_taps::<T, K, Kn>(positions.at(n, z, y, x), dims.input, o);
+                let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                 let p = row * ow + x;
                 for c in 0..channels {
                     let g = grad_output[(n * channels + c) * points + p];
@@ -386,7 +397,7 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
 
 /// `d(loss)/d(raw position)` at one output point, summed over channels.
 #[inline(always)]
-fn position_gradient<T: Real, const K: usize, Kn: Kernel<K>>(
+fn position_gradient<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     input: &[T],
     grad_output: &[T],
     p: [T; 3],
@@ -398,7 +409,7 @@ fn position_gradient<T: Real, const K: usize, Kn: Kernel<K>>(
     let [_, channels, ..] = dims.input;
     let voxels = dims.voxels();
     let points = dims.points();
-    let t = point_taps::<T, K, Kn>(p, dims.input, o);
+    let t = point_taps::<T, K, Kn, Pd>(p, dims.input, o);
     let mut acc = [T::ZERO; 3];
     for c in 0..channels {
         let g = grad_output[(n * channels + c) * points + point];
@@ -429,7 +440,7 @@ pub(crate) fn backward_grid<T: Real>(
     )
 }
 
-fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     input: &[T],
     positions: &P,
     grad_output: &[T],
@@ -452,7 +463,7 @@ fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
             for x in 0..ow {
                 let point = (z * oh + y) * ow + x;
                 let p = positions.at(n, z, y, x);
-                let g = position_gradient::<T, K, Kn>(input, grad_output, p, n, point, dims, o);
+                let g = position_gradient::<T, K, Kn, Pd>(input, grad_output, p, n, point, dims, o);
                 for a in 0..3 {
                     out[x * 3 + a] = g[a] * scale[a];
                 }
@@ -478,7 +489,7 @@ pub(crate) fn backward_matrix<T: Real>(
     )
 }
 
-fn backward_matrix_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+fn backward_matrix_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     input: &[T],
     positions: &P,
     grad_output: &[T],
@@ -501,7 +512,7 @@ fn backward_matrix_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
             for x in 0..ow {
                 let point = (z * oh + y) * ow + x;
                 let p = positions.at(n, z, y, x);
-                let g = position_gradient::<T, K, Kn>(input, grad_output, p, n, point, dims, o);
+                let g = position_gradient::<T, K, Kn, Pd>(input, grad_output, p, n, point, dims, o);
                 let basis = [x as f64, y as f64, z as f64, 1.0];
                 for r in 0..3 {
                     let gr = g[r].to_f64();
@@ -542,7 +553,7 @@ pub(crate) fn backward_grid_and_input<T: Real>(
     )
 }
 
-fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
+fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     input: &[T],
     positions: &P,
     grad_output: &[T],
@@ -568,7 +579,7 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>>(
         for row in rows {
             let (z, y) = (row / oh, row % oh);
             for x in 0..ow {
-                let t = point_taps::<T, K, Kn>(positions.at(n, z, y, x), dims.input, o);
+                let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                 let p = row * ow + x;
                 let mut acc = [T::ZERO; 3];
                 for c in 0..channels {

@@ -27,10 +27,21 @@ pub(crate) trait Real:
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
     fn floor(self) -> Self;
-    fn round_even(self) -> Self;
     /// Saturating: NaN becomes 0, infinities the extreme integers (Rust `as` semantics).
     fn to_i64(self) -> i64;
     fn fmod(self, m: Self) -> Self;
+    fn from_i64(i: i64) -> Self;
+    /// `floor` as an integer, by truncation and a correction: `f32::floor` is a library call
+    /// on x86-64 without SSE4.1, and this runs for every tap. Saturating like `to_i64`.
+    #[inline(always)]
+    fn floor_i64(self) -> i64 {
+        let i = self.to_i64();
+        if Self::from_i64(i) > self {
+            i - 1
+        } else {
+            i
+        }
+    }
 }
 
 macro_rules! impl_real {
@@ -51,16 +62,16 @@ macro_rules! impl_real {
                 <$t>::floor(self)
             }
             #[inline(always)]
-            fn round_even(self) -> Self {
-                <$t>::round_ties_even(self)
-            }
-            #[inline(always)]
             fn to_i64(self) -> i64 {
                 self as i64
             }
             #[inline(always)]
             fn fmod(self, m: Self) -> Self {
                 self % m
+            }
+            #[inline(always)]
+            fn from_i64(i: i64) -> Self {
+                i as $t
             }
         }
     };
@@ -156,6 +167,25 @@ pub(crate) fn pad_position<T: Real>(x: T, size: usize, padding: Padding, align: 
     }
 }
 
+/// A padding rule as a type, so that each kernel is compiled for one rule (the checks fold
+/// away instead of branching per tap).
+pub(crate) trait PadRule: Sync {
+    const PADDING: Padding;
+}
+
+macro_rules! pad_rule {
+    ($name:ident, $p:expr) => {
+        pub(crate) struct $name;
+        impl PadRule for $name {
+            const PADDING: Padding = $p;
+        }
+    };
+}
+pad_rule!(ZerosPad, Padding::Zeros);
+pad_rule!(BorderPad, Padding::Border);
+pad_rule!(ReflectionPad, Padding::Reflection);
+pad_rule!(ItkPad, Padding::Itk);
+
 /// Interpolation kernels with `K` taps per axis.
 /// ITK's buffer test: whether `x` lies within the outer voxel faces `[-0.5, n - 0.5)`.
 #[inline(always)]
@@ -194,11 +224,18 @@ impl Kernel<1> for Nearest {
         let (x, _) = pad_position(x, size, padding, align);
         // PyTorch rounds half to even (nearbyint); ITK rounds half up (RoundHalfIntegerUp).
         let index = if padding == Padding::Itk {
-            (x + T::from_f64(0.5)).floor()
+            (x + T::from_f64(0.5)).floor_i64()
         } else {
-            x.round_even()
+            let f = x.floor_i64();
+            let frac = x - T::from_i64(f);
+            let half = T::from_f64(0.5);
+            if frac > half || (frac == half && f % 2 != 0) {
+                f + 1
+            } else {
+                f
+            }
         };
-        [Tap::at(index.to_i64(), size, stride, T::ONE, T::ZERO)]
+        [Tap::at(index, size, stride, T::ONE, T::ZERO)]
     }
 }
 
@@ -215,9 +252,8 @@ impl Kernel<2> for Linear {
             return [Tap::NONE; 2];
         }
         let (x, g) = pad_position(x, size, padding, align);
-        let x0 = x.floor();
-        let t = x - x0;
-        let i0 = x0.to_i64();
+        let i0 = x.floor_i64();
+        let t = x - T::from_i64(i0);
         [
             Tap::at(i0, size, stride, T::ONE - t, -g),
             Tap::at(i0 + 1, size, stride, t, g),
@@ -280,9 +316,8 @@ impl Kernel<4> for BSpline {
             padding
         };
         let (x, g) = pad_position(x, size, padding, align);
-        let x0 = x.floor();
-        let (w, dw) = bspline_weights(x - x0);
-        let i0 = x0.to_i64();
+        let i0 = x.floor_i64();
+        let (w, dw) = bspline_weights(x - T::from_i64(i0));
         core::array::from_fn(|k| Tap {
             offset: mirror(i0 - 1 + k as i64, size) * stride,
             w: w[k],
