@@ -11,3 +11,12 @@ fn gradient_descent_recovers_a_known_rigid_motion() {
     assert!(r.offset_error_mm < 0.2, "{r:?}");
     assert!(r.loss.1 < r.loss.0 * 1e-2, "{r:?}");
 }
+
+#[test]
+fn gradient_descent_recovers_a_known_rigid_motion_on_wgpu() {
+    let device = burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    let r = example::run(16, 150, &device);
+    println!("{r:?}");
+    assert!(r.angle_error_deg < 0.5, "{r:?}");
+    assert!(r.offset_error_mm < 0.2, "{r:?}");
+}
