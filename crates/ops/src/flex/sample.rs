@@ -42,6 +42,11 @@ pub(crate) trait Positions<T>: Sync {
     fn axis_aligned(&self, _n: usize) -> Option<[(T, T); 3]> {
         None
     }
+    /// For sources linear along a row, the position of point `x` of row `(n, z, y)` as
+    /// `base + x * step`.
+    fn row(&self, _n: usize, _z: usize, _y: usize) -> Option<([T; 3], [T; 3])> {
+        None
+    }
 }
 
 /// A grid `[N, D, H, W, 3]` in normalized coordinates, PyTorch's unnormalization.
@@ -119,6 +124,12 @@ impl<T: Real> Positions<T> for AffinePositions<'_, T> {
     }
     fn scale(&self) -> [T; 3] {
         [T::ONE; 3]
+    }
+    fn row(&self, n: usize, z: usize, y: usize) -> Option<([T; 3], [T; 3])> {
+        let m = &self.matrix[n * 12..n * 12 + 12];
+        let (j, k) = (T::from_f64(y as f64), T::from_f64(z as f64));
+        let base = [0, 1, 2].map(|r| m[r * 4 + 1] * j + m[r * 4 + 2] * k + m[r * 4 + 3]);
+        Some((base, [m[0], m[4], m[8]]))
     }
     fn axis_aligned(&self, n: usize) -> Option<[(T, T); 3]> {
         let m = &self.matrix[n * 12..n * 12 + 12];
@@ -305,14 +316,115 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                     }
                 }
                 None => {
-                    for (x, v) in out.iter_mut().enumerate() {
+                    // Where a row is linear and lies well inside the volume, nearest and linear
+                    // need no padding logic: a plain gather loop; the ends take the general path.
+                    let (lo, hi, line) = match (K <= 2, positions.row(n, z, y)) {
+                        (true, Some((base, step))) => {
+                            let (lo, hi) = inside_run(base, step, dims.input, ow);
+                            (lo, hi, Some((base, step)))
+                        }
+                        _ => (0, 0, None),
+                    };
+                    let general = |x: usize| {
                         let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
-                        *v = interpolate(volume, &t);
+                        interpolate(volume, &t)
+                    };
+                    for (x, v) in out[..lo].iter_mut().enumerate() {
+                        *v = general(x);
+                    }
+                    if let Some((base, step)) = line {
+                        for (x, v) in out[lo..hi].iter_mut().enumerate() {
+                            *v = interior::<T, K, Pd>(volume, base, step, lo + x, dims.input);
+                        }
+                    }
+                    for (x, v) in out[hi..].iter_mut().enumerate() {
+                        *v = general(hi + x);
                     }
                 }
             }
         });
     output
+}
+
+/// The run `[lo, hi)` of a row whose positions `base + x * step` lie in `[m, n - 1 - m]` on
+/// every axis, with a margin `m` of 1e-3 voxel so that rounding cannot step outside.
+fn inside_run<T: Real>(
+    base: [T; 3],
+    step: [T; 3],
+    input: [usize; 5],
+    len: usize,
+) -> (usize, usize) {
+    let sizes = [input[4], input[3], input[2]];
+    let margin = 1e-3;
+    let (mut lo, mut hi) = (0.0f64, len as f64);
+    for a in 0..3 {
+        let (b, s) = (base[a].to_f64(), step[a].to_f64());
+        let (min, max) = (margin, sizes[a] as f64 - 1.0 - margin);
+        if max < min {
+            return (0, 0);
+        }
+        if s == 0.0 {
+            if !(b >= min && b <= max) {
+                return (0, 0);
+            }
+            continue;
+        }
+        let (x0, x1) = ((min - b) / s, (max - b) / s);
+        let (x0, x1) = if s > 0.0 { (x0, x1) } else { (x1, x0) };
+        lo = lo.max(x0.ceil());
+        hi = hi.min(x1.floor() + 1.0);
+    }
+    if !(lo < hi) {
+        return (0, 0);
+    }
+    (lo as usize, hi as usize)
+}
+
+/// Nearest (`K = 1`) or linear (`K = 2`) at a point known to be inside the volume.
+#[inline(always)]
+fn interior<T: Real, const K: usize, Pd: PadRule>(
+    volume: &[T],
+    base: [T; 3],
+    step: [T; 3],
+    x: usize,
+    input: [usize; 5],
+) -> T {
+    let [_, _, _, h, w] = input;
+    let fx = T::from_f64(x as f64);
+    let p = [0, 1, 2].map(|a| base[a] + step[a] * fx);
+    if K == 1 {
+        // Inside the volume the padding rules agree but for rounding at exact halves.
+        let i = p.map(|c| {
+            if Pd::PADDING == Padding::Itk {
+                (c + T::from_f64(0.5)).to_i64() as usize
+            } else {
+                let f = c.to_i64();
+                let frac = c - T::from_i64(f);
+                let half = T::from_f64(0.5);
+                (if frac > half || (frac == half && f % 2 != 0) {
+                    f + 1
+                } else {
+                    f
+                }) as usize
+            }
+        });
+        return volume[(i[2] * h + i[1]) * w + i[0]];
+    }
+    // Positions are positive here, so truncation is floor.
+    let i = p.map(|c| c.to_i64() as usize);
+    let t = [0, 1, 2].map(|a| p[a] - T::from_i64(i[a] as i64));
+    let o = (i[2] * h + i[1]) * w + i[0];
+    let (v000, v001) = (volume[o], volume[o + 1]);
+    let (v010, v011) = (volume[o + w], volume[o + w + 1]);
+    let o2 = o + h * w;
+    let (v100, v101) = (volume[o2], volume[o2 + 1]);
+    let (v110, v111) = (volume[o2 + w], volume[o2 + w + 1]);
+    let lerp = |a: T, b: T, t: T| a + (b - a) * t;
+    let c00 = lerp(v000, v001, t[0]);
+    let c01 = lerp(v010, v011, t[0]);
+    let c10 = lerp(v100, v101, t[0]);
+    let c11 = lerp(v110, v111, t[0]);
+    lerp(lerp(c00, c01, t[1]), lerp(c10, c11, t[1]), t[2])
 }
 
 /// Gradient of the loss with respect to the input, from `grad_output` (`[N, C, Do, Ho, Wo]`).
