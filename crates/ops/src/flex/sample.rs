@@ -374,7 +374,8 @@ fn inside_run<T: Real>(
         lo = lo.max(x0.ceil());
         hi = hi.min(x1.floor() + 1.0);
     }
-    if !(lo < hi) {
+    // f64::max and min skip NaN, so lo and hi are numbers here.
+    if lo >= hi {
         return (0, 0);
     }
     (lo as usize, hi as usize)
