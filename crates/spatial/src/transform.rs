@@ -86,17 +86,7 @@ fn about_centre(a: Tensor<3>, centre: [f64; 3]) -> Tensor<3> {
     let moved = a.clone().matmul(c); // [N, 3, 1] = A centre (+ t = 0)
     let centre3 = constant(centre.to_vec(), 3, 1, &like);
     let t = centre3 - moved;
-    a.slice([0..n, 0..3, 0..3]).cat_last(t)
-}
-
-trait CatLast {
-    fn cat_last(self, t: Tensor<3>) -> Tensor<3>;
-}
-
-impl CatLast for Tensor<3> {
-    fn cat_last(self, t: Tensor<3>) -> Tensor<3> {
-        Tensor::cat(vec![self, t], 2)
-    }
+    Tensor::cat(vec![a.slice([0..n, 0..3, 0..3]), t], 2)
 }
 
 /// The transform that resamples content moved by `offsets` (`[N, 3]`, mm, LPS):

@@ -23,6 +23,22 @@ fn dims<const D: usize>(t: &CubeTensor) -> [usize; D] {
     t.meta.shape().dims()
 }
 
+/// One thread per unit of work over `units`, and the address width the tensors need.
+fn launch_shape(
+    client: &cubecl::client::Client,
+    units: usize,
+    tensors: &[&CubeTensor],
+) -> (CubeCount, CubeDim, AddressType) {
+    let cube_dim = CubeDim::new(client, units);
+    let cube_count = calculate_cube_count_elemwise(client, units, cube_dim);
+    let address = tensors
+        .iter()
+        .map(|t| t.required_address_type())
+        .max()
+        .unwrap_or_default();
+    (cube_count, cube_dim, address)
+}
+
 /// The launch argument of a `Sequence<FastDivmod<usize>>`.
 macro_rules! sequence {
     ($($d:expr),*) => {{
@@ -51,13 +67,8 @@ fn launch_sample(
     );
     let points = n * od * oh * ow;
     let client = input.client.clone();
-    let cube_dim = CubeDim::new(&client, points);
-    let cube_count = calculate_cube_count_elemwise(&client, points, cube_dim);
-    let address = [&input, &positions, &output]
-        .iter()
-        .map(|t| t.required_address_type())
-        .max()
-        .unwrap_or_default();
+    let (cube_count, cube_dim, address) =
+        launch_shape(&client, points, &[&input, &positions, &output]);
     let dtype = input.dtype;
     kernels::sample_kernel::launch(
         &client,
@@ -107,13 +118,8 @@ fn launch_backward_input(
     );
     let [n, _, od, oh, ow] = dims::<5>(&grad_output);
     let points = n * od * oh * ow;
-    let cube_dim = CubeDim::new(&client, points);
-    let cube_count = calculate_cube_count_elemwise(&client, points, cube_dim);
-    let address = [&positions, &grad_output, &grad_input]
-        .iter()
-        .map(|t| t.required_address_type())
-        .max()
-        .unwrap_or_default();
+    let (cube_count, cube_dim, address) =
+        launch_shape(&client, points, &[&positions, &grad_output, &grad_input]);
     let shape = sequence!(n, od, oh, ow);
     let dtypes = [
         dtype_to_storage_type(dtype),
@@ -185,13 +191,8 @@ impl SamplingBackend for CubeBackend {
         );
         let [n, od, oh, ow, _] = dims::<5>(&grid);
         let points = n * od * oh * ow;
-        let cube_dim = CubeDim::new(&client, points);
-        let cube_count = calculate_cube_count_elemwise(&client, points, cube_dim);
-        let address = [&input, &grid, &grad_output, &grad_grid]
-            .iter()
-            .map(|t| t.required_address_type())
-            .max()
-            .unwrap_or_default();
+        let (cube_count, cube_dim, address) =
+            launch_shape(&client, points, &[&input, &grid, &grad_output, &grad_grid]);
         let dtype = grid.dtype;
         kernels::grid_backward_kernel::launch(
             &client,
@@ -261,13 +262,8 @@ impl SamplingBackend for CubeBackend {
             Shape::from(vec![n, od * oh, 12]),
             matrix.dtype,
         );
-        let cube_dim = CubeDim::new(&client, rows);
-        let cube_count = calculate_cube_count_elemwise(&client, rows, cube_dim);
-        let address = [&input, &matrix, &grad_output, &partials]
-            .iter()
-            .map(|t| t.required_address_type())
-            .max()
-            .unwrap_or_default();
+        let (cube_count, cube_dim, address) =
+            launch_shape(&client, rows, &[&input, &matrix, &grad_output, &partials]);
         let dtype = matrix.dtype;
         kernels::matrix_backward_kernel::launch(
             &client,

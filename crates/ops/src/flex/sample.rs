@@ -479,32 +479,9 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd:
             }
         }
     };
-    let rows = od * oh;
-    let workers = rayon::current_num_threads().min(rows);
-    if n_batch >= workers {
-        grad.par_chunks_mut(slab)
-            .enumerate()
-            .for_each(|(n, buf)| scatter(n, 0..rows, buf));
-        return grad;
-    }
-    for (n, out) in grad.chunks_mut(slab).enumerate() {
-        let summed = (0..workers)
-            .into_par_iter()
-            .map(|t| {
-                let mut buf = vec![T::ZERO; slab];
-                scatter(n, t * rows / workers..(t + 1) * rows / workers, &mut buf);
-                buf
-            })
-            .reduce_with(|mut a, b| {
-                a.par_iter_mut()
-                    .zip(b.par_iter())
-                    .for_each(|(a, b)| *a += *b);
-                a
-            });
-        if let Some(summed) = summed {
-            out.copy_from_slice(&summed);
-        }
-    }
+    scatter_rows(&mut grad, slab, &mut [], 0, od * oh, |n, rows, buf, _| {
+        scatter(n, rows, buf)
+    });
     grad
 }
 
@@ -727,35 +704,63 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
             }
         }
     };
+    scatter_rows(&mut grad_input, slab, &mut grad_grid, ow * 3, rows, pass);
+    (grad_input, grad_grid)
+}
+
+/// Splits `s` into consecutive pieces of the given lengths.
+fn split_lengths<T>(mut s: &mut [T], lengths: impl IntoIterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut pieces = Vec::new();
+    for len in lengths {
+        let (head, tail) = s.split_at_mut(len);
+        pieces.push(head);
+        s = tail;
+    }
+    pieces
+}
+
+/// Drives a scatter over the `rows` output rows of every sample. `pass(n, rows, grad, out)`
+/// scatters rows `rows` of sample `n` into `grad` (one sample's slab of `slab` values of the
+/// input gradient) and writes `per_row` values per row into `out` (those rows' part of a
+/// per-point output; `per_row = 0` for none). With at least as many samples as threads,
+/// samples run in parallel straight into `grad`; otherwise each sample's rows are split into
+/// one block per thread, each block scatters into a zeroed slab of its own, and the slabs are
+/// summed (no atomics; deterministic for a given thread count).
+fn scatter_rows<T: Real, F>(
+    grad: &mut [T],
+    slab: usize,
+    out: &mut [T],
+    per_row: usize,
+    rows: usize,
+    pass: F,
+) where
+    F: Fn(usize, core::ops::Range<usize>, &mut [T], &mut [T]) + Sync,
+{
+    let n_batch = grad.len() / slab;
+    let samples: Vec<(&mut [T], &mut [T])> = grad
+        .chunks_mut(slab)
+        .zip(split_lengths(out, (0..n_batch).map(|_| rows * per_row)))
+        .collect();
     let workers = rayon::current_num_threads().min(rows);
     if n_batch >= workers {
-        grad_input
-            .par_chunks_mut(slab)
-            .zip(grad_grid.par_chunks_mut(points * 3))
+        samples
+            .into_par_iter()
             .enumerate()
-            .for_each(|(n, (buf, gg))| pass(n, 0..rows, buf, gg));
-        return (grad_input, grad_grid);
+            .for_each(|(n, (g, o))| pass(n, 0..rows, g, o));
+        return;
     }
-    for (n, (out, gg)) in grad_input
-        .chunks_mut(slab)
-        .zip(grad_grid.chunks_mut(points * 3))
-        .enumerate()
-    {
-        // Split the rows into one block per worker; each block's grid rows are disjoint.
+    for (n, (g, o)) in samples.into_iter().enumerate() {
         let bounds: Vec<usize> = (0..=workers).map(|t| t * rows / workers).collect();
-        let mut blocks: Vec<&mut [T]> = Vec::with_capacity(workers);
-        let mut rest = gg;
-        for t in 0..workers {
-            let (head, tail) = rest.split_at_mut((bounds[t + 1] - bounds[t]) * ow * 3);
-            blocks.push(head);
-            rest = tail;
-        }
+        let blocks = split_lengths(
+            o,
+            (0..workers).map(|t| (bounds[t + 1] - bounds[t]) * per_row),
+        );
         let summed = blocks
             .into_par_iter()
             .enumerate()
-            .map(|(t, gg)| {
+            .map(|(t, block)| {
                 let mut buf = vec![T::ZERO; slab];
-                pass(n, bounds[t]..bounds[t + 1], &mut buf, gg);
+                pass(n, bounds[t]..bounds[t + 1], &mut buf, block);
                 buf
             })
             .reduce_with(|mut a, b| {
@@ -765,8 +770,7 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
                 a
             });
         if let Some(summed) = summed {
-            out.copy_from_slice(&summed);
+            g.copy_from_slice(&summed);
         }
     }
-    (grad_input, grad_grid)
 }
