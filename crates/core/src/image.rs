@@ -313,7 +313,9 @@ mod tests {
         let cpu = MedImage::from_vec(values.clone(), 2, g, &Device::flex())
             .unwrap()
             .with_modality(Modality::Ct);
-        let gpu_device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+        let Some(gpu_device) = crate::wgpu_device_or_skip("moves_between_flex_and_wgpu") else {
+            return;
+        };
         let gpu = cpu.to_device(&gpu_device);
         assert_eq!(gpu.device(), gpu_device);
         assert_eq!(gpu.geometry(), &g);

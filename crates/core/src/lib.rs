@@ -1,6 +1,6 @@
 //! Physical geometry and the [`MedImage`] type of medburn.
 //!
-//! Conventions (see `DESIGN.md` section 4): world space is LPS in millimetres; index
+//! Conventions (see `docs/architecture.md`): world space is LPS in millimetres; index
 //! `(i, j, k)` is 0-based with `i` fastest in memory; the physical point of a voxel
 //! centre is `origin + direction * diag(spacing) * (i, j, k)`; the columns of
 //! `direction` are the directions of the `i`, `j`, `k` axes.
@@ -14,6 +14,8 @@
 //! # Ok::<(), medburn_core::GeometryError>(())
 //! ```
 
+#[cfg(feature = "burn")]
+mod devices;
 mod direction;
 mod error;
 mod geometry;
@@ -22,6 +24,8 @@ mod image;
 mod modality;
 mod orientation;
 
+#[cfg(feature = "burn")]
+pub use devices::{device_by_name, wgpu_device, wgpu_device_or_skip};
 pub use direction::Direction;
 pub use error::{GeometryError, ImageError};
 pub use geometry::Geometry;

@@ -3,7 +3,10 @@
 //! This facade re-exports the workspace crates: [`core`] (geometry, [`MedImage`]),
 //! [`io`] (NIfTI, DICOM, HDF5), [`ops`] (differentiable 3D sampling, warps, pooling,
 //! interpolation, smoothing), [`spatial`] (resample, reorient, rotate, crop, pad, ... on
-//! `MedImage`, differentiable) and [`datasets`] (phantoms). The `medburn` binary
+//! `MedImage`, differentiable), [`augment`] (random augmentation on the device), [`datasets`]
+//! (synthetic data, Decathlon manifests, preprocessing, patch loaders), [`models`] (MONAI's
+//! 3D U-Net) and [`train`] (losses, metrics, the training loop, sliding-window prediction).
+//! The `medburn` binary
 //! does the common jobs from the command line (`medburn --help`).
 //!
 //! ```
@@ -18,10 +21,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub use medburn_augment as augment;
 pub use medburn_core as core;
 pub use medburn_datasets as datasets;
 pub use medburn_io as io;
+pub use medburn_models as models;
 pub use medburn_ops as ops;
 pub use medburn_spatial as spatial;
+pub use medburn_train as train;
 
 pub use medburn_core::{Device, Direction, Geometry, MedImage, Modality, Orientation, Tensor};

@@ -7,7 +7,7 @@ use crate::interpolator::Interpolator;
 use crate::resample::resample;
 
 /// The grid of `geometry` at `spacing` (mm, per axis i, j, k): origin and direction kept,
-/// `ceil(n * s / s')` voxels per axis (DESIGN.md; the MedImages.jl convention). A relative
+/// `ceil(n * s / s')` voxels per axis (docs/architecture.md; the MedImages.jl convention). A relative
 /// tolerance of 1e-9 keeps `256 * 1.0 / 0.5` at 512.
 ///
 /// ```

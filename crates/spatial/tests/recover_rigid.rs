@@ -14,7 +14,9 @@ fn gradient_descent_recovers_a_known_rigid_motion() {
 
 #[test]
 fn gradient_descent_recovers_a_known_rigid_motion_on_wgpu() {
-    let device = burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    let Some(device) = medburn_core::wgpu_device_or_skip("recover_rigid_on_wgpu") else {
+        return;
+    };
     let r = example::run(16, 150, &device);
     println!("{r:?}");
     assert!(r.angle_error_deg < 0.5, "{r:?}");

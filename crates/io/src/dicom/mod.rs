@@ -1,7 +1,7 @@
 //! DICOM: single files (single- or multi-frame) and folders of series.
 //!
 //! [`list_series`] finds the image series under a file or folder; [`read_dicom`] reads
-//! one of them into a [`Volume`] with its geometry (DESIGN.md section 4):
+//! one of them into a [`Volume`] with its geometry (docs/architecture.md, "Geometry conventions"):
 //!
 //! - slices are ordered by `ImagePositionPatient . (row x col)`, never by
 //!   InstanceNumber or file name, and must form a regular grid: one

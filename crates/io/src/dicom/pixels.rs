@@ -141,6 +141,17 @@ fn pixel_bytes<'a>(obj: &'a DefaultDicomObject, h: &FileHeader) -> Result<Cow<'a
         }
         Value::PixelSequence(_) => {
             let ts = &h.transfer_syntax;
+            // CharLS builds with cmake, so JPEG-LS is opt-in: say so rather than "unsupported".
+            if !cfg!(feature = "jpeg-ls") && is_jpeg_ls(ts) {
+                return Err(IoError::new(
+                    path,
+                    IoErrorKind::Unsupported(format!(
+                        "pixel data in transfer syntax {ts} ({}): build medburn with the \
+                         `jpeg-ls` feature (needs cmake) to decode JPEG-LS",
+                        transfer_syntax_name(ts)
+                    )),
+                ));
+            }
             let decoded = catch_unwind(AssertUnwindSafe(|| {
                 obj.decode_pixel_data().map(|d| d.into_data())
             }));
@@ -409,6 +420,11 @@ fn raw(b: &[u8], size: usize) -> u32 {
 
 /// Decodes every frame of a file into `out` (`frames * rows * cols * channels` values,
 /// channels interleaved), reopening the file.
+/// JPEG-LS lossless and near-lossless.
+fn is_jpeg_ls(ts: &str) -> bool {
+    matches!(ts, "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81")
+}
+
 pub(crate) fn decode_into<T: Sample>(h: &FileHeader, out: &mut [T]) -> Result<()> {
     let path = h.path.as_path();
     let obj = open_object(path).map_err(|e| dicom_err(path, e))?;

@@ -141,6 +141,23 @@ fn reference_fixtures_match_simpleitk() {
         };
         let label = format!("{rel} {select:?}");
         let result = read_dicom(&path, &select);
+        // Without the opt-in `jpeg-ls` feature, JPEG-LS files must say which feature reads them.
+        let jpeg_ls = entry["transfer_syntax"].as_str().map_or(
+            name.starts_with("JPEGLS") || name.contains("jpeg_ls") || name.contains("_jls_"),
+            |ts| ts.starts_with("1.2.840.10008.1.2.4.8"),
+        );
+        if !cfg!(feature = "jpeg-ls") && jpeg_ls {
+            match result {
+                Err(e) if e.to_string().contains("`jpeg-ls` feature") => tally
+                    .expected_errors
+                    .push(format!("{label}: built without jpeg-ls: {e}")),
+                other => tally.failed.push(format!(
+                    "{label}: expected the jpeg-ls feature error, got {:?}",
+                    other.err()
+                )),
+            }
+            continue;
+        }
         if let Some((_, want, why)) = KNOWN_ERRORS.iter().find(|(n, _, _)| *n == name) {
             match result {
                 Err(e) if e.to_string().contains(want) => {
@@ -381,6 +398,11 @@ fn mr_small_transfer_syntaxes_give_identical_voxels() {
         "MR_small_jpeg_ls_lossless.dcm",
         "MR_small_padded.dcm",
     ] {
+        if name.contains("jpeg_ls") && !cfg!(feature = "jpeg-ls") {
+            let e = read_dicom(&pydicom(name), &SeriesSelector::First).unwrap_err();
+            assert!(e.to_string().contains("`jpeg-ls` feature"), "{name}: {e}");
+            continue;
+        }
         let v = read_dicom(&pydicom(name), &SeriesSelector::First)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(v.geometry, reference.geometry, "{name}");

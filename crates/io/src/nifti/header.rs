@@ -396,7 +396,7 @@ impl NiftiHeader {
         ]
     }
 
-    /// The geometry, as DESIGN.md says: the sform when `sform_code > 0` (falling back to the
+    /// The geometry, as docs/architecture.md says: the sform when `sform_code > 0` (falling back to the
     /// qform if the sform is sheared and a qform exists, as ITK does), else the qform when
     /// `qform_code > 0`, else `diag(pixdim)` in RAS with origin 0 (as ITK and SimpleITK).
     /// Axes beyond `dim[0]` get size 1 and, if their pixdim is unusable, spacing 1.

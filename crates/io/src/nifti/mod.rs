@@ -1,7 +1,7 @@
 //! NIfTI-1 and NIfTI-2: `.nii`, `.nii.gz`, `.hdr`/`.img` (and `.hdr.gz`/`.img.gz`),
 //! either byte order, every integer and float datatype.
 //!
-//! Geometry follows DESIGN.md: the sform when `sform_code > 0`, else the qform
+//! Geometry follows docs/architecture.md: the sform when `sform_code > 0`, else the qform
 //! (qfac flips k), else pixdim; RAS is turned into LPS. `scl_slope`/`scl_inter` are
 //! kept as the volume's [`crate::Rescale`]. Writers set sform = qform.
 //!

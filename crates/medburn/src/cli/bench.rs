@@ -53,6 +53,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     }
     cases.extend(super::bench_ops::cases(&dev, &wanted));
     cases.extend(super::bench_spatial::cases(&dev, &wanted)?);
+    cases.extend(super::bench_models::cases(&dev, &wanted)?);
     let mut results = Vec::new();
     for case in cases.iter().filter(|c| wanted(c.name)) {
         (case.run)()?; // warm-up

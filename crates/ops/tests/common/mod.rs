@@ -63,7 +63,12 @@ pub fn assert_close(what: &str, a: &[f64], b: &[f64], tol: f64) {
     assert!(e <= tol, "{what}: max error {e:.3e} > {tol:.0e}");
 }
 
-/// The wgpu device (Mesa's software Vulkan in CI), when one can be made.
-pub fn wgpu_device() -> Device {
-    Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)
+/// The wgpu device (Mesa's software Vulkan in CI), or `None` after one line saying the test is
+/// skipped because this machine has no adapter.
+pub fn wgpu_device() -> Option<Device> {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    medburn_core::wgpu_device_or_skip(&test)
 }

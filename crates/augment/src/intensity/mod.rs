@@ -1,0 +1,4 @@
+//! Intensity transforms: they change image values only, never labels, and need no geometry.
+
+pub mod gamma;
+pub mod noise;

@@ -1,0 +1,428 @@
+//! Preparing a case once, before training: stack its channels, bring image and label map to one
+//! orientation and spacing (labels by nearest neighbour), and z-score each channel with the
+//! statistics of the head (foreground), as nnU-Net and MONAI's `NormalizeIntensityd` do. The
+//! result is kept in host memory ([`PreparedCase`]) and patches are cut from it every step.
+
+use std::path::Path;
+
+use medburn_core::{Device, Geometry, MedImage, Orientation};
+use medburn_spatial::{change_orientation, resample, Interpolator};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DatasetError, Result};
+use crate::manifest::CaseFiles;
+
+/// How every case is prepared. The same settings travel with a trained model so that
+/// prediction prepares its inputs the same way and undoes it on the way out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreprocessConfig {
+    /// The orientation code every case is brought to (exact: a permutation and flips).
+    pub orientation: String,
+    /// Target spacing in mm along i, j, k; `None` keeps each case's own spacing.
+    pub spacing: Option<[f64; 3]>,
+    /// Z-score each channel with the mean and standard deviation of its foreground: the voxels
+    /// above the channel's mean (the head in an MR volume, whose background is noise).
+    pub normalize: bool,
+}
+
+impl Default for PreprocessConfig {
+    fn default() -> Self {
+        PreprocessConfig {
+            orientation: "RAS".into(),
+            spacing: None,
+            normalize: true,
+        }
+    }
+}
+
+impl PreprocessConfig {
+    /// The orientation as a code, or a clear error for a bad string.
+    ///
+    /// ```
+    /// let c = medburn_datasets::PreprocessConfig::default();
+    /// assert_eq!(c.orientation()?.to_string(), "RAS");
+    /// # Ok::<(), medburn_datasets::DatasetError>(())
+    /// ```
+    pub fn orientation(&self) -> Result<Orientation> {
+        self.orientation
+            .parse()
+            .map_err(|e| DatasetError::Invalid(format!("orientation {:?}: {e}", self.orientation)))
+    }
+}
+
+/// A case ready for patch sampling, on the host: channels `[C, D, H, W]` (`W = i`) as f32 and
+/// the label map `[D, H, W]` as u8, on the prepared grid.
+#[derive(Clone, Debug)]
+pub struct PreparedCase {
+    /// The case identifier.
+    pub id: String,
+    /// Number of image channels.
+    pub channels: usize,
+    /// Voxels, channel after channel, each `[D, H, W]` with W fastest.
+    pub image: Vec<f32>,
+    /// Label map on the same grid (`None` for unlabelled cases).
+    pub label: Option<Vec<u8>>,
+    /// The prepared grid.
+    pub geometry: Geometry,
+    /// The grid of the files as read, to which predictions are returned.
+    pub source_geometry: Geometry,
+}
+
+impl PreparedCase {
+    /// Voxels per channel.
+    ///
+    /// ```
+    /// # use medburn_datasets::PreparedCase;
+    /// # use medburn_core::Geometry;
+    /// let g = Geometry::unit([4, 3, 2])?;
+    /// let c = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 24], label: None, geometry: g, source_geometry: g };
+    /// assert_eq!(c.voxels(), 24);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn voxels(&self) -> usize {
+        self.geometry.num_voxels()
+    }
+
+    /// The image as a `[1, C, D, H, W]` image on `device`, with the prepared geometry.
+    ///
+    /// ```
+    /// # use medburn_datasets::PreparedCase;
+    /// # use medburn_core::{Device, Geometry};
+    /// let g = Geometry::unit([4, 3, 2])?;
+    /// let c = PreparedCase { id: "a".into(), channels: 2, image: vec![0.0; 48], label: None, geometry: g, source_geometry: g };
+    /// assert_eq!(c.image_on(&Device::flex())?.channels(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn image_on(&self, device: &Device) -> Result<MedImage> {
+        Ok(MedImage::from_vec(
+            self.image.clone(),
+            self.channels,
+            self.geometry,
+            device,
+        )?)
+    }
+}
+
+/// True when two grids are the same up to rounding in the files (1e-4 of a voxel for the origin,
+/// 1e-4 relative for spacing, 1e-4 for the direction cosines).
+///
+/// ```
+/// use medburn_core::Geometry;
+/// let g = Geometry::unit([4, 4, 4])?;
+/// assert!(medburn_datasets::same_grid(&g, &g));
+/// assert!(!medburn_datasets::same_grid(&g, &Geometry::unit([4, 4, 5])?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn same_grid(a: &Geometry, b: &Geometry) -> bool {
+    let (sa, sb) = (a.spacing(), b.spacing());
+    let min_spacing = sa.iter().cloned().fold(f64::INFINITY, f64::min);
+    a.size() == b.size()
+        && (0..3).all(|k| (sa[k] - sb[k]).abs() <= 1e-4 * sa[k])
+        && (0..3).all(|k| (a.origin()[k] - b.origin()[k]).abs() <= 1e-4 * min_spacing)
+        && a.direction()
+            .row_major()
+            .iter()
+            .zip(b.direction().row_major())
+            .all(|(x, y)| (x - y).abs() <= 1e-4)
+}
+
+/// Reads a case's image files and stacks their channels. Every file must be on the first
+/// file's grid.
+///
+/// ```no_run
+/// use medburn_datasets::{read_channels, CaseFiles};
+/// let case = CaseFiles::new(vec!["t1.nii.gz".into(), "flair.nii.gz".into()], None);
+/// let image = read_channels(&case, &medburn_core::Device::flex())?;
+/// assert_eq!(image.channels(), 2);
+/// # Ok::<(), medburn_datasets::DatasetError>(())
+/// ```
+pub fn read_channels(case: &CaseFiles, device: &Device) -> Result<MedImage> {
+    let case_err = |message: String| DatasetError::Case {
+        case: case.id.clone(),
+        message,
+    };
+    let mut images = Vec::new();
+    for path in &case.images {
+        let v = medburn_io::read(path)?;
+        let img = v
+            .to_image(device)
+            .map_err(|kind| medburn_io::IoError::new(path, kind))?;
+        if let Some(first) = images.first() {
+            let first: &MedImage = first;
+            if !same_grid(first.geometry(), img.geometry()) {
+                return Err(case_err(format!(
+                    "channel {} is on a different grid than {}",
+                    path.display(),
+                    case.images[0].display()
+                )));
+            }
+        }
+        images.push(img);
+    }
+    let first = images
+        .first()
+        .ok_or_else(|| case_err("no image files".into()))?;
+    if images.len() == 1 {
+        return Ok(images.into_iter().next().expect("one image"));
+    }
+    let voxels = burn::tensor::Tensor::cat(images.iter().map(|i| i.voxels().clone()).collect(), 1);
+    Ok(first.with_voxels(voxels)?)
+}
+
+/// Reads a label map that must lie on `grid`, as small non-negative integers (0 to 255).
+fn read_label(path: &Path, case: &str, grid: &Geometry, device: &Device) -> Result<MedImage> {
+    let case_err = |message: String| DatasetError::Case {
+        case: case.to_string(),
+        message,
+    };
+    let v = medburn_io::read(path)?;
+    if v.channels() != 1 {
+        return Err(case_err(format!(
+            "label map {} has {} channels, expected 1",
+            path.display(),
+            v.channels()
+        )));
+    }
+    if !same_grid(&v.geometry, grid) {
+        return Err(case_err(format!(
+            "label map {} is off its image's grid (size {:?} spacing {:?} origin {:?}; image \
+             size {:?} spacing {:?} origin {:?})",
+            path.display(),
+            v.geometry.size(),
+            v.geometry.spacing(),
+            v.geometry.origin(),
+            grid.size(),
+            grid.spacing(),
+            grid.origin()
+        )));
+    }
+    if let Some((lo, hi)) = v.data.min_max() {
+        if lo < 0.0 || hi > 255.0 {
+            return Err(case_err(format!(
+                "label map {} holds values from {lo} to {hi}; labels must be 0 to 255",
+                path.display()
+            )));
+        }
+    }
+    let img = v
+        .to_image(device)
+        .map_err(|kind| medburn_io::IoError::new(path, kind))?;
+    // The image's exact geometry, so that both resample onto one grid.
+    Ok(img.with_geometry(*grid)?)
+}
+
+/// Brings an image to the configured orientation and spacing (`interpolator` linear for
+/// intensities, nearest for label maps).
+///
+/// ```
+/// use medburn_core::{Device, Geometry, MedImage};
+/// use medburn_datasets::{reorient_and_resample, PreprocessConfig};
+/// let img = MedImage::from_vec(vec![1.0; 64], 1, Geometry::unit([4, 4, 4])?, &Device::flex())?;
+/// let cfg = PreprocessConfig { spacing: Some([2.0, 2.0, 2.0]), ..Default::default() };
+/// let out = reorient_and_resample(&img, &cfg, medburn_spatial::Interpolator::Linear)?;
+/// assert_eq!(out.geometry().size(), [2, 2, 2]);
+/// assert_eq!(out.geometry().orientation().to_string(), "RAS");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn reorient_and_resample(
+    image: &MedImage,
+    config: &PreprocessConfig,
+    interpolator: Interpolator,
+) -> Result<MedImage> {
+    let oriented = change_orientation(image, config.orientation()?)?;
+    match config.spacing {
+        Some(spacing) => {
+            let grid = medburn_spatial::grid_at_spacing(oriented.geometry(), spacing)?;
+            Ok(resample(&oriented, &grid, None, interpolator)?)
+        }
+        None => Ok(oriented),
+    }
+}
+
+/// Z-scores each channel of `[C, D, H, W]` values in place with the mean and standard deviation
+/// of its voxels above the channel mean.
+///
+/// ```
+/// let mut v = vec![0.0, 0.0, 10.0, 12.0];
+/// medburn_datasets::zscore_foreground(&mut v, 1);
+/// assert_eq!(v[2], -1.0);
+/// assert_eq!(v[3], 1.0);
+/// ```
+pub fn zscore_foreground(values: &mut [f32], channels: usize) {
+    let n = values.len() / channels.max(1);
+    for c in values.chunks_mut(n.max(1)) {
+        let mean_all = c.iter().map(|&v| v as f64).sum::<f64>() / c.len().max(1) as f64;
+        let (mut s, mut s2, mut k) = (0.0f64, 0.0f64, 0usize);
+        for &v in c.iter().filter(|&&v| v as f64 > mean_all) {
+            s += v as f64;
+            s2 += (v as f64) * (v as f64);
+            k += 1;
+        }
+        if k == 0 {
+            // A constant channel: centre it.
+            c.iter_mut()
+                .for_each(|v| *v = (*v as f64 - mean_all) as f32);
+            continue;
+        }
+        let mean = s / k as f64;
+        let std = (s2 / k as f64 - mean * mean).max(0.0).sqrt().max(1e-8);
+        c.iter_mut()
+            .for_each(|v| *v = ((*v as f64 - mean) / std) as f32);
+    }
+}
+
+/// Prepares one case: read, stack channels, check the label map's grid and values, reorient,
+/// resample (labels nearest), normalize; the result lives on the host.
+///
+/// ```no_run
+/// use medburn_datasets::{prepare_case, Manifest, PreprocessConfig};
+/// let m = Manifest::from_msd("data/synth".as_ref())?;
+/// let case = prepare_case(&m.training[0], &PreprocessConfig::default())?;
+/// println!("{}: {:?}", case.id, case.geometry.size());
+/// # Ok::<(), medburn_datasets::DatasetError>(())
+/// ```
+pub fn prepare_case(case: &CaseFiles, config: &PreprocessConfig) -> Result<PreparedCase> {
+    let device = Device::flex();
+    let image = read_channels(case, &device)?;
+    let source_geometry = *image.geometry();
+    let label = match &case.label {
+        Some(path) => Some(read_label(path, &case.id, &source_geometry, &device)?),
+        None => None,
+    };
+    let image = reorient_and_resample(&image, config, Interpolator::Linear)?;
+    let mut values = image.to_vec()?;
+    if config.normalize {
+        zscore_foreground(&mut values, image.channels());
+    }
+    let label = match label {
+        Some(l) => {
+            let l = reorient_and_resample(&l, config, Interpolator::Nearest)?;
+            Some(l.to_vec()?.iter().map(|&v| v.round() as u8).collect())
+        }
+        None => None,
+    };
+    Ok(PreparedCase {
+        id: case.id.clone(),
+        channels: image.channels(),
+        image: values,
+        label,
+        geometry: *image.geometry(),
+        source_geometry,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medburn_io::{Volume, WriteOptions};
+
+    fn write(dir: &Path, name: &str, values: Vec<f32>, g: Geometry) -> std::path::PathBuf {
+        let img = MedImage::from_vec(values, 1, g, &Device::flex()).unwrap();
+        let p = dir.join(name);
+        medburn_io::write(
+            &Volume::from_image(&img).unwrap(),
+            &p,
+            &WriteOptions::default(),
+        )
+        .unwrap();
+        p
+    }
+
+    #[test]
+    fn label_follows_image_through_reorientation_and_resampling() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Geometry::new(
+            [8, 6, 4],
+            [10.0, -3.0, 5.0],
+            [1.0, 1.0, 2.0],
+            Orientation::LPS.to_direction(),
+        )
+        .unwrap();
+        // Label 1 in the voxels with i >= 4, the image bright there.
+        let mut img = vec![0.0; 192];
+        let mut lab = vec![0.0; 192];
+        for k in 0..4 {
+            for j in 0..6 {
+                for i in 4..8 {
+                    lab[(k * 6 + j) * 8 + i] = 1.0;
+                    img[(k * 6 + j) * 8 + i] = 100.0;
+                }
+            }
+        }
+        let case = CaseFiles::new(
+            vec![write(dir.path(), "a.nii", img, g)],
+            Some(write(dir.path(), "a_seg.nii", lab, g)),
+        );
+        let cfg = PreprocessConfig {
+            orientation: "RAS".into(),
+            spacing: Some([1.0, 1.0, 1.0]),
+            normalize: false,
+        };
+        let p = prepare_case(&case, &cfg).unwrap();
+        assert_eq!(p.geometry.orientation().to_string(), "RAS");
+        assert_eq!(p.geometry.size(), [8, 6, 8]);
+        let label = p.label.as_ref().unwrap();
+        // Every labelled voxel is bright and every bright voxel labelled, after the flips.
+        for (l, v) in label.iter().zip(&p.image) {
+            assert_eq!(*l == 1, *v > 50.0, "label {l} value {v}");
+        }
+        // Half of each slice, in the 7 slices inside the input (the 8th lies past its last
+        // voxel's half-open buffer and reads 0, as in SimpleITK).
+        assert_eq!(label.iter().filter(|&&l| l == 1).count(), 7 * 24);
+        // Physical check: the labelled half is where i >= 4 was (LPS axes: x = 10 + i, so
+        // x >= 14), whatever the reorientation did to the index.
+        let idx = p
+            .geometry
+            .physical_to_nearest_index([15.0, -1.0, 9.0])
+            .unwrap();
+        let [i, j, k] = idx;
+        let [w, h, _] = p.geometry.size();
+        assert_eq!(label[(k * h + j) * w + i], 1);
+    }
+
+    #[test]
+    fn bad_cases_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Geometry::unit([4, 4, 4]).unwrap();
+        let img = write(dir.path(), "a.nii", vec![1.0; 64], g);
+        let shifted = g.with_origin([0.5, 0.0, 0.0]).unwrap();
+        let off = write(dir.path(), "off.nii", vec![0.0; 64], shifted);
+        let cfg = PreprocessConfig::default();
+        let e = prepare_case(&CaseFiles::new(vec![img.clone()], Some(off.clone())), &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("off its image's grid"), "{e}");
+        let e = prepare_case(&CaseFiles::new(vec![img.clone(), off], None), &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("different grid"), "{e}");
+        let neg = write(dir.path(), "neg.nii", vec![-1.0; 64], g);
+        let e = prepare_case(&CaseFiles::new(vec![img.clone()], Some(neg)), &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("labels must be 0 to 255"), "{e}");
+        let e = prepare_case(
+            &CaseFiles::new(vec![dir.path().join("missing.nii")], None),
+            &cfg,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("missing.nii"), "{e}");
+        let bad = PreprocessConfig {
+            orientation: "XYZ".into(),
+            ..Default::default()
+        };
+        assert!(prepare_case(&CaseFiles::new(vec![img], None), &bad).is_err());
+    }
+
+    #[test]
+    fn zscore_uses_the_foreground() {
+        // Background zeros, head 10 +- 2: the head gets mean 0, std 1.
+        let mut v: Vec<f32> = vec![0.0; 50];
+        v.extend((0..50).map(|k| if k % 2 == 0 { 8.0 } else { 12.0 }));
+        zscore_foreground(&mut v, 1);
+        assert!((v[50] + 1.0).abs() < 1e-6 && (v[51] - 1.0).abs() < 1e-6);
+        assert!((v[0] + 5.0).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,182 @@
+//! The 3D U-Net of MONAI (`monai.networks.nets.UNet`, `spatial_dims=3`), layer for layer.
+//!
+//! MONAI builds the network recursively: level `i` is `Sequential(down_i,
+//! SkipConnection(level_{i+1}), up_i)` and the last level's inner block is the bottom layer;
+//! the skip connection concatenates the level's input (first) with its inner block's output
+//! along channels. [`UNet3d`] keeps the same layers in flat lists (`down`, `bottom`, `up`)
+//! and applies them in the same order; [`crate::monai_key_map`] says which MONAI
+//! `state_dict` key lands where.
+
+mod adn;
+mod config;
+mod convolution;
+mod layers;
+mod residual_unit;
+
+pub use adn::Adn;
+pub use config::UNet3dConfig;
+pub use convolution::{Convolution, TransposedConvolution};
+pub use layers::{DownLayer, UpLayer};
+pub use residual_unit::ResidualUnit;
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+use crate::ModelError;
+
+/// MONAI's 3D U-Net with residual units: strided convolutions down, transposed convolutions
+/// up, skip connections by channel concatenation. Build it with [`UNet3dConfig::init`],
+/// load MONAI's weights with [`crate::load_monai_safetensors`].
+///
+/// Input `[N, in_channels, D, H, W]` with each of `D`, `H`, `W` divisible by the product of
+/// the strides (MONAI's constraint; [`UNet3d::check_input`] says why a shape does not fit);
+/// output `[N, out_channels, D, H, W]`, the logits.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use medburn_models::UNet3dConfig;
+///
+/// let device = Device::flex();
+/// let model = UNet3dConfig::new(1, 3, vec![8, 16, 32], vec![2, 2]).with_num_res_units(2).init(&device)?;
+/// let x = Tensor::<5>::ones([1, 1, 8, 12, 4], &device);
+/// let logits = model.try_forward(x)?;
+/// assert_eq!(logits.dims(), [1, 3, 8, 12, 4]);
+/// # Ok::<(), medburn_models::ModelError>(())
+/// ```
+#[derive(Module, Debug)]
+pub struct UNet3d {
+    /// Encoder layers, top first (MONAI `model.0`, `model.1.submodule.0`, ...).
+    pub down: Vec<DownLayer>,
+    /// The bottom layer (stride 1).
+    pub bottom: DownLayer,
+    /// Decoder layers, top first (MONAI `model.2`, `model.1.submodule.2`, ...).
+    pub up: Vec<UpLayer>,
+}
+
+impl UNet3d {
+    /// The logits. Panics where [`check_input`](Self::check_input) fails; use
+    /// [`try_forward`](Self::try_forward) on inputs of unknown shape.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use medburn_models::UNet3dConfig;
+    ///
+    /// let device = Device::flex();
+    /// let model = UNet3dConfig::new(2, 2, vec![4, 8], vec![2]).init(&device)?;
+    /// assert_eq!(model.forward(Tensor::<5>::zeros([3, 2, 2, 4, 6], &device)).dims(), [3, 2, 2, 4, 6]);
+    /// # Ok::<(), medburn_models::ModelError>(())
+    /// ```
+    pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        self.level(0, x)
+    }
+
+    /// [`check_input`](Self::check_input), then [`forward`](Self::forward).
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use medburn_models::{ModelError, UNet3dConfig};
+    ///
+    /// let device = Device::flex();
+    /// let model = UNet3dConfig::new(1, 2, vec![4, 8, 16], vec![2, 2]).init(&device)?;
+    /// // 6 is not divisible by 2 * 2.
+    /// let err = model.try_forward(Tensor::<5>::zeros([1, 1, 8, 8, 6], &device)).unwrap_err();
+    /// assert!(matches!(err, ModelError::InputShape { .. }));
+    /// # Ok::<(), medburn_models::ModelError>(())
+    /// ```
+    pub fn try_forward(&self, x: Tensor<5>) -> Result<Tensor<5>, ModelError> {
+        self.check_input(x.dims())?;
+        Ok(self.forward(x))
+    }
+
+    /// Whether an input of `shape` fits: `in_channels` channels, no empty axis, and every
+    /// spatial size divisible by the product of the strides, so each transposed
+    /// convolution gives back the size its skip connection has.
+    ///
+    /// ```
+    /// use burn::tensor::Device;
+    /// use medburn_models::UNet3dConfig;
+    ///
+    /// let model = UNet3dConfig::new(1, 2, vec![4, 8, 16], vec![2, 2]).init(&Device::flex())?;
+    /// assert!(model.check_input([1, 1, 16, 12, 4]).is_ok());
+    /// assert!(model.check_input([1, 2, 16, 12, 4]).is_err()); // channels
+    /// assert!(model.check_input([1, 1, 16, 12, 6]).is_err()); // 6 / 2 = 3 is odd
+    /// # Ok::<(), medburn_models::ModelError>(())
+    /// ```
+    pub fn check_input(&self, shape: [usize; 5]) -> Result<(), ModelError> {
+        let fail = |reason: String| {
+            Err(ModelError::InputShape {
+                shape: shape.to_vec(),
+                reason,
+            })
+        };
+        let in_channels = self.in_channels();
+        if shape[1] != in_channels {
+            return fail(format!("the network takes {in_channels} channels"));
+        }
+        if shape.contains(&0) {
+            return fail("an axis is empty".into());
+        }
+        let mut size = [shape[2], shape[3], shape[4]];
+        for (level, layer) in self.down.iter().enumerate() {
+            let stride = layer.stride();
+            if size.iter().any(|n| n % stride != 0) {
+                return fail(format!(
+                    "spatial size {size:?} at level {level} is not divisible by its stride {stride}; \
+                     every axis must be divisible by the product of the strides"
+                ));
+            }
+            size = size.map(|n| n / stride);
+        }
+        Ok(())
+    }
+
+    /// Channels of the input the network takes.
+    ///
+    /// ```
+    /// use burn::tensor::Device;
+    /// use medburn_models::UNet3dConfig;
+    ///
+    /// let model = UNet3dConfig::new(3, 2, vec![4, 8], vec![2]).init(&Device::flex())?;
+    /// assert_eq!((model.in_channels(), model.out_channels()), (3, 2));
+    /// # Ok::<(), medburn_models::ModelError>(())
+    /// ```
+    pub fn in_channels(&self) -> usize {
+        self.down[0].first_conv().weight.dims()[1] * self.down[0].first_conv().groups
+    }
+
+    /// Channels of the output (the classes).
+    ///
+    /// ```
+    /// use burn::tensor::Device;
+    /// use medburn_models::UNet3dConfig;
+    ///
+    /// let model = UNet3dConfig::new(3, 5, vec![4, 8], vec![2]).with_num_res_units(1).init(&Device::flex())?;
+    /// assert_eq!(model.out_channels(), 5);
+    /// # Ok::<(), medburn_models::ModelError>(())
+    /// ```
+    pub fn out_channels(&self) -> usize {
+        self.up[0].upsample.conv.channels[1]
+    }
+
+    fn level(&self, i: usize, x: Tensor<5>) -> Tensor<5> {
+        if i == self.down.len() {
+            return self.bottom.forward(x);
+        }
+        let d = self.down[i].forward(x);
+        let inner = self.level(i + 1, d.clone());
+        self.up[i].forward(Tensor::cat(vec![d, inner], 1))
+    }
+}
+
+impl DownLayer {
+    fn first_conv(&self) -> &burn::nn::conv::Conv3d {
+        match self {
+            DownLayer::Residual(unit) => &unit.units[0].conv,
+            DownLayer::Plain(block) => &block.conv,
+        }
+    }
+
+    fn stride(&self) -> usize {
+        self.first_conv().stride[0]
+    }
+}

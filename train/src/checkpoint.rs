@@ -1,0 +1,190 @@
+//! Checkpoints: the model, the optimizer state, the step (the RNG streams and the data position
+//! follow from the seed and the step, see `medburn_datasets::step_rng`), the best validation
+//! score and the configuration, in one folder under `OUT/checkpoints/`. A folder is written
+//! under a temporary name and renamed, and `OUT/checkpoints/latest` is replaced the same way,
+//! so a run killed at any moment leaves the previous checkpoint whole.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+
+/// The run's position and what prediction needs to know about the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Optimizer steps done.
+    pub step: u64,
+    /// Epochs done.
+    pub epoch: u64,
+    /// The run's seed (RNG stream `s` of it serves step `s`).
+    pub seed: u64,
+    /// Image channels the model takes.
+    pub in_channels: usize,
+    /// Classes the model predicts (background included).
+    pub num_classes: usize,
+    /// Channel names of the training data.
+    pub channel_names: Vec<String>,
+    /// Label names of the training data.
+    pub label_names: BTreeMap<u32, String>,
+    /// Best mean foreground Dice seen in validation, and its step.
+    pub best: Option<(f64, u64)>,
+}
+
+fn ckpt_err(path: &Path, message: impl std::fmt::Display) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            TrainError::Output {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        })
+}
+
+/// Saves a checkpoint folder `OUT/checkpoints/NAME` (model.bpk, optimizer.bpk when given,
+/// state.json, train.toml) and points `OUT/checkpoints/latest` at it. Returns the folder.
+///
+/// ```
+/// use burn::module::Module;
+/// use burn::nn::LinearConfig;
+/// use medburn_train::{load_model, save_checkpoint, TrainConfig, TrainState};
+/// let device = burn::tensor::Device::flex();
+/// let model = LinearConfig::new(2, 3).init(&device);
+/// let out = tempfile::tempdir()?;
+/// let state = TrainState { step: 7, epoch: 0, seed: 1, in_channels: 2, num_classes: 3,
+///     channel_names: vec![], label_names: Default::default(), best: None };
+/// let dir = save_checkpoint(out.path(), "step-7", &model, None, &state, &TrainConfig::default())?;
+/// let back = load_model(LinearConfig::new(2, 3).init(&device), &dir)?;
+/// assert_eq!(back.weight.val().into_data(), model.weight.val().into_data());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn save_checkpoint<M: Module>(
+    out: &Path,
+    name: &str,
+    model: &M,
+    optimizer: Option<&ModuleOptimizer>,
+    state: &TrainState,
+    config: &TrainConfig,
+) -> Result<PathBuf> {
+    let root = out.join("checkpoints");
+    std::fs::create_dir_all(&root).map_err(|e| ckpt_err(&root, e))?;
+    let tmp = root.join(format!(".tmp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| ckpt_err(&tmp, e))?;
+    let write = || -> Result<()> {
+        let mut store = BurnpackStore::from_file(tmp.join("model.bpk"))
+            .auto_extension(false)
+            .overwrite(true);
+        model
+            .save_into(&mut store)
+            .map_err(|e| ckpt_err(&tmp, format!("model: {e}")))?;
+        if let Some(optim) = optimizer {
+            optim
+                .save(tmp.join("optimizer.bpk"))
+                .map_err(|e| ckpt_err(&tmp, format!("optimizer: {e}")))?;
+        }
+        let json = serde_json::to_string_pretty(state).map_err(|e| ckpt_err(&tmp, e))?;
+        std::fs::write(tmp.join("state.json"), json).map_err(|e| ckpt_err(&tmp, e))?;
+        std::fs::write(tmp.join("train.toml"), config.to_toml()?).map_err(|e| ckpt_err(&tmp, e))?;
+        Ok(())
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let dir = root.join(name);
+    // Replace an older folder of the same name: move it aside first so that one of the two
+    // is always whole.
+    let old = root.join(format!(".old-{name}-{}", std::process::id()));
+    let had_old = dir.exists() && std::fs::rename(&dir, &old).is_ok();
+    std::fs::rename(&tmp, &dir).map_err(|e| ckpt_err(&dir, e))?;
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    write_atomic(&root.join("latest"), name.as_bytes())?;
+    Ok(dir)
+}
+
+/// The checkpoint folder `path` names: the folder itself when it holds `state.json`, else the
+/// one `PATH/checkpoints/latest` (or `PATH/latest`) points at.
+///
+/// ```
+/// let out = tempfile::tempdir()?;
+/// assert!(medburn_train::resolve_checkpoint(out.path()).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf> {
+    if path.join("state.json").is_file() {
+        return Ok(path.to_path_buf());
+    }
+    for root in [path.join("checkpoints"), path.to_path_buf()] {
+        if let Ok(name) = std::fs::read_to_string(root.join("latest")) {
+            let dir = root.join(name.trim());
+            if dir.join("state.json").is_file() {
+                return Ok(dir);
+            }
+        }
+    }
+    Err(ckpt_err(
+        path,
+        "no checkpoint here (expected state.json, or checkpoints/latest naming one)",
+    ))
+}
+
+/// Reads a checkpoint's state and configuration.
+///
+/// ```no_run
+/// let (state, config) = medburn_train::read_checkpoint("medburn-run/checkpoints/best".as_ref())?;
+/// println!("step {} of {}", state.step, config.optim.steps);
+/// # Ok::<(), medburn_train::TrainError>(())
+/// ```
+pub fn read_checkpoint(dir: &Path) -> Result<(TrainState, TrainConfig)> {
+    let text = std::fs::read_to_string(dir.join("state.json")).map_err(|e| ckpt_err(dir, e))?;
+    let state: TrainState =
+        serde_json::from_str(&text).map_err(|e| ckpt_err(dir, format!("state.json: {e}")))?;
+    let config = TrainConfig::from_file(&dir.join("train.toml"))?;
+    Ok((state, config))
+}
+
+/// Loads a checkpoint's weights into `model` (same architecture); parameter ids are restored,
+/// so a saved optimizer state applies to them.
+pub fn load_model<M: Module>(mut model: M, dir: &Path) -> Result<M> {
+    let path = dir.join("model.bpk");
+    let mut store = BurnpackStore::from_file(&path).auto_extension(false);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| ckpt_err(&path, e))?;
+    if !result.missing.is_empty() || !result.errors.is_empty() {
+        return Err(ckpt_err(
+            &path,
+            format!(
+                "does not fit this model ({} tensors missing, {} errors)",
+                result.missing.len(),
+                result.errors.len()
+            ),
+        ));
+    }
+    Ok(model)
+}
+
+/// Loads a checkpoint's optimizer state.
+pub fn load_optimizer(optimizer: ModuleOptimizer, dir: &Path) -> Result<ModuleOptimizer> {
+    let path = dir.join("optimizer.bpk");
+    optimizer.load(&path).map_err(|e| ckpt_err(&path, e))
+}

@@ -1,0 +1,283 @@
+//! Sliding-window inference on whole volumes (MONAI's `sliding_window_inference`, nnU-Net's
+//! predictor): windows of the training patch size overlap, each window's softmax is weighted by
+//! a Gaussian that trusts its centre more than its border, and the weighted sum is divided by
+//! the summed weights. Optionally averaged over flips along every axis (test-time augmentation).
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+/// How windows are laid and blended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlidingWindow {
+    /// Window size along i, j, k.
+    pub roi_size: [usize; 3],
+    /// Overlap of neighbouring windows, in [0, 1).
+    pub overlap: f64,
+    /// Windows per forward pass.
+    pub sw_batch_size: usize,
+    /// Gaussian sigma as a fraction of the window size (MONAI and nnU-Net: 0.125).
+    pub sigma_scale: f64,
+    /// Average over the 8 combinations of flips along the three axes.
+    pub flip_tta: bool,
+}
+
+impl SlidingWindow {
+    /// Windows of `roi_size` with 50% overlap, 4 per pass, Gaussian blending, no flips.
+    ///
+    /// ```
+    /// let sw = medburn_train::SlidingWindow::new([32, 32, 32]);
+    /// assert_eq!(sw.overlap, 0.5);
+    /// ```
+    pub fn new(roi_size: [usize; 3]) -> SlidingWindow {
+        SlidingWindow {
+            roi_size,
+            overlap: 0.5,
+            sw_batch_size: 4,
+            sigma_scale: 0.125,
+            flip_tta: false,
+        }
+    }
+
+    /// Class probabilities `[1, K, D, H, W]` of a whole image `[1, C, D, H, W]`, where `forward`
+    /// maps windows `[B, C, d, h, w]` to logits `[B, K, d, h, w]`. Images smaller than a window
+    /// are zero-padded around and cropped back.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// let sw = medburn_train::SlidingWindow::new([4, 4, 4]);
+    /// let image = Tensor::<5>::ones([1, 1, 6, 5, 9], &Device::flex());
+    /// // A "network" whose logits favour class 1 everywhere.
+    /// let probs = sw.probabilities(image, |x| Tensor::cat(vec![x.clone() * 0.0, x], 1))?;
+    /// assert_eq!(probs.dims(), [1, 2, 6, 5, 9]);
+    /// let p1 = probs.slice([0..1, 1..2]).mean().into_scalar::<f32>();
+    /// assert!((p1 - 0.7311).abs() < 1e-3); // sigmoid(1): blending keeps a constant constant
+    /// # Ok::<(), medburn_train::TrainError>(())
+    /// ```
+    pub fn probabilities(
+        &self,
+        image: Tensor<5>,
+        forward: impl Fn(Tensor<5>) -> Tensor<5>,
+    ) -> Result<Tensor<5>> {
+        if !(0.0..1.0).contains(&self.overlap) || self.sw_batch_size == 0 {
+            return Err(TrainError::Invalid(format!(
+                "sliding window: overlap {} must be in [0, 1) and sw_batch_size at least 1",
+                self.overlap
+            )));
+        }
+        if self.roi_size.contains(&0) {
+            return Err(TrainError::Invalid("sliding window: zero roi size".into()));
+        }
+        if !self.flip_tta {
+            return self.blend(image, &forward);
+        }
+        let mut sum: Option<Tensor<5>> = None;
+        for mask in 0..8usize {
+            let flip = |mut t: Tensor<5>| {
+                for a in (0..3).filter(|a| mask >> a & 1 == 1) {
+                    t = t.flip([a + 2]);
+                }
+                t
+            };
+            let p = flip(self.blend(flip(image.clone()), &forward)?);
+            sum = Some(match sum {
+                Some(s) => s + p,
+                None => p,
+            });
+        }
+        Ok(sum.expect("8 passes") / 8.0)
+    }
+
+    fn blend(
+        &self,
+        image: Tensor<5>,
+        forward: &impl Fn(Tensor<5>) -> Tensor<5>,
+    ) -> Result<Tensor<5>> {
+        let device = image.device();
+        let [_, c, d, h, w] = image.dims();
+        let [rw, rh, rd] = self.roi_size;
+        // Zero-pad where the image is smaller than a window.
+        let size = [d.max(rd), h.max(rh), w.max(rw)];
+        let lo = [(size[0] - d) / 2, (size[1] - h) / 2, (size[2] - w) / 2];
+        let padded = if size != [d, h, w] {
+            Tensor::<5>::zeros([1, c, size[0], size[1], size[2]], &device).slice_assign(
+                [
+                    0..1,
+                    0..c,
+                    lo[0]..lo[0] + d,
+                    lo[1]..lo[1] + h,
+                    lo[2]..lo[2] + w,
+                ],
+                image,
+            )
+        } else {
+            image
+        };
+        let importance = gaussian_importance([rd, rh, rw], self.sigma_scale, &device);
+        let mut windows = Vec::new();
+        for z in window_starts(size[0], rd, self.overlap) {
+            for y in window_starts(size[1], rh, self.overlap) {
+                for x in window_starts(size[2], rw, self.overlap) {
+                    windows.push([z, y, x]);
+                }
+            }
+        }
+        let mut acc: Option<Tensor<5>> = None;
+        let mut weight = Tensor::<5>::zeros([1, 1, size[0], size[1], size[2]], &device);
+        for chunk in windows.chunks(self.sw_batch_size) {
+            let batch = Tensor::cat(
+                chunk
+                    .iter()
+                    .map(|&[z, y, x]| {
+                        padded
+                            .clone()
+                            .slice([0..1, 0..c, z..z + rd, y..y + rh, x..x + rw])
+                    })
+                    .collect(),
+                0,
+            );
+            let logits = forward(batch);
+            let [b, k, ld, lh, lw] = logits.dims();
+            if b != chunk.len() || [ld, lh, lw] != [rd, rh, rw] {
+                return Err(TrainError::Invalid(format!(
+                    "sliding window: the network mapped {} windows of {:?} to {:?}",
+                    chunk.len(),
+                    [rd, rh, rw],
+                    logits.dims()
+                )));
+            }
+            let probs = softmax(logits, 1) * importance.clone();
+            let mut sum =
+                acc.unwrap_or_else(|| Tensor::zeros([1, k, size[0], size[1], size[2]], &device));
+            for (n, &[z, y, x]) in chunk.iter().enumerate() {
+                let at = [0..1, 0..k, z..z + rd, y..y + rh, x..x + rw];
+                let p = probs.clone().slice([n..n + 1, 0..k]);
+                sum = sum.clone().slice_assign(at.clone(), sum.slice(at) + p);
+                let at = [0..1, 0..1, z..z + rd, y..y + rh, x..x + rw];
+                weight = weight
+                    .clone()
+                    .slice_assign(at.clone(), weight.slice(at) + importance.clone());
+            }
+            acc = Some(sum);
+        }
+        let probs = acc.expect("at least one window") / weight;
+        let k = probs.dims()[1];
+        Ok(probs.slice([
+            0..1,
+            0..k,
+            lo[0]..lo[0] + d,
+            lo[1]..lo[1] + h,
+            lo[2]..lo[2] + w,
+        ]))
+    }
+}
+
+/// First voxels of windows of size `roi` over `n` voxels with the given overlap: evenly
+/// stepped, the last one flush with the end.
+///
+/// ```
+/// assert_eq!(medburn_train::window_starts(10, 4, 0.5), vec![0, 2, 4, 6]);
+/// assert_eq!(medburn_train::window_starts(3, 4, 0.5), vec![0]);
+/// assert_eq!(medburn_train::window_starts(9, 4, 0.0), vec![0, 4, 5]);
+/// ```
+pub fn window_starts(n: usize, roi: usize, overlap: f64) -> Vec<usize> {
+    if n <= roi {
+        return vec![0];
+    }
+    let step = ((roi as f64 * (1.0 - overlap)).floor() as usize).max(1);
+    let mut starts: Vec<usize> = (0..)
+        .map(|k| k * step)
+        .take_while(|&s| s + roi < n)
+        .collect();
+    starts.push(n - roi);
+    starts
+}
+
+/// The blending weights of a window `[1, 1, d, h, w]`: a separable Gaussian centred on the
+/// window, sigma `sigma_scale` times each side, scaled to a maximum of 1 and kept above 1e-3
+/// so that corners still count where only one window reaches.
+fn gaussian_importance(
+    size: [usize; 3],
+    sigma_scale: f64,
+    device: &burn::tensor::Device,
+) -> Tensor<5> {
+    let axis = |n: usize| -> Vec<f64> {
+        let sigma = (n as f64 * sigma_scale).max(1e-6);
+        let c = (n as f64 - 1.0) / 2.0;
+        (0..n)
+            .map(|x| (-((x as f64 - c) / sigma).powi(2) / 2.0).exp())
+            .collect()
+    };
+    let (gz, gy, gx) = (axis(size[0]), axis(size[1]), axis(size[2]));
+    let mut v = Vec::with_capacity(size.iter().product());
+    for z in &gz {
+        for y in &gy {
+            for x in &gx {
+                v.push(z * y * x);
+            }
+        }
+    }
+    let max = v.iter().cloned().fold(0.0, f64::max).max(1e-12);
+    let v: Vec<f32> = v.iter().map(|x| (x / max).max(1e-3) as f32).collect();
+    Tensor::from_data(
+        TensorData::new(v, [1, 1, size[0], size[1], size[2]]),
+        device,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution};
+
+    fn values(t: Tensor<5>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec().unwrap()
+    }
+
+    /// A voxel-wise "network" (logits depend only on the voxel): blending must give back its
+    /// softmax exactly, whatever the windows, padding and flips.
+    #[test]
+    fn a_voxelwise_network_is_reproduced_exactly() {
+        let device = Device::flex();
+        let image = Tensor::<5>::random([1, 2, 7, 9, 5], Distribution::Normal(0.0, 1.0), &device);
+        let net = |x: Tensor<5>| {
+            let a = x.clone().slice([0..x.dims()[0], 0..1]);
+            let b = x.clone().slice([0..x.dims()[0], 1..2]);
+            let n = x.dims()[0];
+            Tensor::cat(vec![a.clone() * 2.0, b - a, x.slice([0..n, 0..1]) * 0.0], 1)
+        };
+        let want = values(softmax(net(image.clone()), 1));
+        for (roi, flip) in [([4, 4, 4], false), ([6, 3, 8], true), ([5, 9, 7], false)] {
+            let sw = SlidingWindow {
+                roi_size: roi,
+                overlap: 0.25,
+                sw_batch_size: 3,
+                sigma_scale: 0.125,
+                flip_tta: flip,
+            };
+            let got = values(sw.probabilities(image.clone(), net).unwrap());
+            let err = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(err < 1e-5, "roi {roi:?} flip {flip}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_settings_and_networks_are_errors() {
+        let device = Device::flex();
+        let image = Tensor::<5>::zeros([1, 1, 4, 4, 4], &device);
+        let mut sw = SlidingWindow::new([2, 2, 2]);
+        sw.overlap = 1.0;
+        assert!(sw.probabilities(image.clone(), |x| x).is_err());
+        let sw = SlidingWindow::new([2, 2, 2]);
+        let e = sw
+            .probabilities(image, |x| x.slice([0..1, 0..1, 0..1, 0..1, 0..1]))
+            .unwrap_err();
+        assert!(e.to_string().contains("mapped"), "{e}");
+    }
+}

@@ -1,0 +1,25 @@
+//! Metrics computed on the device.
+//!
+//! Label maps are `Tensor<5, Int>` `[N, 1, D, H, W]` of class indices, as the losses take
+//! them; [`argmax_labels`] turns logits into one.
+//!
+//! ```
+//! use burn::tensor::{Device, Int, Tensor};
+//! use medburn_train::metrics::{argmax_labels, dice_per_label, mean_dice};
+//!
+//! let device = Device::flex();
+//! let logits = Tensor::<5>::zeros([2, 3, 4, 4, 4], &device);
+//! let truth = Tensor::<5, Int>::zeros([2, 1, 4, 4, 4], &device);
+//! let dice = dice_per_label(argmax_labels(logits), truth, 3, true)?;
+//! assert_eq!(dice.dims(), [2, 3]);
+//! // Background everywhere, predicted everywhere: 1; labels 1 and 2 absent: NaN, skipped.
+//! assert_eq!(mean_dice(dice).into_scalar::<f32>(), 1.0);
+//! # Ok::<(), medburn_train::losses::InputError>(())
+//! ```
+
+mod dice;
+
+pub use dice::{argmax_labels, dice_per_label, dice_per_label_with, mean_dice};
+
+#[cfg(test)]
+mod tests;
