@@ -3,7 +3,7 @@
 //! on whole held-out volumes; a checkpoint every epoch, on Ctrl-C and at the end; progress,
 //! metrics, curves and overlays for a person to look at.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -272,7 +272,12 @@ pub fn train(config: TrainConfig, options: &TrainOptions) -> Result<TrainSummary
     let (config, resume_dir) = match &options.resume {
         Some(path) => {
             let dir = resolve_checkpoint(path)?;
-            let (_, saved) = read_checkpoint(&dir)?;
+            let (_, mut saved) = read_checkpoint(&dir)?;
+            // Continue in the folder the checkpoint is in (OUT/checkpoints/NAME), wherever the
+            // run was first started: a moved run folder resumes where it now is.
+            if let Some(out) = dir.parent().and_then(Path::parent) {
+                saved.out = out.to_path_buf();
+            }
             (saved, Some(dir))
         }
         None => (config, None),

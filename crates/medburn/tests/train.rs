@@ -128,6 +128,10 @@ fn a_killed_run_resumes_to_the_same_weights() {
         latest.trim() == "step-000004" || latest.trim() == "step-000008",
         "{latest}"
     );
+    // The run folder is moved before resuming: the run continues where it now is.
+    let moved = dir.path().join("moved");
+    std::fs::rename(&killed, &moved).unwrap();
+    let killed = moved;
     let o = medburn()
         .args(["train", "--resume", killed.to_str().unwrap()])
         .output()
