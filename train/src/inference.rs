@@ -4,7 +4,7 @@
 //! the summed weights. Optionally averaged over flips along every axis (test-time augmentation).
 
 use burn::tensor::activation::softmax;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -172,6 +172,32 @@ impl SlidingWindow {
             lo[2]..lo[2] + w,
         ]))
     }
+}
+
+/// The label map `[1, 1, D', H', W']` on `target` of class probabilities `[1, K, D, H, W]` on
+/// `grid`: the probabilities resampled linearly, then arg-max (as nnU-Net returns a
+/// prediction to the input's grid).
+pub(crate) fn labels_on_grid(
+    probs: Tensor<5>,
+    grid: medburn_core::Geometry,
+    target: &medburn_core::Geometry,
+) -> Result<Tensor<5, Int>> {
+    let probs = medburn_core::MedImage::new(probs, grid)?;
+    let back =
+        medburn_spatial::resample(&probs, target, None, medburn_spatial::Interpolator::Linear)?;
+    Ok(back.into_voxels().argmax(1))
+}
+
+/// A label map read back to the host as u8 class indices.
+pub(crate) fn labels_to_host(labels: Tensor<5, Int>) -> Result<Vec<u8>> {
+    Ok(labels
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .map_err(|e| TrainError::Invalid(format!("{e:?}")))?
+        .into_iter()
+        .map(|v| v as u8)
+        .collect())
 }
 
 /// First voxels of windows of size `roi` over `n` voxels with the given overlap: evenly

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use medburn_core::{Device, MedImage};
+use medburn_core::Device;
 use medburn_datasets::{prepare_case, CaseFiles};
 use medburn_io::{Volume, VoxelArray, WriteOptions};
-use medburn_spatial::{resample, Interpolator};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::checkpoint::{load_model, read_checkpoint, resolve_checkpoint};
 use crate::error::{Result, TrainError};
+use crate::inference::{labels_on_grid, labels_to_host};
 use crate::model::build_unet;
 use crate::trainer::window_of;
 
@@ -98,24 +98,11 @@ pub fn predict(
         let image = prepared.image_on(device)?.into_voxels();
         let probs = window.probabilities(image, |x| net.forward(x))?;
         // Back to the input's grid: probabilities linearly, then arg-max.
-        let probs = MedImage::new(probs, prepared.geometry)?;
-        let back = resample(
-            &probs,
+        let labels = labels_to_host(labels_on_grid(
+            probs,
+            prepared.geometry,
             &prepared.source_geometry,
-            None,
-            Interpolator::Linear,
-        )?;
-        let labels: Vec<u8> = back
-            .voxels()
-            .clone()
-            .argmax(1)
-            .into_data()
-            .convert::<i64>()
-            .try_to_vec::<i64>()
-            .map_err(|e| TrainError::Invalid(format!("{e:?}")))?
-            .into_iter()
-            .map(|v| v as u8)
-            .collect();
+        )?)?;
         let g = prepared.source_geometry;
         let [ni, nj, nk] = g.size();
         let mut counts = vec![0usize; state.num_classes];

@@ -12,7 +12,7 @@ use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
-use medburn_core::{Geometry, MedImage};
+use medburn_core::Geometry;
 use medburn_datasets::{CaseCache, Manifest, PatchLoader, PreparedCase};
 use medburn_models::UNet3d;
 
@@ -21,7 +21,7 @@ use crate::checkpoint::{
 };
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
-use crate::inference::SlidingWindow;
+use crate::inference::{labels_on_grid, labels_to_host, SlidingWindow};
 use crate::losses::{DiceCeLoss, DiceCeLossConfig};
 use crate::metrics::dice_per_label;
 use crate::metrics_log::{LogEntry, MetricsLog};
@@ -187,12 +187,7 @@ pub(crate) fn validate(
         let image = case.image_on(device)?.into_voxels();
         let probs = window.probabilities(image, |x| model.forward(x))?;
         let pred: Tensor<5, Int> = probs.clone().argmax(1);
-        let back = medburn_spatial::resample(
-            &MedImage::new(probs, case.geometry)?,
-            &case.source_geometry,
-            None,
-            medburn_spatial::Interpolator::Linear,
-        )?;
+        let pred_on_source = labels_on_grid(probs, case.geometry, &case.source_geometry)?;
         let [w, h, d] = case.source_geometry.size();
         if label.len() != w * h * d {
             return Err(TrainError::Invalid(format!(
@@ -202,7 +197,6 @@ pub(crate) fn validate(
         }
         let truth: Vec<i64> = label.iter().map(|&v| v as i64).collect();
         let truth = Tensor::<5, Int>::from_data(TensorData::new(truth, [1, 1, d, h, w]), device);
-        let pred_on_source: Tensor<5, Int> = back.into_voxels().argmax(1);
         let dice: Vec<f32> = dice_per_label(pred_on_source, truth, num_classes, false)?
             .into_data()
             .convert::<f32>()
@@ -214,15 +208,7 @@ pub(crate) fn validate(
                 counts[l] += 1;
             }
         }
-        let p: Vec<u8> = pred
-            .into_data()
-            .convert::<i64>()
-            .try_to_vec::<i64>()
-            .map_err(|e| TrainError::Invalid(format!("{e:?}")))?
-            .into_iter()
-            .map(|v| v as u8)
-            .collect();
-        predictions.push(p);
+        predictions.push(labels_to_host(pred)?);
     }
     let per_label: Vec<f64> = sums
         .iter()
