@@ -3,9 +3,11 @@
 same threads, in one run (alternating rounds, medians).
 
     .venv/bin/python tests/scripts/bench_models.py target/release/medburn [--rounds 3] [--runs 5]
+        [--before OTHER_BUILD/medburn] [--only NAME_PART] [--threads N]
 
 Needs torch and monai. Prints a table of medians and ratios (MONAI time / medburn time: above 1
-means medburn is faster) and the JSON of both sides.
+means medburn is faster), where the training step's time goes (forward, backward, optimizer;
+convolution forward and its two backward passes; normalization), and the JSON of all sides.
 """
 import argparse
 import json
@@ -49,7 +51,104 @@ def torch_cases(threads):
         y = torch.nn.functional.conv3d(xc, wc, padding=1)
         y.sum().backward()
 
-    return {"unet_train_step": step, "unet_inference": infer, "conv3d_16_fwd_bwd": conv}
+    cases = {"unet_train_step": step, "unet_inference": infer, "conv3d_16_fwd_bwd": conv}
+    cases.update(breakdown_cases(net, loss, x, y))
+    return cases
+
+
+# The U-Net's 18 convolutions (in, out, input edge, stride, kernel, transposed) and its 13
+# normalized activations (channels, edge), as `medburn bench` lists them (bench_models.rs).
+UNET_CONVS = [
+    (1, 16, 64, 2, 3, False), (16, 16, 32, 1, 3, False), (1, 16, 64, 2, 3, False),
+    (16, 32, 32, 2, 3, False), (32, 32, 16, 1, 3, False), (16, 32, 32, 2, 3, False),
+    (32, 64, 16, 2, 3, False), (64, 64, 8, 1, 3, False), (32, 64, 16, 2, 3, False),
+    (64, 128, 8, 1, 3, False), (128, 128, 8, 1, 3, False), (64, 128, 8, 1, 1, False),
+    (192, 32, 8, 2, 3, True), (32, 32, 16, 1, 3, False), (64, 16, 16, 2, 3, True),
+    (16, 16, 32, 1, 3, False), (32, 2, 32, 2, 3, True), (2, 2, 64, 1, 3, False),
+]
+UNET_NORMS = [(16, 32), (16, 32), (32, 16), (32, 16), (64, 8), (64, 8), (128, 8), (128, 8),
+              (32, 16), (32, 16), (16, 32), (16, 32), (2, 64)]
+
+
+def breakdown_cases(net, loss, x, y):
+    """The step's parts: forward with loss, plus backward; each layer kind on its own."""
+    import torch
+    import torch.nn.functional as F
+
+    def loss_forward():
+        # Recording the graph, as the step's forward does (and medburn's autodiff forward).
+        loss(net(x), y).item()
+
+    def loss_backward():
+        net.zero_grad()
+        loss(net(x), y).backward()
+
+    def convs(dx, dw):
+        layers = []
+        for cin, cout, n, s, k, t in UNET_CONVS:
+            xi = torch.rand(2, cin, n, n, n, requires_grad=dx)
+            w = torch.rand(*((cin, cout) if t else (cout, cin)), k, k, k, requires_grad=dw)
+            layers.append((xi, w, s, k, t))
+
+        def run():
+            for xi, w, s, k, t in layers:
+                if t:
+                    out = F.conv_transpose3d(xi, w, stride=s, padding=k // 2, output_padding=s - 1)
+                else:
+                    out = F.conv3d(xi, w, stride=s, padding=k // 2)
+                if dx or dw:
+                    out.sum().backward()
+                else:
+                    out.sum().item()
+        return run
+
+    def norms(backward):
+        layers = [(torch.rand(2, c, n, n, n, requires_grad=backward), torch.nn.PReLU())
+                  for c, n in UNET_NORMS]
+
+        def run():
+            for xi, act in layers:
+                out = act(F.instance_norm(xi, eps=1e-5))
+                if backward:
+                    out.sum().backward()
+                else:
+                    out.sum().item()
+        return run
+
+    def no_grad(fn):
+        def run():
+            with torch.no_grad():
+                fn()
+        return run
+
+    return {
+        "unet_loss_forward": loss_forward,
+        "unet_loss_backward": loss_backward,
+        "unet_convs_forward": no_grad(convs(False, False)),
+        "unet_convs_input_grad": convs(True, False),
+        "unet_convs_weight_grad": convs(False, True),
+        "unet_norms_forward": no_grad(norms(False)),
+        "unet_norms_backward": norms(True),
+    }
+
+
+STEP_PARTS = ["unet_train_step", "unet_loss_forward", "unet_loss_backward", "unet_convs_forward",
+              "unet_convs_input_grad", "unet_convs_weight_grad", "unet_norms_forward",
+              "unet_norms_backward"]
+
+
+def breakdown(t):
+    """Split the training step into parts by differences of medians (seconds)."""
+    return {
+        "forward with loss": t["unet_loss_forward"],
+        "backward": t["unet_loss_backward"] - t["unet_loss_forward"],
+        "optimizer (AdamW)": t["unet_train_step"] - t["unet_loss_backward"],
+        "convolutions forward": t["unet_convs_forward"],
+        "convolutions input gradient": t["unet_convs_input_grad"] - t["unet_convs_forward"],
+        "convolutions weight gradient": t["unet_convs_weight_grad"] - t["unet_convs_forward"],
+        "norm+PReLU forward": t["unet_norms_forward"],
+        "norm+PReLU backward": t["unet_norms_backward"] - t["unet_norms_forward"],
+    }
 
 
 def median_time(fn, runs):
@@ -62,34 +161,59 @@ def median_time(fn, runs):
     return statistics.median(times)
 
 
+def medburn_median(binary, name, runs, env):
+    out = subprocess.run([binary, "bench", "--only", name, "--json", "--runs", str(runs)],
+                         capture_output=True, text=True, env=env, check=True)
+    return next(r["median_s"] for r in json.loads(out.stdout)["results"] if r["name"] == name)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("medburn")
+    ap.add_argument("--before", help="a second medburn binary (another build) timed in the same "
+                    "rounds, e.g. one built without Burn's rayon and simd features")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--only", help="only the cases whose name contains this")
     a = ap.parse_args()
-    cases = torch_cases(a.threads)
+    cases = {k: f for k, f in torch_cases(a.threads).items() if not a.only or a.only in k}
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads))
-    ref = {k: [] for k in cases}
-    ours = {k: [] for k in cases}
+    binaries = {"medburn": a.medburn}
+    if a.before:
+        binaries["before"] = a.before
+    times = {side: {k: [] for k in cases} for side in ["reference", *binaries]}
     for _ in range(a.rounds):
         for k, fn in cases.items():
-            ref[k].append(median_time(fn, a.runs))
-        # `--only` takes one pattern: run the three names one by one.
-        for k in cases:
-            out = subprocess.run([a.medburn, "bench", "--only", k, "--json", "--runs", str(a.runs)],
-                                 capture_output=True, text=True, env=env, check=True)
-            j = json.loads(out.stdout)
-            ours[k].append(next(r["median_s"] for r in j["results"] if r["name"] == k))
+            times["reference"][k].append(median_time(fn, a.runs))
+        # `--only` matches by substring and no case name contains another: run them one by one.
+        for side, binary in binaries.items():
+            for k in cases:
+                times[side][k].append(medburn_median(binary, k, a.runs, env))
     import torch
     print(f"threads {a.threads}, torch {torch.__version__}")
-    print(f"{'case':<22} {'MONAI/PyTorch s':>16} {'medburn s':>10} {'ratio':>7}")
+    head = f"{'case':<24} {'MONAI/PyTorch s':>16} {'medburn s':>10} {'ratio':>7}"
+    if a.before:
+        head += f" {'before s':>10} {'ratio':>7}"
+    print(head)
     rows = {}
     for k in cases:
-        r, o = statistics.median(ref[k]), statistics.median(ours[k])
-        rows[k] = {"reference_s": r, "medburn_s": o, "ratio": r / o}
-        print(f"{k:<22} {r:>16.4f} {o:>10.4f} {r / o:>7.2f}x")
+        r = statistics.median(times["reference"][k])
+        rows[k] = {"reference_s": r}
+        line = f"{k:<24} {r:>16.4f}"
+        for side in binaries:
+            o = statistics.median(times[side][k])
+            rows[k][f"{side}_s"] = o
+            rows[k][f"{side}_ratio"] = r / o
+            line += f" {o:>10.4f} {r / o:>7.2f}x"
+        print(line)
+    if all(k in rows for k in STEP_PARTS):
+        parts = {side: breakdown({k: rows[k][f"{side}_s"] for k in STEP_PARTS})
+                 for side in ["reference", *binaries]}
+        print(f"\nwhere the step goes, seconds: {' / '.join(parts)}")
+        for k in parts["reference"]:
+            print(f"{k:<30} " + " / ".join(f"{parts[side][k]:>8.4f}" for side in parts))
+        rows["breakdown"] = parts
     print(json.dumps(rows, indent=2))
 
 

@@ -6,6 +6,7 @@ use burn::tensor::Tensor;
 
 use crate::backend::SamplingBackend;
 use crate::bspline::bspline_coefficients;
+use crate::contract::{self, Spec};
 use crate::error::{check_nonempty, OpsError, Result};
 use crate::options::{Interpolation, SampleOptions};
 
@@ -77,6 +78,11 @@ pub fn grid_sample_3d(
     }
     check_nonempty(OP, "grid", &g)?;
     check_same_device(OP, &input, &grid)?;
+    contract::grid_sample(
+        OP,
+        &Spec::new(&input.dims(), input.dtype()),
+        &Spec::new(&g, grid.dtype()),
+    )?;
     let input = samples(input, options);
     Ok(Tensor::from_dispatch(
         <Dispatch as SamplingBackend>::grid_sample_3d(
@@ -126,6 +132,12 @@ pub fn voxel_affine_sample_3d(
         ));
     }
     check_same_device(OP, &input, &matrix)?;
+    contract::affine_sample(
+        OP,
+        &Spec::new(&input.dims(), input.dtype()),
+        &Spec::new(&matrix.dims(), matrix.dtype()),
+        &output_size,
+    )?;
     let input = samples(input, options);
     Ok(Tensor::from_dispatch(
         <Dispatch as SamplingBackend>::affine_sample_3d(

@@ -31,6 +31,7 @@ mod affine;
 mod autodiff;
 pub mod backend;
 mod bspline;
+mod contract;
 mod cube;
 mod error;
 mod flex;

@@ -1,6 +1,8 @@
 //! Bad arguments give an `OpsError` naming the op, never a panic.
 
-use burn::tensor::{Device, Tensor};
+use burn::backend::Dispatch;
+use burn::tensor::{DType, Device, Tensor};
+use medburn_ops::backend::SamplingBackend;
 use medburn_ops::*;
 
 fn t<const D: usize>(shape: [usize; D]) -> Tensor<D> {
@@ -75,4 +77,57 @@ fn non_finite_positions_do_not_panic() {
             let _ = y.into_data();
         }
     }
+}
+
+#[test]
+fn mixed_dtypes_are_refused() {
+    let x = t([1, 1, 4, 4, 4]).cast(DType::F16);
+    let o = SampleOptions::default();
+    let e = grid_sample_3d(x.clone(), t([1, 2, 2, 2, 3]), o).unwrap_err();
+    assert!(
+        e.message.contains("F16") && e.message.contains("F32"),
+        "{e}"
+    );
+    let e = voxel_affine_sample_3d(x, t([1, 3, 4]), [2, 2, 2], o).unwrap_err();
+    assert!(e.message.contains("cast them to one float type"), "{e}");
+}
+
+/// The backend trait is public: called directly with a `grad_output` that does not fit
+/// `input_shape` (a larger N would scatter past `grad_input` on a GPU), it stops with the
+/// contract's message before any kernel runs.
+fn direct_call_is_checked(device: &Device) {
+    let grid = Tensor::<5>::zeros([1, 2, 2, 2, 3], device);
+    let too_many = Tensor::<5>::ones([2, 1, 2, 2, 2], device);
+    let o = SampleOptions::default();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let g = <Dispatch as SamplingBackend>::grid_sample_3d_backward_input(
+            grid.into_dispatch(),
+            too_many.into_dispatch(),
+            [1, 1, 4, 4, 4],
+            o,
+        );
+        Tensor::<5>::from_dispatch(g).into_data()
+    }));
+    let message = match caught {
+        Ok(_) => panic!("a grad_output of batch 2 for an input of batch 1 was accepted"),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(
+        message.contains("grad_output must be [1, 1, 2, 2, 2]"),
+        "{message}"
+    );
+}
+
+#[test]
+fn direct_backend_calls_are_checked_on_flex() {
+    direct_call_is_checked(&Device::flex());
+}
+
+#[test]
+fn direct_backend_calls_are_checked_on_wgpu() {
+    let Some(gpu) = medburn_core::wgpu_device_or_skip("direct_backend_calls_are_checked_on_wgpu")
+    else {
+        return;
+    };
+    direct_call_is_checked(&gpu);
 }

@@ -4,12 +4,12 @@
 
 mod common;
 
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
 use medburn_ops::*;
 
 fn random_data(shape: [usize; 5], lo: f64, hi: f64) -> TensorData {
-    Tensor::<5>::random(shape, Distribution::Uniform(lo, hi), &Device::flex()).into_data()
+    seeded_uniform(shape, lo, hi)
 }
 
 /// Runs `f` on both devices with autodiff; compares output and gradients within `tol`.
@@ -28,10 +28,12 @@ fn parity<const A: usize>(
         let y = f(&shifted).exp();
         let grads = y.clone().sum().backward();
         let mut out = vec![values(y)];
-        out.extend(
-            args.iter()
-                .map(|a| values(a.grad(&grads).unwrap_or_else(|| a.zeros_like()))),
-        );
+        out.extend(args.iter().enumerate().map(|(i, a)| {
+            values(
+                a.grad(&grads)
+                    .unwrap_or_else(|| panic!("{name}: argument {i} got no gradient")),
+            )
+        }));
         out
     };
     let Some(device) = wgpu_device() else { return };
@@ -112,13 +114,34 @@ fn fields_and_smoothing_on_wgpu_match_flex() {
     }
 }
 
+/// The grid-only gradient path (moving image untracked, displacement tracked) on both backends.
+#[test]
+fn warp_of_an_untracked_image_matches_flex() {
+    let moving = seeded_uniform([2, 1, 5, 4, 6], -1.0, 1.0);
+    let u = seeded_uniform([2, 3, 5, 4, 6], -1.5, 1.5);
+    for i in [Interpolation::Linear, Interpolation::BSpline] {
+        let o = SampleOptions::new(i).with_padding(Padding::Border);
+        let moving = moving.clone();
+        parity(
+            &format!("warp of untracked image {i:?}"),
+            [u.clone()],
+            move |[u]| {
+                let x = Tensor::<5>::from_data(moving.clone(), &u.device());
+                warp(x, u.clone(), o).unwrap()
+            },
+            1e-4,
+        );
+    }
+}
+
 #[test]
 fn nearest_sampling_passes_no_gradient_to_the_grid_on_either_backend() {
     let mut devices = vec![Device::flex().autodiff()];
     devices.extend(wgpu_device().map(|d| d.autodiff()));
     for device in devices {
-        let x = Tensor::<5>::random([1, 1, 4, 4, 4], Distribution::Default, &device).require_grad();
-        let g = Tensor::<5>::random([1, 2, 2, 2, 3], Distribution::Uniform(-1.0, 1.0), &device)
+        let x = Tensor::<5>::from_data(seeded_uniform([1, 1, 4, 4, 4], 0.0, 1.0), &device)
+            .require_grad();
+        let g = Tensor::<5>::from_data(seeded_uniform([1, 2, 2, 2, 3], -1.0, 1.0), &device)
             .require_grad();
         let y = grid_sample_3d(x, g.clone(), SampleOptions::new(Interpolation::Nearest)).unwrap();
         let grads = y.sum().backward();

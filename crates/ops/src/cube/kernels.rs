@@ -5,7 +5,11 @@
 //! Threads: forward, input gradient and grid gradient run one thread per output point and loop
 //! over channels (positions and weights computed once); the matrix gradient runs one thread per
 //! output row and writes 12 partial sums per row, reduced afterwards. The input gradient
-//! scatters with float atomics (native where the device has them, else compare-and-swap).
+//! scatters with float atomics (native where the device has them, else atomic exchanges).
+//!
+//! Tensors are read and written in their storage type `F`; positions, weights and sums are
+//! computed in `C`, which is f32 for f16 and bf16 (as PyTorch does: bf16 steps by 2 between 256
+//! and 512, so positions in bf16 land voxels away) and the storage type otherwise.
 
 use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
@@ -199,7 +203,7 @@ fn axis_taps<F: Float>(
 /// Raw voxel position `(x, y, z)` of output point `(n, z, y, x)`.
 #[cube]
 #[allow(clippy::too_many_arguments)]
-fn raw_position<F: Float>(
+fn raw_position<F: Float, C: Float>(
     positions: &Tensor<F>,
     n: usize,
     z: usize,
@@ -208,7 +212,7 @@ fn raw_position<F: Float>(
     sizes: (i32, i32, i32),
     #[comptime] source: Source,
     #[comptime] align: bool,
-) -> (F, F, F) {
+) -> (C, C, C) {
     let (w, h, d) = sizes;
     match source {
         Source::Grid => {
@@ -218,29 +222,29 @@ fn raw_position<F: Float>(
                 + x * positions.stride(3);
             let s = positions.stride(4);
             (
-                unnormalize::<F>(positions[off], w, align),
-                unnormalize::<F>(positions[off + s], h, align),
-                unnormalize::<F>(positions[off + 2 * s], d, align),
+                unnormalize::<C>(C::cast_from(positions[off]), w, align),
+                unnormalize::<C>(C::cast_from(positions[off + s]), h, align),
+                unnormalize::<C>(C::cast_from(positions[off + 2 * s]), d, align),
             )
         }
         Source::Affine => {
             let base = n * positions.stride(0);
             let (r, c) = (positions.stride(1), positions.stride(2));
-            let i = F::cast_from(x);
-            let j = F::cast_from(y);
-            let k = F::cast_from(z);
-            let px = positions[base] * i
-                + positions[base + c] * j
-                + positions[base + 2 * c] * k
-                + positions[base + 3 * c];
-            let py = positions[base + r] * i
-                + positions[base + r + c] * j
-                + positions[base + r + 2 * c] * k
-                + positions[base + r + 3 * c];
-            let pz = positions[base + 2 * r] * i
-                + positions[base + 2 * r + c] * j
-                + positions[base + 2 * r + 2 * c] * k
-                + positions[base + 2 * r + 3 * c];
+            let i = C::cast_from(x);
+            let j = C::cast_from(y);
+            let k = C::cast_from(z);
+            let px = C::cast_from(positions[base]) * i
+                + C::cast_from(positions[base + c]) * j
+                + C::cast_from(positions[base + 2 * c]) * k
+                + C::cast_from(positions[base + 3 * c]);
+            let py = C::cast_from(positions[base + r]) * i
+                + C::cast_from(positions[base + r + c]) * j
+                + C::cast_from(positions[base + r + 2 * c]) * k
+                + C::cast_from(positions[base + r + 3 * c]);
+            let pz = C::cast_from(positions[base + 2 * r]) * i
+                + C::cast_from(positions[base + 2 * r + c]) * j
+                + C::cast_from(positions[base + 2 * r + 2 * c]) * k
+                + C::cast_from(positions[base + 2 * r + 3 * c]);
             (px, py, pz)
         }
     }
@@ -358,7 +362,7 @@ fn input_sizes<F: Float>(input: &Tensor<F>) -> (i32, i32, i32) {
 /// Forward: one thread per output point, all channels.
 #[cube(launch, address_type = "dynamic")]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn sample_kernel<F: Float>(
+pub(crate) fn sample_kernel<F: Float, C: Float>(
     input: &Tensor<F>,
     positions: &Tensor<F>,
     output: &mut Tensor<F>,
@@ -367,7 +371,7 @@ pub(crate) fn sample_kernel<F: Float>(
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
     #[comptime] align: bool,
-    #[define(F)] _dtype: ElemType,
+    #[define(F, C)] _dtypes: [ElemType; 2],
 ) {
     let points = output.shape(0) * output.shape(2) * output.shape(3) * output.shape(4);
     if ABSOLUTE_POS >= points {
@@ -375,16 +379,16 @@ pub(crate) fn sample_kernel<F: Float>(
     }
     let (n, z, y, x) = point_of(ABSOLUTE_POS, &shape);
     let sizes = input_sizes::<F>(input);
-    let p = raw_position::<F>(positions, n, z, y, x, sizes, source, align);
+    let p = raw_position::<F, C>(positions, n, z, y, x, sizes, source, align);
     let strides = (input.stride(4), input.stride(3), input.stride(2));
-    let t = point_taps::<F>(p, sizes, strides, interpolation, padding, align);
+    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, align);
     let k = comptime!(taps_of(interpolation));
     let out_base =
         n * output.stride(0) + z * output.stride(2) + y * output.stride(3) + x * output.stride(4);
     let out_channel = output.stride(1);
     for c in 0..input.shape(1) {
         let base = n * input.stride(0) + c * input.stride(1);
-        let mut acc = F::new(0.0);
+        let mut acc = C::new(0.0);
         #[unroll]
         for a in 0..k {
             #[unroll]
@@ -393,16 +397,16 @@ pub(crate) fn sample_kernel<F: Float>(
                 let off = base + t.oz[a] + t.oy[b];
                 #[unroll]
                 for e in 0..k {
-                    acc += wab * t.wx[e] * input[off + t.ox[e]];
+                    acc += wab * t.wx[e] * C::cast_from(input[off + t.ox[e]]);
                 }
             }
         }
-        output[out_base + c * out_channel] = acc;
+        output[out_base + c * out_channel] = F::cast_from(acc);
     }
 }
 
 /// Float atomic addition into a slot of type `Storage`: natively where the device has float
-/// atomics, else a compare-and-swap loop on the bits of an f32.
+/// atomics, else by atomic exchanges on the bits of an f32.
 #[cube]
 pub(crate) trait AtomicAccumulate: Send + Sync + 'static {
     type Storage: Numeric;
@@ -417,8 +421,8 @@ pub(crate) trait AtomicFamily: Send + Sync + 'static {
 
 /// Native float atomics on `S`.
 pub(crate) struct NativeAdd<S: Float>(core::marker::PhantomData<S>);
-/// Compare-and-swap on `u32` holding f32 bits.
-pub(crate) struct CasAdd;
+/// Float addition by atomic exchanges on `u32` holding f32 bits.
+pub(crate) struct ExchangeAdd;
 
 /// The family of [`NativeAdd`].
 pub(crate) struct Native;
@@ -427,8 +431,8 @@ impl AtomicFamily for Native {
     type Op<S: Float> = NativeAdd<S>;
 }
 
-impl AtomicFamily for CasAdd {
-    type Op<S: Float> = CasAdd;
+impl AtomicFamily for ExchangeAdd {
+    type Op<S: Float> = ExchangeAdd;
 }
 
 #[cube]
@@ -440,20 +444,22 @@ impl<S: Float> AtomicAccumulate for NativeAdd<S> {
 }
 
 #[cube]
-impl AtomicAccumulate for CasAdd {
+impl AtomicAccumulate for ExchangeAdd {
     type Storage = u32;
+    /// Takes the slot's sum out (leaving 0), puts back that sum plus ours, and carries on with
+    /// whatever other threads stored in between, until nothing is displaced. Exchanges always
+    /// succeed, so no update is lost: CubeCL offers only a weak compare-exchange that returns the
+    /// old value, and on targets where it may fail spuriously (WGSL's
+    /// `atomicCompareExchangeWeak`) that old value equals the expected one, so a loop testing
+    /// "old == expected" would take a failed exchange for a success.
     fn add<F: Float>(slot: &mut Atomic<u32>, value: F) {
-        let value = f32::cast_from(value);
-        if value != 0.0 {
-            let mut seen = slot.load();
-            loop {
-                let expected = seen;
-                let next = (f32::from_bits(expected) + value).to_bits();
-                seen = slot.compare_exchange_weak(expected, next);
-                if seen == expected {
-                    break;
-                }
+        let mut carry = f32::cast_from(value);
+        loop {
+            if carry == 0.0 {
+                break;
             }
+            let taken = f32::from_bits(slot.exchange(0u32));
+            carry = f32::from_bits(slot.exchange((taken + carry).to_bits()));
         }
     }
 }
@@ -464,7 +470,7 @@ type Slot<A, S> = <<A as AtomicFamily>::Op<S> as AtomicAccumulate>::Storage;
 /// zeroed, contiguous `grad_input` with atomics.
 #[cube(launch_unchecked, address_type = "dynamic")]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn sample_backward_input_kernel<F: Float, S: Float, A: AtomicFamily>(
+pub(crate) fn sample_backward_input_kernel<F: Float, C: Float, S: Float, A: AtomicFamily>(
     positions: &Tensor<F>,
     grad_output: &Tensor<F>,
     grad_input: &mut Tensor<Atomic<Slot<A, S>>>,
@@ -473,7 +479,7 @@ pub(crate) fn sample_backward_input_kernel<F: Float, S: Float, A: AtomicFamily>(
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
     #[comptime] align: bool,
-    #[define(F, S)] _dtypes: [ElemType; 2],
+    #[define(F, C, S)] _dtypes: [ElemType; 3],
 ) {
     let points =
         grad_output.shape(0) * grad_output.shape(2) * grad_output.shape(3) * grad_output.shape(4);
@@ -486,21 +492,21 @@ pub(crate) fn sample_backward_input_kernel<F: Float, S: Float, A: AtomicFamily>(
         grad_input.shape(3) as i32,
         grad_input.shape(2) as i32,
     );
-    let p = raw_position::<F>(positions, n, z, y, x, sizes, source, align);
+    let p = raw_position::<F, C>(positions, n, z, y, x, sizes, source, align);
     let strides = (
         grad_input.stride(4),
         grad_input.stride(3),
         grad_input.stride(2),
     );
-    let t = point_taps::<F>(p, sizes, strides, interpolation, padding, align);
+    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, align);
     let k = comptime!(taps_of(interpolation));
     let dy_base = n * grad_output.stride(0)
         + z * grad_output.stride(2)
         + y * grad_output.stride(3)
         + x * grad_output.stride(4);
     for c in 0..grad_input.shape(1) {
-        let g = grad_output[dy_base + c * grad_output.stride(1)];
-        if g != F::new(0.0) {
+        let g = C::cast_from(grad_output[dy_base + c * grad_output.stride(1)]);
+        if g != C::new(0.0) {
             let base = n * grad_input.stride(0) + c * grad_input.stride(1);
             #[unroll]
             for a in 0..k {
@@ -510,7 +516,12 @@ pub(crate) fn sample_backward_input_kernel<F: Float, S: Float, A: AtomicFamily>(
                     let off = base + t.oz[a] + t.oy[b];
                     #[unroll]
                     for e in 0..k {
-                        A::Op::<S>::add::<F>(&mut grad_input[off + t.ox[e]], gab * t.wx[e]);
+                        // Taps outside the volume carry weight 0 and offset 0: skipping them
+                        // keeps every such tap from serialising on element (n, c, 0, 0, 0).
+                        let v = gab * t.wx[e];
+                        if v != C::new(0.0) {
+                            A::Op::<S>::add::<C>(&mut grad_input[off + t.ox[e]], v);
+                        }
                     }
                 }
             }
@@ -520,20 +531,20 @@ pub(crate) fn sample_backward_input_kernel<F: Float, S: Float, A: AtomicFamily>(
 
 /// `d(loss)/d(raw position)` at one point, summed over channels.
 #[cube]
-fn position_gradient<F: Float>(
+fn position_gradient<F: Float, C: Float>(
     input: &Tensor<F>,
     grad_output: &Tensor<F>,
-    t: &PointTaps<F>,
+    t: &PointTaps<C>,
     n: usize,
     dy_base: usize,
     #[comptime] interpolation: Interpolation,
-) -> (F, F, F) {
+) -> (C, C, C) {
     let k = comptime!(taps_of(interpolation));
-    let mut gx = F::new(0.0);
-    let mut gy = F::new(0.0);
-    let mut gz = F::new(0.0);
+    let mut gx = C::new(0.0);
+    let mut gy = C::new(0.0);
+    let mut gz = C::new(0.0);
     for c in 0..input.shape(1) {
-        let g = grad_output[dy_base + c * grad_output.stride(1)];
+        let g = C::cast_from(grad_output[dy_base + c * grad_output.stride(1)]);
         let base = n * input.stride(0) + c * input.stride(1);
         #[unroll]
         for a in 0..k {
@@ -542,7 +553,7 @@ fn position_gradient<F: Float>(
                 let off = base + t.oz[a] + t.oy[b];
                 #[unroll]
                 for e in 0..k {
-                    let v = g * input[off + t.ox[e]];
+                    let v = g * C::cast_from(input[off + t.ox[e]]);
                     gx += t.wz[a] * t.wy[b] * t.dx[e] * v;
                     gy += t.wz[a] * t.dy[b] * t.wx[e] * v;
                     gz += t.dz[a] * t.wy[b] * t.wx[e] * v;
@@ -556,7 +567,7 @@ fn position_gradient<F: Float>(
 /// Gradient with respect to a normalized grid: one thread per output point.
 #[cube(launch, address_type = "dynamic")]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn grid_backward_kernel<F: Float>(
+pub(crate) fn grid_backward_kernel<F: Float, C: Float>(
     input: &Tensor<F>,
     grid: &Tensor<F>,
     grad_output: &Tensor<F>,
@@ -565,7 +576,7 @@ pub(crate) fn grid_backward_kernel<F: Float>(
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
     #[comptime] align: bool,
-    #[define(F)] _dtype: ElemType,
+    #[define(F, C)] _dtypes: [ElemType; 2],
 ) {
     let points = grid.shape(0) * grid.shape(1) * grid.shape(2) * grid.shape(3);
     if ABSOLUTE_POS >= points {
@@ -573,30 +584,30 @@ pub(crate) fn grid_backward_kernel<F: Float>(
     }
     let (n, z, y, x) = point_of(ABSOLUTE_POS, &shape);
     let sizes = input_sizes::<F>(input);
-    let p = raw_position::<F>(grid, n, z, y, x, sizes, Source::Grid, align);
+    let p = raw_position::<F, C>(grid, n, z, y, x, sizes, Source::Grid, align);
     let strides = (input.stride(4), input.stride(3), input.stride(2));
-    let t = point_taps::<F>(p, sizes, strides, interpolation, padding, align);
+    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, align);
     let dy_base = n * grad_output.stride(0)
         + z * grad_output.stride(2)
         + y * grad_output.stride(3)
         + x * grad_output.stride(4);
-    let (gx, gy, gz) = position_gradient::<F>(input, grad_output, &t, n, dy_base, interpolation);
+    let (gx, gy, gz) = position_gradient::<F, C>(input, grad_output, &t, n, dy_base, interpolation);
     let (w, h, d) = sizes;
     let out = n * grad_grid.stride(0)
         + z * grad_grid.stride(1)
         + y * grad_grid.stride(2)
         + x * grad_grid.stride(3);
     let s = grad_grid.stride(4);
-    grad_grid[out] = gx * unnormalize_scale::<F>(w, align);
-    grad_grid[out + s] = gy * unnormalize_scale::<F>(h, align);
-    grad_grid[out + 2 * s] = gz * unnormalize_scale::<F>(d, align);
+    grad_grid[out] = F::cast_from(gx * unnormalize_scale::<C>(w, align));
+    grad_grid[out + s] = F::cast_from(gy * unnormalize_scale::<C>(h, align));
+    grad_grid[out + 2 * s] = F::cast_from(gz * unnormalize_scale::<C>(d, align));
 }
 
 /// Gradient with respect to a voxel affine: one thread per output row `(n, z, y)`, writing the
 /// row's 12 partial sums to `partials` `[N * Do * Ho, 12]`.
 #[cube(launch, address_type = "dynamic")]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn matrix_backward_kernel<F: Float>(
+pub(crate) fn matrix_backward_kernel<F: Float, C: Float>(
     input: &Tensor<F>,
     matrix: &Tensor<F>,
     grad_output: &Tensor<F>,
@@ -605,7 +616,7 @@ pub(crate) fn matrix_backward_kernel<F: Float>(
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
     #[comptime] align: bool,
-    #[define(F)] _dtype: ElemType,
+    #[define(F, C)] _dtypes: [ElemType; 2],
 ) {
     let count = grad_output.shape(0) * grad_output.shape(2) * grad_output.shape(3);
     if ABSOLUTE_POS >= count {
@@ -616,21 +627,21 @@ pub(crate) fn matrix_backward_kernel<F: Float>(
     let (n, z) = rows[1].div_mod(rem);
     let sizes = input_sizes::<F>(input);
     let strides = (input.stride(4), input.stride(3), input.stride(2));
-    let mut acc = Array::<F>::new(12usize);
+    let mut acc = Array::<C>::new(12usize);
     #[unroll]
     for i in 0..12 {
-        acc[i] = F::new(0.0);
+        acc[i] = C::new(0.0);
     }
     for x in 0..grad_output.shape(4) {
-        let p = raw_position::<F>(matrix, n, z, y, x, sizes, Source::Affine, align);
-        let t = point_taps::<F>(p, sizes, strides, interpolation, padding, align);
+        let p = raw_position::<F, C>(matrix, n, z, y, x, sizes, Source::Affine, align);
+        let t = point_taps::<C>(p, sizes, strides, interpolation, padding, align);
         let dy_base = n * grad_output.stride(0)
             + z * grad_output.stride(2)
             + y * grad_output.stride(3)
             + x * grad_output.stride(4);
         let (gx, gy, gz) =
-            position_gradient::<F>(input, grad_output, &t, n, dy_base, interpolation);
-        let (fi, fj, fk) = (F::cast_from(x), F::cast_from(y), F::cast_from(z));
+            position_gradient::<F, C>(input, grad_output, &t, n, dy_base, interpolation);
+        let (fi, fj, fk) = (C::cast_from(x), C::cast_from(y), C::cast_from(z));
         acc[0] += gx * fi;
         acc[1] += gx * fj;
         acc[2] += gx * fk;
@@ -646,6 +657,6 @@ pub(crate) fn matrix_backward_kernel<F: Float>(
     }
     #[unroll]
     for i in 0..12 {
-        partials[ABSOLUTE_POS * 12 + i] = acc[i];
+        partials[ABSOLUTE_POS * 12 + i] = F::cast_from(acc[i]);
     }
 }

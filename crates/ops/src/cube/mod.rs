@@ -16,8 +16,9 @@ use cubecl::prelude::*;
 use cubecl::{calculate_cube_count_elemwise, CubeDim};
 
 use crate::backend::SamplingBackend;
+use crate::contract::{self, enforce, Spec};
 use crate::options::SampleOptions;
-use kernels::{CasAdd, Native, Source};
+use kernels::{ExchangeAdd, Native, Source};
 
 fn dims<const D: usize>(t: &CubeTensor) -> [usize; D] {
     t.meta.shape().dims()
@@ -37,6 +38,23 @@ fn launch_shape(
         .max()
         .unwrap_or_default();
     (cube_count, cube_dim, address)
+}
+
+/// The type positions, weights and sums are computed in: f32 for the half types, else the
+/// storage type itself.
+fn compute_dtype(storage: DType) -> DType {
+    match storage {
+        DType::F16 | DType::BF16 => DType::F32,
+        other => other,
+    }
+}
+
+/// The `#[define(F, C)]` types of a kernel: storage and compute.
+fn storage_and_compute(storage: DType) -> [cubecl::ir::ElemType; 2] {
+    [
+        dtype_to_storage_type(storage),
+        dtype_to_storage_type(compute_dtype(storage)),
+    ]
 }
 
 /// The launch argument of a `Sequence<FastDivmod<usize>>`.
@@ -83,7 +101,7 @@ fn launch_sample(
         o.interpolation,
         o.padding,
         o.align_corners,
-        dtype_to_storage_type(dtype),
+        storage_and_compute(dtype),
     );
     output
 }
@@ -100,16 +118,18 @@ fn launch_backward_input(
     let client = grad_output.client.clone();
     let device = grad_output.device.clone();
     let dtype = grad_output.dtype;
+    // Half types accumulate in f32, natively where the device adds f32 atomically.
+    let compute = compute_dtype(dtype);
     let native = client
         .properties()
         .atomic_type_usage(Type::atomic(burn::backend::cubecl::dtype_to_elem_type(
-            dtype,
+            compute,
         )))
         .contains(AtomicUsage::Add)
-        // Forces the compare-and-swap path on devices with float atomics, so that it is tested
-        // (tests/cas_atomics.rs); Mesa's lavapipe has native f32 atomic add.
-        && std::env::var_os("MEDBURN_OPS_CAS_ATOMICS").is_none();
-    let accumulator_dtype = if native { dtype } else { DType::F32 };
+        // Forces the exchange path on devices with float atomics, so that it is tested
+        // (tests/exchange_atomics.rs); Mesa's lavapipe has native f32 atomic add.
+        && std::env::var_os("MEDBURN_OPS_EXCHANGE_ATOMICS").is_none();
+    let accumulator_dtype = if native { compute } else { DType::F32 };
     let grad_input = zeros_client(
         client.clone(),
         device,
@@ -123,17 +143,20 @@ fn launch_backward_input(
     let shape = sequence!(n, od, oh, ow);
     let dtypes = [
         dtype_to_storage_type(dtype),
-        // The storage type of the CAS path is u32 whatever this says; f32 keeps the kernel's
-        // defined types consistent.
+        dtype_to_storage_type(compute),
+        // The storage type of the exchange path is u32 whatever this says; f32 keeps the
+        // kernel's defined types consistent.
         dtype_to_storage_type(accumulator_dtype),
     ];
     let launch = if native {
         kernels::sample_backward_input_kernel::launch_unchecked::<Native>
     } else {
-        kernels::sample_backward_input_kernel::launch_unchecked::<CasAdd>
+        kernels::sample_backward_input_kernel::launch_unchecked::<ExchangeAdd>
     };
-    // SAFETY: every index the kernel forms is within its tensors: tap offsets are clamped or
-    // mirrored into the volume, and threads past the last point return first.
+    // SAFETY: the contract checked by the caller (positions, grad_output and input_shape agree,
+    // extents fit in i32) bounds every index the kernel forms: tap offsets are clamped or
+    // mirrored into `input_shape`, skipped taps are never written, and threads past the last
+    // point of `grad_output` return first.
     unsafe {
         launch(
             &client,
@@ -160,6 +183,11 @@ fn launch_backward_input(
 
 impl SamplingBackend for CubeBackend {
     fn grid_sample_3d(input: CubeTensor, grid: CubeTensor, o: SampleOptions) -> CubeTensor {
+        enforce(contract::grid_sample(
+            "grid_sample_3d",
+            &Spec::of(&input),
+            &Spec::of(&grid),
+        ));
         let [_, od, oh, ow, _] = dims::<5>(&grid);
         launch_sample(input, grid, [od, oh, ow], Source::Grid, o)
     }
@@ -170,6 +198,12 @@ impl SamplingBackend for CubeBackend {
         input_shape: [usize; 5],
         o: SampleOptions,
     ) -> CubeTensor {
+        enforce(contract::grid_backward_input(
+            "grid_sample_3d_backward_input",
+            &Spec::of(&grid),
+            &Spec::of(&grad_output),
+            &input_shape,
+        ));
         launch_backward_input(grid, grad_output, input_shape, Source::Grid, o)
     }
 
@@ -179,6 +213,12 @@ impl SamplingBackend for CubeBackend {
         grad_output: CubeTensor,
         o: SampleOptions,
     ) -> CubeTensor {
+        enforce(contract::grid_backward(
+            "grid_sample_3d_backward_grid",
+            &Spec::of(&input),
+            &Spec::of(&grid),
+            &Spec::of(&grad_output),
+        ));
         let input = into_contiguous(input);
         let grid = into_contiguous(grid);
         let grad_output = into_contiguous(grad_output);
@@ -207,7 +247,7 @@ impl SamplingBackend for CubeBackend {
             o.interpolation,
             o.padding,
             o.align_corners,
-            dtype_to_storage_type(dtype),
+            storage_and_compute(dtype),
         );
         grad_grid
     }
@@ -232,6 +272,12 @@ impl SamplingBackend for CubeBackend {
         output_size: [usize; 3],
         o: SampleOptions,
     ) -> CubeTensor {
+        enforce(contract::affine_sample(
+            "affine_sample_3d",
+            &Spec::of(&input),
+            &Spec::of(&matrix),
+            &output_size,
+        ));
         launch_sample(input, matrix, output_size, Source::Affine, o)
     }
 
@@ -241,6 +287,12 @@ impl SamplingBackend for CubeBackend {
         input_shape: [usize; 5],
         o: SampleOptions,
     ) -> CubeTensor {
+        enforce(contract::affine_backward_input(
+            "affine_sample_3d_backward_input",
+            &Spec::of(&matrix),
+            &Spec::of(&grad_output),
+            &input_shape,
+        ));
         launch_backward_input(matrix, grad_output, input_shape, Source::Affine, o)
     }
 
@@ -250,6 +302,12 @@ impl SamplingBackend for CubeBackend {
         grad_output: CubeTensor,
         o: SampleOptions,
     ) -> CubeTensor {
+        enforce(contract::affine_backward_matrix(
+            "affine_sample_3d_backward_matrix",
+            &Spec::of(&input),
+            &Spec::of(&matrix),
+            &Spec::of(&grad_output),
+        ));
         let input = into_contiguous(input);
         let matrix = into_contiguous(matrix);
         let grad_output = into_contiguous(grad_output);
@@ -278,7 +336,7 @@ impl SamplingBackend for CubeBackend {
             o.interpolation,
             o.padding,
             o.align_corners,
-            dtype_to_storage_type(dtype),
+            storage_and_compute(dtype),
         );
         let summed = CubeBackend::float_sum_dim(partials, 1);
         CubeBackend::float_reshape(summed, Shape::from(vec![n, 3, 4]))

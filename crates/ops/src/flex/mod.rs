@@ -10,6 +10,7 @@ use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::{Bytes, DType, Element, FloatDType, Shape};
 
 use crate::backend::SamplingBackend;
+use crate::contract::{self, enforce, Spec};
 use crate::options::SampleOptions;
 use sample::{AffinePositions, Dims, GridPositions};
 use taps::Real;
@@ -62,6 +63,11 @@ macro_rules! by_dtype {
 
 impl SamplingBackend for Flex {
     fn grid_sample_3d(input: FlexTensor, grid: FlexTensor, o: SampleOptions) -> FlexTensor {
+        enforce(contract::grid_sample(
+            "grid_sample_3d",
+            &Spec::of(&input),
+            &Spec::of(&grid),
+        ));
         let dtype = input.dtype();
         let [n, c, ..] = dims::<5>(&input);
         let [_, od, oh, ow, _] = dims::<5>(&grid);
@@ -83,6 +89,12 @@ impl SamplingBackend for Flex {
         input_shape: [usize; 5],
         o: SampleOptions,
     ) -> FlexTensor {
+        enforce(contract::grid_backward_input(
+            "grid_sample_3d_backward_input",
+            &Spec::of(&grid),
+            &Spec::of(&grad_output),
+            &input_shape,
+        ));
         let dtype = grad_output.dtype();
         let [_, _, od, oh, ow] = dims::<5>(&grad_output);
         let d = Dims {
@@ -103,6 +115,12 @@ impl SamplingBackend for Flex {
         grad_output: FlexTensor,
         o: SampleOptions,
     ) -> FlexTensor {
+        enforce(contract::grid_backward(
+            "grid_sample_3d_backward_grid",
+            &Spec::of(&input),
+            &Spec::of(&grid),
+            &Spec::of(&grad_output),
+        ));
         let dtype = grid.dtype();
         let grid_shape = dims::<5>(&grid);
         let d = Dims {
@@ -124,6 +142,12 @@ impl SamplingBackend for Flex {
         grad_output: FlexTensor,
         o: SampleOptions,
     ) -> (FlexTensor, FlexTensor) {
+        enforce(contract::grid_backward(
+            "grid_sample_3d_backward",
+            &Spec::of(&input),
+            &Spec::of(&grid),
+            &Spec::of(&grad_output),
+        ));
         let dtype = grid.dtype();
         let input_shape = dims::<5>(&input);
         let grid_shape = dims::<5>(&grid);
@@ -147,6 +171,12 @@ impl SamplingBackend for Flex {
         output_size: [usize; 3],
         o: SampleOptions,
     ) -> FlexTensor {
+        enforce(contract::affine_sample(
+            "affine_sample_3d",
+            &Spec::of(&input),
+            &Spec::of(&matrix),
+            &output_size,
+        ));
         let dtype = input.dtype();
         let [n, c, ..] = dims::<5>(&input);
         let d = Dims {
@@ -168,6 +198,12 @@ impl SamplingBackend for Flex {
         input_shape: [usize; 5],
         o: SampleOptions,
     ) -> FlexTensor {
+        enforce(contract::affine_backward_input(
+            "affine_sample_3d_backward_input",
+            &Spec::of(&matrix),
+            &Spec::of(&grad_output),
+            &input_shape,
+        ));
         let dtype = grad_output.dtype();
         let [_, _, od, oh, ow] = dims::<5>(&grad_output);
         let d = Dims {
@@ -188,6 +224,12 @@ impl SamplingBackend for Flex {
         grad_output: FlexTensor,
         o: SampleOptions,
     ) -> FlexTensor {
+        enforce(contract::affine_backward_matrix(
+            "affine_sample_3d_backward_matrix",
+            &Spec::of(&input),
+            &Spec::of(&matrix),
+            &Spec::of(&grad_output),
+        ));
         let dtype = matrix.dtype();
         let [n, ..] = dims::<3>(&matrix);
         let [_, _, od, oh, ow] = dims::<5>(&grad_output);

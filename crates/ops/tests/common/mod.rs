@@ -72,3 +72,24 @@ pub fn wgpu_device() -> Option<Device> {
         .to_string();
     medburn_core::wgpu_device_or_skip(&test)
 }
+
+thread_local! {
+    /// Draws so far on this test's thread: each test runs on its own thread, so a test's inputs
+    /// depend on nothing but the test.
+    static DRAWS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Uniform values in `[lo, hi)` from a ChaCha8 stream seeded by the test's own draw count, so
+/// a failure reproduces whatever order the tests run in and whatever the backend's RNG does.
+pub fn seeded_uniform<const D: usize>(shape: [usize; D], lo: f64, hi: f64) -> TensorData {
+    use rand::{Rng, SeedableRng};
+    let seed = DRAWS.with(|d| {
+        let s = d.get();
+        d.set(s + 1);
+        s
+    });
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed_0000 + seed);
+    let n = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.random_range(lo..hi) as f32).collect();
+    TensorData::new(v, shape)
+}

@@ -1,0 +1,239 @@
+//! What every [`SamplingBackend`](crate::SamplingBackend) method requires of its tensors: ranks,
+//! shapes that agree with each other, one float dtype, and sizes the kernels can index.
+//!
+//! The public ops check these and return an [`OpsError`]; each backend checks them again before
+//! its kernels run, because the trait is public and the CubeCL input-gradient kernel writes with
+//! unchecked atomics: a `grad_output` larger than `input_shape` says would write past
+//! `grad_input`. A backend method cannot return an error, so there a broken contract panics
+//! with the same message, before anything is launched.
+
+use burn::backend::TensorMetadata;
+use burn::tensor::DType;
+
+use crate::error::{OpsError, Result};
+
+/// A tensor as the contract sees it: its shape and dtype.
+#[derive(Clone, Debug)]
+pub(crate) struct Spec {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+}
+
+impl Spec {
+    pub fn new(shape: &[usize], dtype: DType) -> Self {
+        Self {
+            shape: shape.to_vec(),
+            dtype,
+        }
+    }
+
+    /// The shape and dtype of a backend's tensor primitive.
+    pub fn of<T: TensorMetadata>(t: &T) -> Self {
+        Self {
+            shape: t.shape().to_vec(),
+            dtype: t.dtype(),
+        }
+    }
+}
+
+/// Largest extent along any axis: the kernels hold sizes and tap indices in `i32`.
+const MAX_EXTENT: usize = i32::MAX as usize / 2;
+
+fn err(op: &'static str, message: String) -> Result<()> {
+    Err(OpsError::new(op, message))
+}
+
+fn rank(op: &'static str, what: &str, t: &Spec, rank: usize) -> Result<()> {
+    if t.shape.len() != rank {
+        return err(
+            op,
+            format!("{what} must have rank {rank}, got shape {:?}", t.shape),
+        );
+    }
+    if t.shape.contains(&0) {
+        return err(op, format!("{what} has an empty dimension: {:?}", t.shape));
+    }
+    if let Some(e) = t.shape.iter().find(|&&e| e > MAX_EXTENT) {
+        return err(op, format!("{what} extent {e} exceeds {MAX_EXTENT}"));
+    }
+    Ok(())
+}
+
+/// One float dtype for all tensors of a call (PyTorch's grid_sample requires the same).
+fn same_float_dtype(op: &'static str, tensors: &[(&str, &Spec)]) -> Result<()> {
+    let (first, spec) = tensors[0];
+    let float = matches!(
+        spec.dtype,
+        DType::F64 | DType::F32 | DType::Flex32 | DType::F16 | DType::BF16
+    );
+    if !float {
+        return err(
+            op,
+            format!("{first} must be a float tensor, got {:?}", spec.dtype),
+        );
+    }
+    for (what, t) in &tensors[1..] {
+        if t.dtype != spec.dtype {
+            return err(
+                op,
+                format!(
+                    "{first} is {:?} but {what} is {:?}: cast them to one float type",
+                    spec.dtype, t.dtype
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn grid_for(op: &'static str, input_shape: &[usize], grid: &Spec) -> Result<()> {
+    rank(op, "grid", grid, 5)?;
+    if grid.shape[0] != input_shape[0] || grid.shape[4] != 3 {
+        return err(
+            op,
+            format!(
+                "grid must be [{}, Do, Ho, Wo, 3] for input {input_shape:?}, got {:?}",
+                input_shape[0], grid.shape
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn matrix_for(op: &'static str, input_shape: &[usize], matrix: &Spec) -> Result<()> {
+    if matrix.shape[..] != [input_shape[0], 3, 4] {
+        return err(
+            op,
+            format!(
+                "matrix must be [{}, 3, 4] for input {input_shape:?}, got {:?}",
+                input_shape[0], matrix.shape
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `grad_output` must be the output the forward made: `[N, C, Do, Ho, Wo]`.
+fn grad_output_for(
+    op: &'static str,
+    input_shape: &[usize],
+    output_size: &[usize],
+    grad_output: &Spec,
+) -> Result<()> {
+    rank(op, "grad_output", grad_output, 5)?;
+    let want = [
+        input_shape[0],
+        input_shape[1],
+        output_size[0],
+        output_size[1],
+        output_size[2],
+    ];
+    if grad_output.shape[..] != want {
+        return err(
+            op,
+            format!(
+                "grad_output must be {want:?} for input {input_shape:?}, got {:?}",
+                grad_output.shape
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn input_shape(op: &'static str, shape: &[usize]) -> Result<()> {
+    rank(op, "input", &Spec::new(shape, DType::F32), 5)
+}
+
+pub(crate) fn grid_sample(op: &'static str, input: &Spec, grid: &Spec) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    grid_for(op, &input.shape, grid)?;
+    same_float_dtype(op, &[("input", input), ("grid", grid)])
+}
+
+pub(crate) fn grid_backward_input(
+    op: &'static str,
+    grid: &Spec,
+    grad_output: &Spec,
+    input: &[usize],
+) -> Result<()> {
+    input_shape(op, input)?;
+    grid_for(op, input, grid)?;
+    grad_output_for(op, input, &grid.shape[1..4], grad_output)?;
+    same_float_dtype(op, &[("grid", grid), ("grad_output", grad_output)])
+}
+
+pub(crate) fn grid_backward(
+    op: &'static str,
+    input: &Spec,
+    grid: &Spec,
+    grad_output: &Spec,
+) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    grid_for(op, &input.shape, grid)?;
+    grad_output_for(op, &input.shape, &grid.shape[1..4], grad_output)?;
+    same_float_dtype(
+        op,
+        &[
+            ("input", input),
+            ("grid", grid),
+            ("grad_output", grad_output),
+        ],
+    )
+}
+
+pub(crate) fn affine_sample(
+    op: &'static str,
+    input: &Spec,
+    matrix: &Spec,
+    output_size: &[usize; 3],
+) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    rank(op, "output size", &Spec::new(output_size, input.dtype), 3)?;
+    matrix_for(op, &input.shape, matrix)?;
+    same_float_dtype(op, &[("input", input), ("matrix", matrix)])
+}
+
+pub(crate) fn affine_backward_input(
+    op: &'static str,
+    matrix: &Spec,
+    grad_output: &Spec,
+    input: &[usize],
+) -> Result<()> {
+    input_shape(op, input)?;
+    matrix_for(op, input, matrix)?;
+    rank(op, "grad_output", grad_output, 5)?;
+    grad_output_for(op, input, &grad_output.shape[2..5].to_vec(), grad_output)?;
+    same_float_dtype(op, &[("matrix", matrix), ("grad_output", grad_output)])
+}
+
+pub(crate) fn affine_backward_matrix(
+    op: &'static str,
+    input: &Spec,
+    matrix: &Spec,
+    grad_output: &Spec,
+) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    matrix_for(op, &input.shape, matrix)?;
+    rank(op, "grad_output", grad_output, 5)?;
+    grad_output_for(
+        op,
+        &input.shape,
+        &grad_output.shape[2..5].to_vec(),
+        grad_output,
+    )?;
+    same_float_dtype(
+        op,
+        &[
+            ("input", input),
+            ("matrix", matrix),
+            ("grad_output", grad_output),
+        ],
+    )
+}
+
+/// Inside a backend method: a broken contract stops the call before any kernel runs.
+pub(crate) fn enforce(checked: Result<()>) {
+    if let Err(e) = checked {
+        panic!("{e} (SamplingBackend called with tensors that do not agree)");
+    }
+}
