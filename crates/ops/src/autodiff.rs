@@ -1,6 +1,6 @@
 //! [`SamplingBackend`] for `Autodiff<B, C>`: the forward runs on `B` and registers a backward
-//! step that calls `B`'s backward kernels. Double backward is not supported: the backward
-//! methods themselves run untracked.
+//! step that calls `B`'s backward kernels. Second-order gradients are not implemented: the
+//! backward methods refuse tracked tensors rather than return a silently detached result.
 
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -107,6 +107,22 @@ fn untracked<B: SamplingBackend, C: CheckpointStrategy>(
     <Autodiff<B, C> as AutodiffBackend>::from_inner(y)
 }
 
+/// The backward methods are not themselves differentiable: called on tracked tensors (a double
+/// backward, or a gradient penalty through the sampling ops) they stop with a message instead of
+/// returning a gradient that silently carries no graph. A backend method cannot return an
+/// error, so this panics.
+fn refuse_tracked<B: SamplingBackend, C: CheckpointStrategy>(
+    op: &str,
+    tensors: &[&FloatTensor<Autodiff<B, C>>],
+) {
+    if tensors.iter().any(|t| t.is_tracked()) {
+        panic!(
+            "{op}: second-order gradients through the sampling ops are not implemented; the \
+             backward was called on tracked tensors (detach them to get a first-order gradient)"
+        );
+    }
+}
+
 fn inner<B: SamplingBackend, C: CheckpointStrategy>(
     t: FloatTensor<Autodiff<B, C>>,
 ) -> FloatTensor<B> {
@@ -128,6 +144,7 @@ impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, 
         input_shape: [usize; 5],
         o: SampleOptions,
     ) -> FloatTensor<Self> {
+        refuse_tracked::<B, C>("grid_sample_3d_backward_input", &[&grid, &grad_output]);
         untracked::<B, C>(B::grid_sample_3d_backward_input(
             inner::<B, C>(grid),
             inner::<B, C>(grad_output),
@@ -142,6 +159,10 @@ impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, 
         grad_output: FloatTensor<Self>,
         o: SampleOptions,
     ) -> FloatTensor<Self> {
+        refuse_tracked::<B, C>(
+            "grid_sample_3d_backward_grid",
+            &[&input, &grid, &grad_output],
+        );
         untracked::<B, C>(B::grid_sample_3d_backward_grid(
             inner::<B, C>(input),
             inner::<B, C>(grid),
@@ -156,6 +177,7 @@ impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, 
         grad_output: FloatTensor<Self>,
         o: SampleOptions,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        refuse_tracked::<B, C>("grid_sample_3d_backward", &[&input, &grid, &grad_output]);
         let (gi, gg) = B::grid_sample_3d_backward(
             inner::<B, C>(input),
             inner::<B, C>(grid),
@@ -180,6 +202,7 @@ impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, 
         input_shape: [usize; 5],
         o: SampleOptions,
     ) -> FloatTensor<Self> {
+        refuse_tracked::<B, C>("affine_sample_3d_backward_input", &[&matrix, &grad_output]);
         untracked::<B, C>(B::affine_sample_3d_backward_input(
             inner::<B, C>(matrix),
             inner::<B, C>(grad_output),
@@ -194,6 +217,10 @@ impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, 
         grad_output: FloatTensor<Self>,
         o: SampleOptions,
     ) -> FloatTensor<Self> {
+        refuse_tracked::<B, C>(
+            "affine_sample_3d_backward_matrix",
+            &[&input, &matrix, &grad_output],
+        );
         untracked::<B, C>(B::affine_sample_3d_backward_matrix(
             inner::<B, C>(input),
             inner::<B, C>(matrix),

@@ -131,3 +131,25 @@ fn direct_backend_calls_are_checked_on_wgpu() {
     };
     direct_call_is_checked(&gpu);
 }
+
+/// A backward method called on tracked tensors (what a second-order gradient would do) says
+/// that it is not implemented instead of returning a gradient with no graph.
+#[test]
+fn second_order_gradients_are_refused() {
+    let device = Device::flex().autodiff();
+    let grid = Tensor::<5>::zeros([1, 2, 2, 2, 3], &device).require_grad();
+    let grad_output = Tensor::<5>::ones([1, 1, 2, 2, 2], &device);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        <Dispatch as SamplingBackend>::grid_sample_3d_backward_input(
+            grid.into_dispatch(),
+            grad_output.into_dispatch(),
+            [1, 1, 4, 4, 4],
+            SampleOptions::default(),
+        )
+    }));
+    let message = match caught {
+        Ok(_) => panic!("a backward on a tracked grid returned a detached gradient"),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(message.contains("second-order gradients"), "{message}");
+}

@@ -333,6 +333,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                         *v = general(x);
                     }
                     if let Some((base, step)) = line {
+                        let (base, step) = (base.map(|b| b.to_f64()), step.map(|s| s.to_f64()));
                         for (x, v) in out[lo..hi].iter_mut().enumerate() {
                             *v = interior::<T, K, Pd>(volume, base, step, lo + x, dims.input);
                         }
@@ -382,38 +383,38 @@ fn inside_run<T: Real>(
 }
 
 /// Nearest (`K = 1`) or linear (`K = 2`) at a point known to be inside the volume.
+///
+/// Positions are formed in f64, like the bounds of [`inside_run`]: in f32, from 2^14 voxels
+/// along an axis, rounding exceeds the run's 1e-3 voxel margin. Indices are clamped as well, so
+/// no rounding can index past the volume.
 #[inline(always)]
 fn interior<T: Real, const K: usize, Pd: PadRule>(
     volume: &[T],
-    base: [T; 3],
-    step: [T; 3],
+    base: [f64; 3],
+    step: [f64; 3],
     x: usize,
     input: [usize; 5],
 ) -> T {
-    let [_, _, _, h, w] = input;
-    let fx = T::from_f64(x as f64);
+    let [_, _, d, h, w] = input;
+    let last = [w - 1, h - 1, d - 1];
+    let fx = x as f64;
     let p = [0, 1, 2].map(|a| base[a] + step[a] * fx);
     if K == 1 {
         // Inside the volume the padding rules agree but for rounding at exact halves.
-        let i = p.map(|c| {
-            if Pd::PADDING == Padding::Itk {
-                (c + T::from_f64(0.5)).to_i64() as usize
+        let i = [0, 1, 2].map(|a| {
+            let c = p[a];
+            let r = if Pd::PADDING == Padding::Itk {
+                (c + 0.5).floor()
             } else {
-                let f = c.to_i64();
-                let frac = c - T::from_i64(f);
-                let half = T::from_f64(0.5);
-                (if frac > half || (frac == half && f % 2 != 0) {
-                    f + 1
-                } else {
-                    f
-                }) as usize
-            }
+                c.round_ties_even()
+            };
+            (r.max(0.0) as usize).min(last[a])
         });
         return volume[(i[2] * h + i[1]) * w + i[0]];
     }
-    // Positions are positive here, so truncation is floor.
-    let i = p.map(|c| c.to_i64() as usize);
-    let t = [0, 1, 2].map(|a| p[a] - T::from_i64(i[a] as i64));
+    // The run keeps at least two voxels on every axis (its margin excludes size 1).
+    let i = [0, 1, 2].map(|a| (p[a].max(0.0) as usize).min(last[a] - 1));
+    let t = [0, 1, 2].map(|a| T::from_f64((p[a] - i[a] as f64).clamp(0.0, 1.0)));
     let o = (i[2] * h + i[1]) * w + i[0];
     let (v000, v001) = (volume[o], volume[o + 1]);
     let (v010, v011) = (volume[o + w], volume[o + w + 1]);
