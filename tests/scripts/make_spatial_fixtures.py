@@ -43,6 +43,19 @@ def oblique_volume():
     return img
 
 
+def oblique_28_slices():
+    """28 slices of 2 mm on an oblique grid: stored in float32, the sform's column norms carry
+    noise (2.000000007) that pixdim and SimpleITK do not; resampled to 1.6 mm, the slice count
+    must be ceil(28 * 2 / 1.6) = 35, and nearest ties must fall as SimpleITK's do."""
+    rng = np.random.default_rng(20261129)
+    arr = rng.integers(0, 5, size=(28, 10, 12)).astype(np.float32)
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing([0.9, 0.9, 2.0])
+    img.SetOrigin([12.0, -40.0, 25.0])
+    img.SetDirection(rotation_matrix([1, 0, 0], 25).reshape(-1).tolist())
+    return img
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     inputs = {
@@ -68,7 +81,7 @@ def main():
         c = centre(img)
         for interp, code in INTERP.items():
             new_spacing = [0.7, 1.3, 1.6] if name == "oblique" else [1.7, 2.3, 1.4]
-            new_size = [math.ceil(size[a] * spacing[a] / new_spacing[a] * (1 - 1e-9)) for a in range(3)]
+            new_size = [math.ceil(size[a] * spacing[a] / new_spacing[a] * (1 - 1e-6)) for a in range(3)]
             out = sitk.Resample(img, new_size, sitk.Transform(), code, img.GetOrigin(), new_spacing,
                                 img.GetDirection(), 0.0, sitk.sitkFloat32)
             add(f"{name}_spacing_{interp}", name, "resample_to_spacing", {"spacing": new_spacing}, interp, out)
@@ -115,6 +128,18 @@ def main():
             "none", sitk.ConstantPad(img, [2, 0, 1], [1, 3, 0], -5.0))
         add(f"{name}_pad_edge", name, "pad", {"before": [0, 2, 2], "after": [3, 1, 0], "fill": "edge"},
             "none", sitk.ZeroFluxNeumannPad(img, [0, 2, 2], [3, 1, 0]))
+    img = oblique_28_slices()
+    sitk.WriteImage(img, str(OUT / "oblique28.nii.gz"))
+    img = sitk.ReadImage(str(OUT / "oblique28.nii.gz"))
+    new_spacing = [0.9, 0.9, 1.6]
+    new_size = [math.ceil(img.GetSize()[a] * img.GetSpacing()[a] / new_spacing[a] * (1 - 1e-6))
+                for a in range(3)]
+    assert new_size[2] == 35, new_size
+    for interp in ["nearest", "linear"]:
+        out = sitk.Resample(img, new_size, sitk.Transform(), INTERP[interp], img.GetOrigin(),
+                            new_spacing, img.GetDirection(), 0.0, sitk.sitkFloat32)
+        add(f"oblique28_spacing_{interp}", "oblique28", "resample_to_spacing",
+            {"spacing": new_spacing}, interp, out)
     (OUT / "manifest.json").write_text(json.dumps({"SimpleITK": sitk.Version_VersionString(), "cases": cases}, indent=1))
     print(f"{OUT}: {len(cases)} cases")
 

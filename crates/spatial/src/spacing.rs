@@ -8,12 +8,16 @@ use crate::resample::resample;
 
 /// The grid of `geometry` at `spacing` (mm, per axis i, j, k): origin and direction kept,
 /// `ceil(n * s / s')` voxels per axis (docs/architecture.md; the MedImages.jl convention). A relative
-/// tolerance of 1e-9 keeps `256 * 1.0 / 0.5` at 512.
+/// tolerance of 1e-6 keeps `256 * 1.0 / 0.5` at 512 and `28 * 2.0 / 1.6` at 35 when the spacing
+/// carries float32 noise from a file (SimpleITK makes 35).
 ///
 /// ```
 /// let g = medburn_core::Geometry::unit([10, 10, 5])?;
 /// let h = medburn_spatial::grid_at_spacing(&g, [0.5, 3.0, 2.0])?;
 /// assert_eq!(h.size(), [20, 4, 3]);
+/// // Float32 noise in a spacing read from a file does not add a slice.
+/// let noisy = medburn_core::Geometry::new([8, 8, 28], [0.0; 3], [1.0, 1.0, 2.000000007], g.direction())?;
+/// assert_eq!(medburn_spatial::grid_at_spacing(&noisy, [1.0, 1.0, 1.6])?.size()[2], 35);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn grid_at_spacing(geometry: &Geometry, spacing: [f64; 3]) -> Result<Geometry> {
@@ -25,7 +29,7 @@ pub fn grid_at_spacing(geometry: &Geometry, spacing: [f64; 3]) -> Result<Geometr
     let old = geometry.spacing();
     let size = [0, 1, 2].map(|a| {
         let n = geometry.size()[a] as f64 * old[a] / spacing[a];
-        (n * (1.0 - 1e-9)).ceil().max(1.0) as usize
+        (n * (1.0 - 1e-6)).ceil().max(1.0) as usize
     });
     Ok(Geometry::new(
         size,

@@ -430,7 +430,10 @@ impl NiftiHeader {
         }
         let from_qform = |h: &NiftiHeader| -> Result<Geometry, IoErrorKind> {
             check_pixdim(h, ndim)?;
-            Ok(Geometry::from_affine_ras(size, h.qform_affine())?)
+            Ok(spacing_from_pixdim(
+                Geometry::from_affine_ras(size, h.qform_affine())?,
+                &h.pixdim,
+            )?)
         };
         if self.sform_code > 0 {
             let mut s = h.sform_affine();
@@ -449,7 +452,7 @@ impl NiftiHeader {
                 }
             }
             match Geometry::from_affine_ras(size, s) {
-                Ok(g) => return Ok(g),
+                Ok(g) => return Ok(spacing_from_pixdim(g, &h.pixdim)?),
                 Err(e @ GeometryError::NotOrthonormal { .. }) if self.qform_code > 0 => {
                     return from_qform(&h).map_err(|_| IoErrorKind::Geometry(e));
                 }
@@ -546,6 +549,23 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
         a[2] * b[0] - a[0] * b[2],
         a[0] * b[1] - a[1] * b[0],
     ]
+}
+
+/// Spacing as ITK reads it: pixdim, where pixdim agrees with the transform's column norms.
+///
+/// An oblique sform stored in float32 has column norms a few 1e-9 off the voxel size
+/// (2.000000007 for pixdim 2.0); taken as the spacing, that noise turns `ceil(28 * 2 / 1.6)`
+/// into 36 slices and moves nearest-neighbour ties. Where pixdim disagrees beyond float32 noise
+/// (relative 1e-5), the transform is authoritative, as in nibabel.
+fn spacing_from_pixdim(g: Geometry, pixdim: &[f64; 8]) -> Result<Geometry, GeometryError> {
+    let mut spacing = g.spacing();
+    for (a, s) in spacing.iter_mut().enumerate() {
+        let p = pixdim[a + 1];
+        if p.is_finite() && p > 0.0 && ((p - *s) / *s).abs() <= 1e-5 {
+            *s = p;
+        }
+    }
+    Geometry::new(g.size(), g.origin(), spacing, g.direction())
 }
 
 fn check_pixdim(h: &NiftiHeader, ndim: usize) -> Result<(), IoErrorKind> {
@@ -857,6 +877,30 @@ fn encode_v2(h: &NiftiHeader) -> Vec<u8> {
 mod tests {
     use super::*;
     use medburn_core::Orientation;
+
+    /// An oblique sform in float32: its column norms carry float noise, the spacing does not.
+    #[test]
+    fn spacing_of_an_oblique_float32_sform_is_pixdim() {
+        let (c, s) = (30f64.to_radians().cos(), 30f64.to_radians().sin());
+        let mut h = NiftiHeader::default();
+        h.dim = [3, 8, 8, 28, 1, 1, 1, 1];
+        h.pixdim = [1.0, 0.9, 0.9, 2.0, 1.0, 1.0, 1.0, 1.0];
+        h.sform_code = 1;
+        // As a file stores it: each entry rounded to float32.
+        let f = |v: f64| v as f32 as f64;
+        h.srow = [
+            [f(0.9), 0.0, 0.0, 5.0],
+            [0.0, f(0.9 * c), f(-2.0 * s), -3.0],
+            [0.0, f(0.9 * s), f(2.0 * c), 7.0],
+        ];
+        let norm = (h.srow[1][2].powi(2) + h.srow[2][2].powi(2)).sqrt();
+        assert_ne!(norm, 2.0, "the test needs float32 noise in the column norm");
+        let g = h.geometry().unwrap();
+        assert_eq!(g.spacing(), [0.9, 0.9, 2.0]);
+        // A pixdim that disagrees with the sform beyond float noise leaves the sform's norms.
+        h.pixdim[3] = 2.5;
+        assert!((h.geometry().unwrap().spacing()[2] - 2.0).abs() < 1e-6);
+    }
 
     #[test]
     fn geometry_survives_sform_and_qform_for_all_48_orientations() {
