@@ -2,7 +2,6 @@
 //! Each builds a physical transform (see [`crate::transform`]) and resamples once; the output
 //! keeps the input grid.
 
-use burn::tensor::Tensor;
 use medburn_core::MedImage;
 
 use crate::error::{Result, SpatialError};
@@ -90,8 +89,7 @@ pub fn rotate(
     centre: Option<[f64; 3]>,
     interpolator: Interpolator,
 ) -> Result<MedImage> {
-    let device = image.device();
-    let angle = Tensor::<1>::from_floats([degrees.to_radians() as f32], &device);
+    let angle = transform::parameters([degrees.to_radians()], [1], image);
     let centre = centre.unwrap_or_else(|| image.geometry().centre());
     let t = transform::rotation(axis.vector(), angle, centre)
         .ok_or_else(|| SpatialError::Invalid(format!("rotate: axis {axis:?} has no direction")))?;
@@ -135,7 +133,7 @@ pub fn translate(
     offset_mm: [f64; 3],
     interpolator: Interpolator,
 ) -> Result<MedImage> {
-    let offsets = Tensor::<2>::from_floats([offset_mm.map(|v| v as f32)], &image.device());
+    let offsets = transform::parameters(offset_mm, [1, 3], image);
     resample(
         image,
         image.geometry(),
@@ -162,7 +160,7 @@ pub fn scale(image: &MedImage, factor: [f64; 3], interpolator: Interpolator) -> 
             "scale: factors must be positive, got {factor:?}"
         )));
     }
-    let f = Tensor::<2>::from_floats([factor.map(|v| v as f32)], &image.device());
+    let f = transform::parameters(factor, [1, 3], image);
     let t = transform::scaling(f, image.geometry().centre());
     resample(image, image.geometry(), Some(t), interpolator)
 }
@@ -192,6 +190,7 @@ pub fn affine(
             "affine: the matrix must be finite with last row 0 0 0 1, got {matrix:?}"
         )));
     }
-    let t = transform::from_matrix(matrix, &image.device());
+    let rows: Vec<f64> = matrix[..3].iter().flatten().copied().collect();
+    let t = transform::parameters(rows, [1, 3, 4], image);
     resample(image, image.geometry(), Some(t), interpolator)
 }

@@ -1,7 +1,7 @@
 //! The one sampling call every resampling transform goes through: output grid + physical
 //! transform -> one voxel-space affine -> `medburn_ops::voxel_affine_sample_3d`.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use medburn_core::{Geometry, MedImage};
 use medburn_ops::{voxel_affine_sample_3d, Padding, SampleOptions};
 
@@ -22,16 +22,18 @@ fn index_to_physical_4x4(g: &Geometry) -> Vec<f64> {
     m
 }
 
-/// The voxel-space matrix `[N, 3, 4]` taking output indices `(i, j, k, 1)` to input indices,
-/// for an optional physical transform `[N, 3, 4]` (output point -> input point; `None` is the
-/// identity, computed in f64 on the host). Differentiable with respect to `transform`.
+/// The voxel-space matrix `[N, 3, 4]` in `dtype` taking output indices `(i, j, k, 1)` to input
+/// indices, for an optional physical transform `[N, 3, 4]` (output point -> input point; `None`
+/// is the identity, computed in f64 on the host). A transform is combined with the geometry in
+/// `dtype`, so an f64 image's matrix carries no f32 rounding. Differentiable with respect to
+/// `transform`.
 ///
 /// ```
 /// use burn::tensor::Device;
 /// use medburn_core::Geometry;
 /// let fine = Geometry::new([4, 4, 4], [0.0; 3], [0.5; 3], medburn_core::Direction::identity())?;
 /// let coarse = Geometry::unit([2, 2, 2])?;
-/// let m = medburn_spatial::voxel_matrix(&coarse, &fine, None, 1, &Device::flex());
+/// let m = medburn_spatial::voxel_matrix(&coarse, &fine, None, 1, &Device::flex(), burn::tensor::DType::F32);
 /// let v = m.into_data().try_to_vec::<f32>().unwrap();
 /// assert_eq!(v[0], 0.5); // a fine voxel is half a coarse one
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -42,6 +44,7 @@ pub fn voxel_matrix(
     transform: Option<Tensor<3>>,
     n: usize,
     device: &burn::tensor::Device,
+    dtype: DType,
 ) -> Tensor<3> {
     let inv = input.physical_to_index_matrix();
     let o_in = input.origin();
@@ -60,9 +63,10 @@ pub fn voxel_matrix(
                     m[r * 4 + c] = v;
                 }
             }
-            Tensor::<3>::from_data(TensorData::new(m, [1, 3, 4]), device).expand([n, 3, 4])
+            Tensor::<3>::from_data(TensorData::new(m, [1, 3, 4]), (device, dtype)).expand([n, 3, 4])
         }
         Some(t) => {
+            let t = t.cast(dtype);
             let [tn, ..] = t.dims();
             let like: Tensor<1> = t.clone().reshape([tn * 12]);
             let out = constant(out, 4, 4, &like).expand([tn, 4, 4]);
@@ -128,7 +132,7 @@ pub fn resample_voxels(
         }
     });
     let device = voxels.device();
-    let matrix = voxel_matrix(input, output, transform, n, &device).cast(voxels.dtype());
+    let matrix = voxel_matrix(input, output, transform, n, &device, voxels.dtype());
     let [oi, oj, ok] = output.size();
     let o = SampleOptions::new(interpolator.sampling()).with_padding(Padding::Itk);
     if interpolator != Interpolator::LabelLinear {
@@ -139,25 +143,49 @@ pub fn resample_voxels(
             "resample: label-linear needs one channel, got {c}"
         )));
     }
-    // One-hot per label, linear weights, arg-max.
-    let max = voxels.clone().max().into_scalar::<f32>();
-    if !((0.0..10_000.0).contains(&max) && max.fract() == 0.0) {
+    label_linear(voxels, matrix, [ok, oj, oi], o)
+}
+
+/// Label-linear resampling: each label's indicator is interpolated linearly and every output
+/// voxel takes the label of largest weight (the first on ties, as an arg-max). One label at a
+/// time, keeping the best weight and label so far: memory is a few output volumes whatever the
+/// number of labels (a one-hot of 117 labels at 512^3 would be 60 GiB).
+fn label_linear(
+    voxels: Tensor<5>,
+    matrix: Tensor<3>,
+    size: [usize; 3],
+    o: SampleOptions,
+) -> Result<Tensor<5>> {
+    let min = voxels.clone().min().into_scalar::<f64>();
+    let max = voxels.clone().max().into_scalar::<f64>();
+    if min < 0.0 || min.fract() != 0.0 {
         return Err(SpatialError::Invalid(format!(
-            "resample: label-linear needs labels 0..=max as small integers, found max {max}"
+            "resample: label-linear needs non-negative integer labels, found {min}"
         )));
     }
-    let labels = max as usize + 1;
-    let one_hot: Vec<Tensor<5>> = (0..labels)
-        .map(|k| {
-            voxels
-                .clone()
-                .equal_elem(k as f32)
-                .float()
-                .cast(voxels.dtype())
-        })
-        .collect();
-    let weights = voxel_affine_sample_3d(Tensor::cat(one_hot, 1), matrix, [ok, oj, oi], o)?;
-    Ok(weights.argmax(1).float().cast(voxels.dtype()))
+    if !(max < 65_536.0 && max.fract() == 0.0) {
+        return Err(SpatialError::Invalid(format!(
+            "resample: label-linear needs integer labels below 65536, found max {max}"
+        )));
+    }
+    let dtype = voxels.dtype();
+    let mut best: Option<(Tensor<5>, Tensor<5>)> = None;
+    for k in 0..=max as usize {
+        let indicator = voxels.clone().equal_elem(k as f64).float().cast(dtype);
+        let w = voxel_affine_sample_3d(indicator, matrix.clone(), size, o)?;
+        best = Some(match best {
+            None => (w.clone(), w.zeros_like()),
+            Some((best_w, best_label)) => {
+                let better = w.clone().greater(best_w.clone());
+                (
+                    best_w.mask_where(better.clone(), w),
+                    best_label.mask_fill(better, k as f64),
+                )
+            }
+        });
+    }
+    let (_, label) = best.expect("labels 0..=max are at least one");
+    Ok(label)
 }
 
 /// Resamples `image` onto `output` through an optional physical transform (output point ->

@@ -31,6 +31,20 @@ pub(crate) fn constant(v: Vec<f64>, r: usize, c: usize, like: &Tensor<1>) -> Ten
     )
 }
 
+/// Transform parameters from f64 values, in the image's dtype on its device: an f64 image gets
+/// f64 transforms, with no f32 rounding on the way.
+pub(crate) fn parameters<const D: usize>(
+    v: impl Into<Vec<f64>>,
+    shape: [usize; D],
+    image: &medburn_core::MedImage,
+) -> Tensor<D> {
+    let v: Vec<f64> = v.into();
+    Tensor::from_data(
+        TensorData::new(v, shape),
+        (&image.device(), image.voxels().dtype()),
+    )
+}
+
 fn unit(axis: [f64; 3]) -> Option<[f64; 3]> {
     let n = (axis[0] * axis[0] + axis[1] * axis[1] + axis[2] * axis[2]).sqrt();
     (n.is_finite() && n > 0.0).then(|| axis.map(|v| v / n))

@@ -2,7 +2,7 @@
 //! parameters (angle, offsets, scale factors, affine matrix), against central finite
 //! differences in f64 on Flex; batched forms and label maps.
 
-use burn::tensor::{DType, Device, Distribution, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use medburn_core::{Direction, Geometry};
 use medburn_spatial::{resample_voxels, transform, Interpolator};
 
@@ -48,21 +48,17 @@ fn fd_check(name: &str, params: Vec<f64>, loss: impl Fn(Tensor<1>) -> Tensor<1>)
     }
 }
 
-fn volume() -> Tensor<5> {
-    Tensor::<5>::random(
-        [1, 1, 4, 5, 6],
-        Distribution::Uniform(-1.0, 1.0),
-        &Device::flex(),
-    )
-    .cast(DType::F64)
-    .to_device(&device())
+fn volume(seed: u64) -> Tensor<5> {
+    seeded([1, 1, 4, 5, 6], -1.0, 1.0, seed, &Device::flex())
+        .cast(DType::F64)
+        .to_device(&device())
 }
 
 #[test]
 fn gradients_with_respect_to_parameters_and_voxels() {
     let g = geometry();
-    let x = volume();
-    let w = volume();
+    let x = volume(1);
+    let w = volume(2);
     let centre = g.centre();
     for interp in [Interpolator::Linear, Interpolator::BSpline] {
         let loss = |t: Tensor<3>, x: Tensor<5>| -> Tensor<1> {
@@ -97,7 +93,7 @@ fn gradients_with_respect_to_parameters_and_voxels() {
 fn batched_transforms_match_one_by_one() {
     let g = geometry();
     let d = Device::flex();
-    let x = Tensor::<5>::random([3, 2, 4, 5, 6], Distribution::Default, &d);
+    let x = seeded([3, 2, 4, 5, 6], 0.0, 1.0, 3, &d);
     let angles = Tensor::<1>::from_floats([0.1, -0.5, 1.2], &d);
     let t = transform::rotation([0.0, 0.0, 1.0], angles.clone(), g.centre()).unwrap();
     let batch = resample_voxels(x.clone(), &g, &g, Some(t), Interpolator::Linear).unwrap();
@@ -116,7 +112,7 @@ fn batched_transforms_match_one_by_one() {
 fn label_maps_keep_their_labels() {
     let g = geometry();
     let d = Device::flex();
-    let labels = Tensor::<5>::random([1, 1, 4, 5, 6], Distribution::Uniform(0.0, 3.0), &d).floor();
+    let labels = seeded_labels([1, 1, 4, 5, 6], 3, &d);
     let t = transform::rotation(
         [1.0, 0.0, 0.0],
         Tensor::<1>::from_floats([0.3], &d),
@@ -134,4 +130,69 @@ fn label_maps_keep_their_labels() {
     // With the identity, both give the labels back.
     let y = resample_voxels(labels.clone(), &g, &g, None, Interpolator::LabelLinear).unwrap();
     assert_eq!(vec64(y), vec64(labels));
+}
+
+/// Label-linear, one label at a time, equals the arg-max over a full one-hot resampled at once
+/// (first label on ties), with labels missing from the map; negative labels are refused.
+#[test]
+fn label_linear_equals_the_one_hot_arg_max() {
+    let g = geometry();
+    let d = Device::flex();
+    // Labels 0..7 with 3 and 5 absent.
+    let labels = seeded_labels([2, 1, 4, 5, 6], 8, &d);
+    let labels = labels
+        .clone()
+        .mask_fill(labels.clone().equal_elem(3.0), 2.0);
+    let labels = labels
+        .clone()
+        .mask_fill(labels.clone().equal_elem(5.0), 0.0);
+    let angles = Tensor::<1>::from_floats([0.3, -0.5], &d);
+    let t = transform::rotation([1.0, 0.5, 0.0], angles, g.centre()).unwrap();
+    let got = resample_voxels(
+        labels.clone(),
+        &g,
+        &g,
+        Some(t.clone()),
+        Interpolator::LabelLinear,
+    )
+    .unwrap();
+    let one_hot: Vec<Tensor<5>> = (0..8)
+        .map(|k| labels.clone().equal_elem(k as f32).float())
+        .collect();
+    let weights = resample_voxels(
+        Tensor::cat(one_hot, 1),
+        &g,
+        &g,
+        Some(t),
+        Interpolator::Linear,
+    )
+    .unwrap();
+    let want = weights.argmax(1).float();
+    assert_eq!(vec64(got), vec64(want));
+
+    let negative = labels.clone() - 1.0;
+    let e = resample_voxels(negative, &g, &g, None, Interpolator::LabelLinear).unwrap_err();
+    assert!(e.to_string().contains("non-negative"), "{e}");
+}
+
+/// Uniform values in `[lo, hi)` from a SplitMix64 stream seeded by `seed` (a failure
+/// reproduces whatever the backend's RNG does).
+fn seeded(shape: [usize; 5], lo: f64, hi: f64, seed: u64, d: &Device) -> Tensor<5> {
+    let mut state = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    let v: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|_| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            let unit = (z ^ (z >> 31)) as f64 / 2f64.powi(64);
+            (lo + (hi - lo) * unit) as f32
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(v, shape), d)
+}
+
+/// Integer labels `0..count`, seeded.
+fn seeded_labels(shape: [usize; 5], count: u32, d: &Device) -> Tensor<5> {
+    seeded(shape, 0.0, count as f64 - 1e-6, 4, d).floor()
 }
