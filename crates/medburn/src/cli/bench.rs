@@ -39,6 +39,7 @@ pub(super) struct Case {
 }
 
 pub fn run(a: BenchArgs) -> CliResult {
+    super::alloc::start_counting();
     let dev = super::parse_device(&a.device)?;
     let wanted = |name: &str| a.only.as_deref().is_none_or(|o| name.contains(o));
     let mut cases = Vec::new();
