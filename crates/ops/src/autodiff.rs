@@ -61,6 +61,26 @@ impl<B: SamplingBackend> Backward<B, 2> for SampleBackward {
     }
 }
 
+/// The prefilter is linear: its backward solves the transposed system along the same axis.
+#[derive(Debug)]
+struct PrefilterBackward {
+    axis: usize,
+    transpose: bool,
+}
+
+impl<B: SamplingBackend> Backward<B, 1> for PrefilterBackward {
+    type State = ();
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = parent {
+            let g = B::bspline_prefilter_axis(grad, self.axis, !self.transpose);
+            grads.register::<B>(node.id, g);
+        }
+    }
+}
+
 fn forward<B: SamplingBackend>(
     source: Source,
     input: FloatTensor<B>,
@@ -130,6 +150,18 @@ fn inner<B: SamplingBackend, C: CheckpointStrategy>(
 }
 
 impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, C> {
+    fn bspline_prefilter_axis(
+        input: FloatTensor<Self>,
+        axis: usize,
+        transpose: bool,
+    ) -> FloatTensor<Self> {
+        let prep = PrefilterBackward { axis, transpose }
+            .prepare::<C>([input.node()])
+            .compute_bound();
+        let output = B::bspline_prefilter_axis(input.into_primitive(), axis, transpose);
+        prep.stateless(output)
+    }
+
     fn grid_sample_3d(
         input: FloatTensor<Self>,
         grid: FloatTensor<Self>,

@@ -37,6 +37,17 @@ use crate::options::SampleOptions;
 /// ```
 #[backend_extension(Cube, Flex, Autodiff, Fusion)]
 pub trait SamplingBackend: Backend {
+    /// Solves the cubic B-spline interpolation system along `axis` (2, 3 or 4 of
+    /// `[N, C, D, H, W]`) on every line, mirror boundary: the prefilter of
+    /// [`bspline_coefficients`](crate::bspline_coefficients), or with `transpose` its adjoint
+    /// (the backward pass).
+    #[fusion(dtype = input, shape = input)]
+    fn bspline_prefilter_axis(
+        input: FloatTensor<Self>,
+        axis: usize,
+        transpose: bool,
+    ) -> FloatTensor<Self>;
+
     /// Samples `input` `[N, C, D, H, W]` at a normalized grid: `[N, C, Do, Ho, Wo]`.
     #[fusion(dtype = input, shape = grid_output_shape(input, grid))]
     fn grid_sample_3d(

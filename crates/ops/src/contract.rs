@@ -231,6 +231,14 @@ pub(crate) fn affine_backward_matrix(
     )
 }
 
+pub(crate) fn prefilter(op: &'static str, input: &Spec, axis: usize) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    if !(2..5).contains(&axis) {
+        return err(op, format!("axis must be 2, 3 or 4 (D, H, W), got {axis}"));
+    }
+    same_float_dtype(op, &[("input", input)])
+}
+
 /// Inside a backend method: a broken contract stops the call before any kernel runs.
 pub(crate) fn enforce(checked: Result<()>) {
     if let Err(e) = checked {

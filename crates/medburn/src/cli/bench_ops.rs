@@ -4,8 +4,9 @@
 
 use burn::tensor::{Device, Distribution, Tensor};
 use medburn_ops::{
-    affine_grid_3d, affine_sample_3d, grid_sample_3d, interpolate_3d, max_pool3d,
-    Interpolate3dOptions, InterpolateMode, Interpolation, OpsError, Pool3dOptions, SampleOptions,
+    affine_grid_3d, affine_sample_3d, bspline_coefficients, grid_sample_3d, interpolate_3d,
+    max_pool3d, Interpolate3dOptions, InterpolateMode, Interpolation, OpsError, Pool3dOptions,
+    SampleOptions,
 };
 
 use super::bench::Case;
@@ -110,6 +111,23 @@ pub fn cases(device: &Device, wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
                 Ok(())
             }),
         });
+    }
+    // The cubic B-spline prefilter alone (coefficients of a 1-channel volume), up to 512^3.
+    for (name, side) in [
+        ("bspline_prefilter_1x128", 128),
+        ("bspline_prefilter_1x256", 256),
+        ("bspline_prefilter_1x512", 512),
+    ] {
+        if wanted(name) {
+            let x = volume(1, side, &d);
+            cases.push(Case {
+                name,
+                run: Box::new(move || {
+                    std::hint::black_box(sync(bspline_coefficients(x.clone())));
+                    Ok(())
+                }),
+            });
+        }
     }
     if wanted("interpolate_trilinear_1x128_to_192") {
         let x = volume(1, 128, &d);

@@ -2,6 +2,7 @@
 //! Burn's default fusion the generated `Fusion<CubeBackend>` implementation calls these.
 
 mod kernels;
+mod prefilter;
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::ops::FloatTensorOps;
@@ -182,6 +183,15 @@ fn launch_backward_input(
 }
 
 impl SamplingBackend for CubeBackend {
+    fn bspline_prefilter_axis(input: CubeTensor, axis: usize, transpose: bool) -> CubeTensor {
+        enforce(contract::prefilter(
+            "bspline_prefilter_axis",
+            &Spec::of(&input),
+            axis,
+        ));
+        prefilter::prefilter(input, axis, transpose)
+    }
+
     fn grid_sample_3d(input: CubeTensor, grid: CubeTensor, o: SampleOptions) -> CubeTensor {
         enforce(contract::grid_sample(
             "grid_sample_3d",

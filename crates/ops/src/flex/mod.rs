@@ -1,6 +1,7 @@
 //! [`SamplingBackend`] for Burn's Flex CPU backend: multithreaded Rust kernels (rayon) in f32
 //! or f64, whichever the input is; other float types run in f32.
 
+mod prefilter;
 mod sample;
 pub(crate) mod taps;
 
@@ -10,6 +11,7 @@ use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::{Bytes, DType, Element, FloatDType, Shape};
 
 use crate::backend::SamplingBackend;
+use crate::bspline::Tridiagonal;
 use crate::contract::{self, enforce, Spec};
 use crate::options::SampleOptions;
 use sample::{AffinePositions, Dims, GridPositions};
@@ -62,6 +64,23 @@ macro_rules! by_dtype {
 }
 
 impl SamplingBackend for Flex {
+    fn bspline_prefilter_axis(input: FlexTensor, axis: usize, transpose: bool) -> FlexTensor {
+        enforce(contract::prefilter(
+            "bspline_prefilter_axis",
+            &Spec::of(&input),
+            axis,
+        ));
+        let dtype = input.dtype();
+        let shape = dims::<5>(&input);
+        let (len, inner) = (shape[axis], shape[axis + 1..].iter().product());
+        let system = Tridiagonal::prefilter(len, transpose);
+        by_dtype!(dtype, T => {
+            let mut v = contiguous::<T>(input).storage::<T>().to_vec();
+            prefilter::solve_lines(&mut v, len, inner, &system);
+            output(v, &shape, dtype)
+        })
+    }
+
     fn grid_sample_3d(input: FlexTensor, grid: FlexTensor, o: SampleOptions) -> FlexTensor {
         enforce(contract::grid_sample(
             "grid_sample_3d",
