@@ -292,7 +292,7 @@ impl Geometry {
         let mut cols = [[0.0; 3]; 3];
         for c in 0..3 {
             let v = [affine[0][c], affine[1][c], affine[2][c]];
-            let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            let n = crate::vec3::norm(v);
             spacing[c] = n;
             cols[c] = if n > 0.0 && n.is_finite() {
                 [v[0] / n, v[1] / n, v[2] / n]

@@ -23,6 +23,7 @@ mod geometry;
 mod image;
 mod modality;
 mod orientation;
+pub mod vec3;
 
 #[cfg(feature = "burn")]
 pub use devices::{device_by_name, wgpu_device, wgpu_device_or_skip};

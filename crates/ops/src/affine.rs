@@ -4,31 +4,10 @@
 
 use burn::tensor::{Tensor, TensorData};
 
+use crate::coordinates::{normalize, unnormalize};
 use crate::error::{check_nonempty, OpsError, Result};
 use crate::grid_sample::{check_same_device, voxel_affine_sample_3d};
 use crate::options::SampleOptions;
-
-/// Normalized coordinate of voxel index `i` on an axis of `n` voxels: `u = s * i + t`.
-fn normalize(n: usize, align_corners: bool) -> (f64, f64) {
-    let n = n as f64;
-    match (align_corners, n <= 1.0) {
-        // torch.linspace(-1, 1, 1) is [-1].
-        (true, true) => (0.0, -1.0),
-        (true, false) => (2.0 / (n - 1.0), -1.0),
-        (false, _) => (2.0 / n, 1.0 / n - 1.0),
-    }
-}
-
-/// Voxel position of normalized coordinate `g` on an axis of `n` voxels: `p = s * g + t`.
-fn unnormalize(n: usize, align_corners: bool) -> (f64, f64) {
-    let n = n as f64;
-    let s = if align_corners {
-        (n - 1.0) / 2.0
-    } else {
-        n / 2.0
-    };
-    (s, (n - 1.0) / 2.0)
-}
 
 fn check_theta(op: &'static str, theta: &Tensor<3>) -> Result<usize> {
     let [n, r, c] = theta.dims();

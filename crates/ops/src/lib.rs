@@ -32,6 +32,7 @@ mod autodiff;
 pub mod backend;
 mod bspline;
 mod contract;
+mod coordinates;
 mod cube;
 mod error;
 mod flex;

@@ -7,6 +7,7 @@
 
 use burn::tensor::{Int, Tensor};
 
+use crate::coordinates::normalize;
 use crate::error::{check_nonempty, OpsError, Result};
 use crate::grid_sample::{check_same_device, grid_sample_3d};
 use crate::options::{Interpolation, Padding, SampleOptions};
@@ -30,31 +31,18 @@ fn displaced_grid(displacement: Tensor<5>) -> Tensor<5> {
     let [n, _, d, h, w] = displacement.dims();
     let device = displacement.device();
     let dtype = displacement.dtype();
-    // Per axis: 2 * (i + u) / (len - 1) - 1; an axis of length 1 maps to 0.
-    let axis = |len: usize, shape: [usize; 5]| {
-        let s = if len > 1 {
-            2.0 / (len as f64 - 1.0)
-        } else {
-            0.0
-        };
+    // Per axis: the normalized coordinate (align_corners) of index + displacement.
+    let axis = |len: usize, shape: [usize; 5], u: Tensor<5>| {
+        let (s, t) = normalize(len, true);
         let i = Tensor::<1, Int>::arange(0..len as i64, &device)
             .float()
             .cast(dtype);
-        (i.reshape(shape), s)
+        (u + i.reshape(shape)).mul_scalar(s).add_scalar(t)
     };
-    let (ix, sx) = axis(w, [1, 1, 1, 1, w]);
-    let (iy, sy) = axis(h, [1, 1, 1, h, 1]);
-    let (iz, sz) = axis(d, [1, 1, d, 1, 1]);
     let parts = displacement.split(1, 1);
-    let gx = (parts[0].clone() + ix)
-        .mul_scalar(sx)
-        .sub_scalar(if w > 1 { 1.0 } else { 0.0 });
-    let gy = (parts[1].clone() + iy)
-        .mul_scalar(sy)
-        .sub_scalar(if h > 1 { 1.0 } else { 0.0 });
-    let gz = (parts[2].clone() + iz)
-        .mul_scalar(sz)
-        .sub_scalar(if d > 1 { 1.0 } else { 0.0 });
+    let gx = axis(w, [1, 1, 1, 1, w], parts[0].clone());
+    let gy = axis(h, [1, 1, 1, h, 1], parts[1].clone());
+    let gz = axis(d, [1, 1, d, 1, 1], parts[2].clone());
     Tensor::cat(vec![gx, gy, gz], 1)
         .reshape([n, 3, d, h, w])
         .permute([0, 2, 3, 4, 1])

@@ -9,17 +9,9 @@ use crate::error::{Result, SpatialError};
 use crate::interpolator::Interpolator;
 use crate::transform::constant;
 
-/// `[[A, o], [0, 1]]` of a geometry's index -> physical map, row-major 4x4.
+/// `[[A, o], [0, 1]]` of a geometry's index -> physical map, row-major 4x4, flat.
 fn index_to_physical_4x4(g: &Geometry) -> Vec<f64> {
-    let a = g.index_to_physical_matrix();
-    let o = g.origin();
-    let mut m = vec![0.0; 16];
-    for r in 0..3 {
-        m[r * 4..r * 4 + 3].copy_from_slice(&a[r]);
-        m[r * 4 + 3] = o[r];
-    }
-    m[15] = 1.0;
-    m
+    g.affine_lps().iter().flatten().copied().collect()
 }
 
 /// The voxel-space matrix `[N, 3, 4]` in `dtype` taking output indices `(i, j, k, 1)` to input

@@ -9,6 +9,7 @@ use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{tags, StandardDataDictionary};
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use medburn_core::vec3::cross;
 
 use crate::VoxelType;
 
@@ -336,15 +337,6 @@ pub(crate) fn transfer_syntax_name(uid: &str) -> &'static str {
         "1.2.840.10008.1.2.5" => "RLE Lossless",
         _ => "unknown transfer syntax",
     }
-}
-
-/// Cross product.
-pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
 }
 
 /// Reads the header of a parsed DICOM file.

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use medburn_core::{Direction, Geometry};
 
-use super::header::{cross, FileHeader, FrameInfo};
+use medburn_core::vec3::{cross, dot, norm};
+
+use super::header::{FileHeader, FrameInfo};
 
 /// One slice: a frame of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +65,6 @@ fn fmt_vec(v: &[f64]) -> String {
         "[{}]",
         v.iter().map(|&x| fmt_num(x)).collect::<Vec<_>>().join(", ")
     )
-}
-
-fn norm(v: [f64; 3]) -> f64 {
-    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
 /// The direction matrix (columns i, j, k) from ImageOrientationPatient: the two

@@ -4,6 +4,7 @@
 //! that layout (540 bytes, 64-bit dims and offsets, f64 fields) is parsed here.
 //! Both are written here: the crate's header writer is private.
 
+use medburn_core::vec3::{column, cross};
 use medburn_core::{Direction, Geometry, GeometryError};
 
 use crate::{IoErrorKind, VoxelType};
@@ -537,18 +538,6 @@ impl RasRows for Direction {
         }
         r
     }
-}
-
-fn column(m: &[[f64; 4]; 4], c: usize) -> [f64; 3] {
-    [m[0][c], m[1][c], m[2][c]]
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
 }
 
 /// Spacing as ITK reads it: pixdim, where pixdim agrees with the transform's column norms.

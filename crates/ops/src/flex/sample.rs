@@ -11,6 +11,7 @@ use super::taps::{
     BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real, ReflectionPad, Tap,
     ZerosPad,
 };
+use crate::coordinates::unnormalize;
 use crate::options::{Interpolation, Padding, SampleOptions};
 
 /// Input volume and output grid sizes.
@@ -61,15 +62,9 @@ impl<'a, T: Real> GridPositions<'a, T> {
     pub fn new(grid: &'a [T], dims: Dims, align_corners: bool) -> Self {
         // x runs along W (dim 4), y along H, z along D.
         let sizes = [dims.input[4], dims.input[3], dims.input[2]];
-        let scale = sizes.map(|n| {
-            let n = n as f64;
-            T::from_f64(if align_corners {
-                (n - 1.0) / 2.0
-            } else {
-                n / 2.0
-            })
-        });
-        let offset = sizes.map(|n| T::from_f64((n as f64 - 1.0) / 2.0));
+        let map = sizes.map(|n| unnormalize(n, align_corners));
+        let scale = map.map(|(s, _)| T::from_f64(s));
+        let offset = map.map(|(_, t)| T::from_f64(t));
         Self {
             grid,
             output: dims.output,
