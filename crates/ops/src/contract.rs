@@ -202,7 +202,7 @@ pub(crate) fn affine_backward_input(
     input_shape(op, input)?;
     matrix_for(op, input, matrix)?;
     rank(op, "grad_output", grad_output, 5)?;
-    grad_output_for(op, input, &grad_output.shape[2..5].to_vec(), grad_output)?;
+    grad_output_for(op, input, &grad_output.shape[2..5], grad_output)?;
     same_float_dtype(op, &[("matrix", matrix), ("grad_output", grad_output)])
 }
 
@@ -215,12 +215,7 @@ pub(crate) fn affine_backward_matrix(
     rank(op, "input", input, 5)?;
     matrix_for(op, &input.shape, matrix)?;
     rank(op, "grad_output", grad_output, 5)?;
-    grad_output_for(
-        op,
-        &input.shape,
-        &grad_output.shape[2..5].to_vec(),
-        grad_output,
-    )?;
+    grad_output_for(op, &input.shape, &grad_output.shape[2..5], grad_output)?;
     same_float_dtype(
         op,
         &[

@@ -2,9 +2,6 @@
 
 pub mod alloc;
 mod bench;
-mod bench_models;
-mod bench_ops;
-mod bench_spatial;
 mod convert;
 mod demo;
 mod info;

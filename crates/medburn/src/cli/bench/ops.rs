@@ -9,7 +9,7 @@ use medburn_ops::{
     SampleOptions,
 };
 
-use super::bench::Case;
+use super::case::Case;
 
 /// A near-identity rotation about z (5 degrees) with a small shift: a realistic grid.
 fn theta(n: usize, device: &Device) -> Tensor<3> {

@@ -14,7 +14,7 @@ use medburn_core::Device;
 use medburn_models::UNet3dConfig;
 use medburn_train::losses::DiceCeLossConfig;
 
-use super::bench::Case;
+use super::case::Case;
 
 /// `UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(16,32,64,128),
 /// strides=(2,2,2), num_res_units=2)` on 2 x 1 x 64^3.

@@ -5,7 +5,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use medburn_core::{Direction, Geometry, MedImage};
 use medburn_spatial::{resample_to_spacing, rotate, Axis, Interpolator};
 
-use super::bench::Case;
+use super::case::Case;
 
 /// A 256 x 256 x 128 volume of 0.9 x 0.9 x 2 mm voxels (values do not change the timing).
 fn volume(device: &Device) -> Result<MedImage, Box<dyn std::error::Error>> {
