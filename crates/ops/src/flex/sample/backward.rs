@@ -1,0 +1,293 @@
+//! Gradients: to the input (a scatter), to a normalized grid, to a voxel affine, and the
+//! grid and input gradients in one pass.
+
+use rayon::prelude::*;
+
+use super::super::taps::{
+    BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real, ReflectionPad, ZerosPad,
+};
+use super::forward::with_kernel;
+use super::positions::{AffinePositions, GridPositions};
+use super::scatter::scatter_rows;
+use super::{point_taps, value_gradient, Dims, Positions};
+use crate::options::{Interpolation, Padding, SampleOptions};
+
+/// Gradient of the loss with respect to the input, from `grad_output` (`[N, C, Do, Ho, Wo]`).
+pub(crate) fn backward_input<T: Real, P: Positions<T>>(
+    grad_output: &[T],
+    positions: &P,
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    with_kernel!(o, backward_input_k::<T, P>(grad_output, positions, dims, o))
+}
+
+fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
+    grad_output: &[T],
+    positions: &P,
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let [n_batch, channels, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let voxels = dims.voxels();
+    let points = dims.points();
+    let slab = channels * voxels;
+    let mut grad = vec![T::ZERO; n_batch * slab];
+    if grad.is_empty() || points == 0 {
+        return grad;
+    }
+    // Scatters the rows `rows` of sample `n` into `buf` (one sample's `[C, D, H, W]`).
+    let scatter = |n: usize, rows: core::ops::Range<usize>, buf: &mut [T]| {
+        for row in rows {
+            let (z, y) = (row / oh, row % oh);
+            for x in 0..ow {
+                let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
+                let p = row * ow + x;
+                for c in 0..channels {
+                    let g = grad_output[(n * channels + c) * points + p];
+                    if g == T::ZERO {
+                        continue;
+                    }
+                    let volume = &mut buf[c * voxels..(c + 1) * voxels];
+                    for a in &t.z {
+                        for b in &t.y {
+                            let gab = g * a.w * b.w;
+                            let off = a.offset + b.offset;
+                            for cc in &t.x {
+                                volume[off + cc.offset] += gab * cc.w;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    scatter_rows(&mut grad, slab, &mut [], 0, od * oh, |n, rows, buf, _| {
+        scatter(n, rows, buf)
+    });
+    grad
+}
+
+/// `d(loss)/d(raw position)` at one output point, summed over channels.
+#[inline(always)]
+fn position_gradient<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
+    input: &[T],
+    grad_output: &[T],
+    p: [T; 3],
+    n: usize,
+    point: usize,
+    dims: Dims,
+    o: SampleOptions,
+) -> [T; 3] {
+    let [_, channels, ..] = dims.input;
+    let voxels = dims.voxels();
+    let points = dims.points();
+    let t = point_taps::<T, K, Kn, Pd>(p, dims.input, o);
+    let mut acc = [T::ZERO; 3];
+    for c in 0..channels {
+        let g = grad_output[(n * channels + c) * points + point];
+        if g == T::ZERO {
+            continue;
+        }
+        let nc = n * channels + c;
+        let dv = value_gradient(&input[nc * voxels..(nc + 1) * voxels], &t);
+        for a in 0..3 {
+            acc[a] += g * dv[a];
+        }
+    }
+    acc
+}
+
+/// Gradient with respect to a normalized grid: `[N, Do, Ho, Wo, 3]`.
+pub(crate) fn backward_grid<T: Real>(
+    input: &[T],
+    grid: &[T],
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let positions = GridPositions::new(grid, dims, o.align_corners);
+    with_kernel!(
+        o,
+        backward_grid_k::<T, GridPositions<T>>(input, &positions, grad_output, dims, o)
+    )
+}
+
+fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
+    input: &[T],
+    positions: &P,
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let [n_batch, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let mut grad = vec![T::ZERO; n_batch * dims.points() * 3];
+    if grad.is_empty() || o.interpolation == Interpolation::Nearest {
+        return grad;
+    }
+    let scale = positions.scale();
+    grad.par_chunks_mut(ow * 3)
+        .enumerate()
+        .for_each(|(row, out)| {
+            let y = row % oh;
+            let z = (row / oh) % od;
+            let n = row / (oh * od);
+            for x in 0..ow {
+                let point = (z * oh + y) * ow + x;
+                let p = positions.at(n, z, y, x);
+                let g = position_gradient::<T, K, Kn, Pd>(input, grad_output, p, n, point, dims, o);
+                for a in 0..3 {
+                    out[x * 3 + a] = g[a] * scale[a];
+                }
+            }
+        });
+    grad
+}
+
+/// Gradient with respect to a voxel affine `[N, 3, 4]`: the position gradient of every output
+/// point times `(i, j, k, 1)`, summed; row sums are accumulated in f64 without storing any
+/// per-point values.
+pub(crate) fn backward_matrix<T: Real>(
+    input: &[T],
+    matrix: &[T],
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let positions = AffinePositions::new(matrix);
+    with_kernel!(
+        o,
+        backward_matrix_k::<T, AffinePositions<T>>(input, &positions, grad_output, dims, o)
+    )
+}
+
+fn backward_matrix_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
+    input: &[T],
+    positions: &P,
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> Vec<T> {
+    let [n_batch, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let mut grad = vec![T::ZERO; n_batch * 12];
+    if dims.points() == 0 || o.interpolation == Interpolation::Nearest {
+        return grad;
+    }
+    let rows: Vec<[f64; 12]> = (0..n_batch * od * oh)
+        .into_par_iter()
+        .map(|row| {
+            let y = row % oh;
+            let z = (row / oh) % od;
+            let n = row / (oh * od);
+            let mut acc = [0.0f64; 12];
+            for x in 0..ow {
+                let point = (z * oh + y) * ow + x;
+                let p = positions.at(n, z, y, x);
+                let g = position_gradient::<T, K, Kn, Pd>(input, grad_output, p, n, point, dims, o);
+                let basis = [x as f64, y as f64, z as f64, 1.0];
+                for r in 0..3 {
+                    let gr = g[r].to_f64();
+                    for c in 0..4 {
+                        acc[r * 4 + c] += gr * basis[c];
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut sums = vec![0.0f64; n_batch * 12];
+    for (row, acc) in rows.iter().enumerate() {
+        let n = row / (od * oh);
+        for (k, v) in acc.iter().enumerate() {
+            sums[n * 12 + k] += v;
+        }
+    }
+    for (g, s) in grad.iter_mut().zip(&sums) {
+        *g = T::from_f64(*s);
+    }
+    grad
+}
+
+/// Both gradients of a grid sample in one pass (taps computed once per point): the input
+/// gradient `[N, C, D, H, W]` and the grid gradient `[N, Do, Ho, Wo, 3]`.
+pub(crate) fn backward_grid_and_input<T: Real>(
+    input: &[T],
+    grid: &[T],
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> (Vec<T>, Vec<T>) {
+    let positions = GridPositions::new(grid, dims, o.align_corners);
+    with_kernel!(
+        o,
+        backward_both_k::<T, GridPositions<T>>(input, &positions, grad_output, dims, o)
+    )
+}
+
+fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
+    input: &[T],
+    positions: &P,
+    grad_output: &[T],
+    dims: Dims,
+    o: SampleOptions,
+) -> (Vec<T>, Vec<T>) {
+    let [n_batch, channels, ..] = dims.input;
+    let [od, oh, ow] = dims.output;
+    let voxels = dims.voxels();
+    let points = dims.points();
+    let slab = channels * voxels;
+    let rows = od * oh;
+    let scale = positions.scale();
+    let mut grad_input = vec![T::ZERO; n_batch * slab];
+    let mut grad_grid = vec![T::ZERO; n_batch * points * 3];
+    if grad_input.is_empty() || grad_grid.is_empty() {
+        return (grad_input, grad_grid);
+    }
+    // Rows `rows` of sample `n`: scatter into `buf` (one sample's input gradient) and write
+    // the grid gradient of those rows into `gg` (starting at row `rows.start`).
+    let pass = |n: usize, rows: core::ops::Range<usize>, buf: &mut [T], gg: &mut [T]| {
+        let first = rows.start;
+        for row in rows {
+            let (z, y) = (row / oh, row % oh);
+            for x in 0..ow {
+                let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
+                let p = row * ow + x;
+                let mut acc = [T::ZERO; 3];
+                for c in 0..channels {
+                    let g = grad_output[(n * channels + c) * points + p];
+                    if g == T::ZERO {
+                        continue;
+                    }
+                    let nc = n * channels + c;
+                    let volume = &input[nc * voxels..(nc + 1) * voxels];
+                    let dst = &mut buf[c * voxels..(c + 1) * voxels];
+                    for a in &t.z {
+                        for b in &t.y {
+                            let off = a.offset + b.offset;
+                            let gab = g * a.w * b.w;
+                            let (mut s, mut sd) = (T::ZERO, T::ZERO);
+                            for cc in &t.x {
+                                let v = volume[off + cc.offset];
+                                s += cc.w * v;
+                                sd += cc.dw * v;
+                                dst[off + cc.offset] += gab * cc.w;
+                            }
+                            acc[0] += g * a.w * b.w * sd;
+                            acc[1] += g * a.w * b.dw * s;
+                            acc[2] += g * a.dw * b.w * s;
+                        }
+                    }
+                }
+                let q = ((row - first) * ow + x) * 3;
+                for k in 0..3 {
+                    gg[q + k] = acc[k] * scale[k];
+                }
+            }
+        }
+    };
+    scatter_rows(&mut grad_input, slab, &mut grad_grid, ow * 3, rows, pass);
+    (grad_input, grad_grid)
+}
