@@ -18,7 +18,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod codec;
 mod extension;
+mod geometry;
 pub(crate) mod gz;
 mod header;
 mod read;
