@@ -50,8 +50,12 @@
 //! ```
 
 mod codestream;
+mod colour;
+mod elements;
+mod frames;
 mod header;
 mod lengths;
+mod metadata;
 mod pixels;
 mod stack;
 #[cfg(test)]
@@ -518,7 +522,7 @@ pub fn read_dicom(path: &Path, select: &SeriesSelector) -> Result<Volume> {
     }
     vol.modality = first.modality.parse().unwrap_or_default();
     vol.metadata.extend(first.metadata.clone());
-    vol.subtype = header::subtype(&first.modality, &first.metadata);
+    vol.subtype = metadata::subtype(&first.modality, &first.metadata);
     vol.metadata
         .insert("dicom:files".into(), files.len().to_string());
     vol.metadata

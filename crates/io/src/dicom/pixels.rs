@@ -11,7 +11,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::PixelDecoder;
 
-use super::header::{transfer_syntax_name, Colour, FileHeader, TS_EXPLICIT_BE, TS_RLE};
+use super::elements::transfer_syntax_name;
+use super::header::{Colour, FileHeader, TS_EXPLICIT_BE, TS_RLE};
 use super::open_object;
 use crate::volume::Voxel;
 use crate::{IoError, IoErrorKind, Result};

@@ -1020,24 +1020,24 @@ fn subtype_from_series_description() {
         m
     };
     assert_eq!(
-        header::subtype("MR", &meta("AX T2 FLAIR")).as_deref(),
+        metadata::subtype("MR", &meta("AX T2 FLAIR")).as_deref(),
         Some("FLAIR")
     );
     assert_eq!(
-        header::subtype("MR", &meta("t1_mprage_sag")).as_deref(),
+        metadata::subtype("MR", &meta("t1_mprage_sag")).as_deref(),
         Some("T1")
     );
     assert_eq!(
-        header::subtype("MR", &meta("T2W_TSE")).as_deref(),
+        metadata::subtype("MR", &meta("T2W_TSE")).as_deref(),
         Some("T2")
     );
     assert_eq!(
-        header::subtype("MR", &meta("ep2d_diff_b1000")).as_deref(),
+        metadata::subtype("MR", &meta("ep2d_diff_b1000")).as_deref(),
         Some("DWI")
     );
-    assert_eq!(header::subtype("MR", &meta("localizer")), None);
-    assert_eq!(header::subtype("CT", &meta("T1")), None);
+    assert_eq!(metadata::subtype("MR", &meta("localizer")), None);
+    assert_eq!(metadata::subtype("CT", &meta("T1")), None);
     let mut pet = meta("WB");
     pet.insert("Radiopharmaceutical".into(), "Fluorodeoxyglucose".into());
-    assert_eq!(header::subtype("PT", &pet).as_deref(), Some("FDG"));
+    assert_eq!(metadata::subtype("PT", &pet).as_deref(), Some("FDG"));
 }
