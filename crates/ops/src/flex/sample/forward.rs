@@ -215,14 +215,22 @@ fn interior<T: Real, const K: usize, Pd: PadRule>(
     let p = [0, 1, 2].map(|a| base[a] + step[a] * fx);
     if K == 1 {
         // Inside the volume the padding rules agree but for rounding at exact halves.
+        // Positions are non-negative here, so truncation is floor: `floor` and
+        // `round_ties_even` are library calls on x86-64 without SSE4.1.
         let i = [0, 1, 2].map(|a| {
-            let c = p[a];
+            let c = p[a].max(0.0);
             let r = if Pd::PADDING == Padding::Itk {
-                (c + 0.5).floor()
+                (c + 0.5) as usize
             } else {
-                c.round_ties_even()
+                let f = c as usize;
+                let frac = c - f as f64;
+                if frac > 0.5 || (frac == 0.5 && f % 2 == 1) {
+                    f + 1
+                } else {
+                    f
+                }
             };
-            (r.max(0.0) as usize).min(last[a])
+            r.min(last[a])
         });
         return volume[(i[2] * h + i[1]) * w + i[0]];
     }
