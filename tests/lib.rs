@@ -8,12 +8,20 @@ use serde_json::Value;
 
 /// `tests/fixtures/data`.
 pub fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/data")
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("fixtures/data")
 }
 
 /// The entries of `tests/fixtures/reference.json`.
 pub fn reference_entries() -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/reference.json");
+    let path = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("fixtures/reference.json");
     let text = std::fs::read_to_string(&path)
         .expect("tests/fixtures/reference.json (run tests/scripts/make_fixtures.py)");
     let v: Value = serde_json::from_str(&text).expect("reference.json is JSON");

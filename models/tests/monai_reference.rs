@@ -11,7 +11,11 @@ use medburn_models::{load_monai_safetensors, monai_key_map, ModelError, UNet3dCo
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models")
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../tests/fixtures/models")
 }
 
 fn unets() -> Vec<Value> {

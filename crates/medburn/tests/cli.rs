@@ -11,11 +11,14 @@ fn medburn(args: &[&str]) -> Output {
 }
 
 fn fixture(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/data")
-        .join(rel)
-        .display()
-        .to_string()
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../tests/fixtures/data")
+    .join(rel)
+    .display()
+    .to_string()
 }
 
 fn stderr(o: &Output) -> String {
@@ -153,11 +156,14 @@ fn io_demo_runs_end_to_end() {
 }
 
 fn spatial(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/spatial")
-        .join(rel)
-        .display()
-        .to_string()
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../tests/fixtures/spatial")
+    .join(rel)
+    .display()
+    .to_string()
 }
 
 fn voxels(path: &str) -> (Vec<f32>, medburn_core::Geometry) {

@@ -11,7 +11,8 @@ use medburn_ops::*;
 fn check(device: &Device, dtype: DType, tol: f64) -> f64 {
     let path = format!(
         "{}/../../tests/fixtures/sitk_bspline.json",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
     );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

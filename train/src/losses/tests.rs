@@ -9,11 +9,12 @@ use super::*;
 
 /// The fixture sets: `(shape, logits, labels, cases)`.
 pub(crate) fn fixture_sets() -> Vec<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/models/losses.json"
+    let path = format!(
+        "{}/../tests/fixtures/models/losses.json",
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
     );
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let v: Value = serde_json::from_str(&text).unwrap();
     v["sets"].as_array().unwrap().clone()
 }

@@ -368,10 +368,11 @@ mod tests {
 
     #[test]
     fn every_fixture_passes_the_scan() {
-        let dir = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/data/pydicom"
-        ));
+        let dir = std::path::PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("../../tests/fixtures/data/pydicom");
         let mut n = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let p = entry.unwrap().path();

@@ -11,18 +11,29 @@ use dicom_object::{open_file, InMemDicomObject};
 
 use super::*;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/data");
-const REFERENCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/reference.json"
-);
+/// The package folder of the checkout under test: cargo sets it when it runs the tests, so a
+/// test binary built in another checkout (a shared target directory) reads this one's files.
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+}
+
+fn data_dir() -> PathBuf {
+    manifest_dir().join("../../tests/fixtures/data")
+}
+
+fn reference_json() -> PathBuf {
+    manifest_dir().join("../../tests/fixtures/reference.json")
+}
 
 fn pydicom(name: &str) -> PathBuf {
-    Path::new(DATA).join("pydicom").join(name)
+    data_dir().join("pydicom").join(name)
 }
 
 fn reference() -> serde_json::Value {
-    let text = std::fs::read_to_string(REFERENCE).expect("tests/fixtures/reference.json");
+    let text = std::fs::read_to_string(reference_json()).expect("tests/fixtures/reference.json");
     serde_json::from_str(&text).expect("reference.json parses")
 }
 
@@ -133,7 +144,7 @@ fn reference_fixtures_match_simpleitk() {
             continue;
         }
         let rel = entry["path"].as_str().expect("path");
-        let path = Path::new(DATA).join(rel);
+        let path = data_dir().join(rel);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let select = match entry["series_uid"].as_str() {
             Some(uid) => SeriesSelector::Uid(uid.to_string()),

@@ -8,7 +8,8 @@ use serde_json::Value;
 pub fn torch_cases(name: &str) -> Vec<Value> {
     let path = format!(
         "{}/../../tests/fixtures/torch/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let v: Value = serde_json::from_str(&text).unwrap();
