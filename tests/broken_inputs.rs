@@ -212,11 +212,7 @@ fn failed_writes_leave_no_file() {
 /// header claims 9699584 x 1024 pixels. Both must be refused before any allocation.
 #[test]
 fn fuzzer_found_dicom_files_with_huge_sizes_are_refused() {
-    let dir = std::path::PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-    )
-    .join("fixtures/broken");
+    let dir = medburn_e2e::fixtures_dir().join("broken");
     let mut n = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();

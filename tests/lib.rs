@@ -6,22 +6,25 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-/// `tests/fixtures/data`.
-pub fn data_dir() -> PathBuf {
+/// `tests/fixtures`, found from the package folder cargo gives the running test (not the one
+/// the binary was built in: a shared target directory may hold a binary built in another
+/// checkout).
+pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(
         std::env::var("CARGO_MANIFEST_DIR")
             .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
     )
-    .join("fixtures/data")
+    .join("fixtures")
+}
+
+/// `tests/fixtures/data`.
+pub fn data_dir() -> PathBuf {
+    fixtures_dir().join("data")
 }
 
 /// The entries of `tests/fixtures/reference.json`.
 pub fn reference_entries() -> Vec<Value> {
-    let path = PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-    )
-    .join("fixtures/reference.json");
+    let path = fixtures_dir().join("reference.json");
     let text = std::fs::read_to_string(&path)
         .expect("tests/fixtures/reference.json (run tests/scripts/make_fixtures.py)");
     let v: Value = serde_json::from_str(&text).expect("reference.json is JSON");

@@ -12,11 +12,7 @@ use medburn_spatial::*;
 use serde_json::Value;
 
 fn dir() -> PathBuf {
-    PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-    )
-    .join("fixtures/spatial")
+    medburn_e2e::fixtures_dir().join("spatial")
 }
 
 fn cases() -> Vec<Value> {

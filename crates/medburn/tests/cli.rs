@@ -10,15 +10,17 @@ fn medburn(args: &[&str]) -> Output {
         .expect("run medburn")
 }
 
-fn fixture(rel: &str) -> String {
+/// The repository's `tests/fixtures`, from the package folder cargo gives the running test.
+fn fixtures_dir() -> PathBuf {
     PathBuf::from(
         std::env::var("CARGO_MANIFEST_DIR")
             .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
     )
-    .join("../../tests/fixtures/data")
-    .join(rel)
-    .display()
-    .to_string()
+    .join("../../tests/fixtures")
+}
+
+fn fixture(rel: &str) -> String {
+    fixtures_dir().join("data").join(rel).display().to_string()
 }
 
 fn stderr(o: &Output) -> String {
@@ -156,14 +158,11 @@ fn io_demo_runs_end_to_end() {
 }
 
 fn spatial(rel: &str) -> String {
-    PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-    )
-    .join("../../tests/fixtures/spatial")
-    .join(rel)
-    .display()
-    .to_string()
+    fixtures_dir()
+        .join("spatial")
+        .join(rel)
+        .display()
+        .to_string()
 }
 
 fn voxels(path: &str) -> (Vec<f32>, medburn_core::Geometry) {

@@ -8,11 +8,7 @@ use common::*;
 use medburn_ops::*;
 
 fn check(device: &Device, dtype: DType, tol: f64) -> f64 {
-    let path = format!(
-        "{}/../../tests/fixtures/scipy_gaussian.json",
-        std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
-    );
+    let path = fixtures_dir().join("scipy_gaussian.json");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut worst = 0.0f64;

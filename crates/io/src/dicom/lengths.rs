@@ -368,11 +368,7 @@ mod tests {
 
     #[test]
     fn every_fixture_passes_the_scan() {
-        let dir = std::path::PathBuf::from(
-            std::env::var("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-        )
-        .join("../../tests/fixtures/data/pydicom");
+        let dir = crate::dicom::tests::data_dir().join("pydicom");
         let mut n = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let p = entry.unwrap().path();

@@ -20,7 +20,7 @@ fn manifest_dir() -> PathBuf {
     )
 }
 
-fn data_dir() -> PathBuf {
+pub(super) fn data_dir() -> PathBuf {
     manifest_dir().join("../../tests/fixtures/data")
 }
 

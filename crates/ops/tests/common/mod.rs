@@ -4,14 +4,21 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use serde_json::Value;
 
+/// The repository's `tests/fixtures`, found from the package folder cargo gives the running
+/// test (not the one the binary was built in: a shared target directory may hold a binary built
+/// in another checkout).
+pub fn fixtures_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../tests/fixtures")
+}
+
 /// The cases of `tests/fixtures/torch/<name>.json` (made by tests/scripts/make_torch_fixtures.py).
 pub fn torch_cases(name: &str) -> Vec<Value> {
-    let path = format!(
-        "{}/../../tests/fixtures/torch/{name}.json",
-        std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let path = fixtures_dir().join(format!("torch/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: Value = serde_json::from_str(&text).unwrap();
     v["cases"].as_array().unwrap().clone()
 }
