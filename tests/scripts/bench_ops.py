@@ -46,6 +46,12 @@ def sample_case(n, side, mode, backward):
     return run
 
 
+def max_pool_backward(x0):
+    x = x0.clone().requires_grad_()
+    F.max_pool3d(x, 3, 2, 1).sum().backward()
+    return x.grad.sum().item()
+
+
 def cases():
     x128 = torch.rand(1, 1, 128, 128, 128)
     th = theta(1)
@@ -60,6 +66,7 @@ def cases():
             x128, F.affine_grid(th, [1, 1, 128, 128, 128], align_corners=False),
             mode="bilinear", align_corners=False).sum().item(),
         "max_pool3d_k3s2p1_1x128": lambda: F.max_pool3d(x128, 3, 2, 1).sum().item(),
+        "max_pool3d_k3s2p1_fwd_bwd_1x128": lambda: max_pool_backward(x128),
         "interpolate_trilinear_1x128_to_192": lambda: F.interpolate(
             x128, size=(192, 192, 192), mode="trilinear", align_corners=False).sum().item(),
     }

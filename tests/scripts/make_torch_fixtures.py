@@ -85,6 +85,18 @@ def pool_cases():
             (gx,) = torch.autograd.grad(y, (x,), dy)
             cases.append(case(kind=kind, **cfg, input_shape=list(x.shape), output_shape=list(y.shape),
                               input=x, grad_output=dy, output=y, grad_input=gx))
+    # Ties: values from {0, 1, 2}, so most windows hold several maxima and PyTorch's rule (the
+    # first in (d, h, w) order) decides which voxel gets the gradient. A generator of their own
+    # keeps the cases above unchanged.
+    ties = torch.Generator().manual_seed(20261129)
+    for cfg in configs:
+        x = torch.randint(0, 3, (2, 3, 7, 6, 9), generator=ties).double().requires_grad_()
+        y = F.max_pool3d(x, cfg["kernel"], cfg["stride"], cfg["padding"], cfg["dilation"],
+                         ceil_mode=cfg["ceil"])
+        dy = torch.randn(y.shape, generator=ties, dtype=torch.float64)
+        (gx,) = torch.autograd.grad(y, (x,), dy)
+        cases.append(case(kind="max", **cfg, input_shape=list(x.shape), output_shape=list(y.shape),
+                          input=x, grad_output=dy, output=y, grad_input=gx))
     return cases
 
 

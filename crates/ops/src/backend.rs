@@ -1,4 +1,4 @@
-//! The backend extension: the sampling primitives every backend implements.
+//! The backend extensions: the sampling and pooling primitives every backend implements.
 //!
 //! Forward and backward passes are separate methods so that the backward kernels run through
 //! Burn's dispatch and fusion like any other op; [`crate::autodiff`] wires them together.
@@ -9,6 +9,7 @@ use burn::backend::{backend_extension, tensor::FloatTensor, Backend};
 use burn::tensor::Shape;
 
 use crate::options::SampleOptions;
+use crate::pool::Pool3dOptions;
 
 /// Sampling primitives with backward passes, implemented for Flex, CubeCL (wgpu, CUDA), and
 /// `Autodiff` over either; `Fusion` wraps the CubeCL implementation.
@@ -111,6 +112,41 @@ pub trait SamplingBackend: Backend {
         grad_output: FloatTensor<Self>,
         options: SampleOptions,
     ) -> FloatTensor<Self>;
+}
+
+/// 3D max pooling with its backward, implemented for Flex (a dedicated kernel), CubeCL (Burn's
+/// 2D pools, plane then depth) and `Autodiff` over either.
+///
+/// ```
+/// use burn::backend::Dispatch;
+/// use burn::tensor::{Device, Tensor};
+/// use medburn_ops::{backend::PoolBackend, Pool3dOptions};
+///
+/// let x = Tensor::<1, burn::tensor::Int>::arange(0..8, &Device::flex()).float().reshape([1, 1, 2, 2, 2]);
+/// let y = <Dispatch as PoolBackend>::max_pool3d(x.into_dispatch(), Pool3dOptions::new([2, 2, 2]));
+/// assert_eq!(Tensor::<5>::from_dispatch(y).into_scalar::<f32>(), 7.0);
+/// ```
+#[backend_extension(Cube, Flex, Autodiff, Fusion)]
+pub trait PoolBackend: Backend {
+    /// Max pooling of `input` `[N, C, D, H, W]`: `[N, C, Do, Ho, Wo]`.
+    #[fusion(dtype = input, shape = pooled_shape(input, options))]
+    fn max_pool3d(input: FloatTensor<Self>, options: Pool3dOptions) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::max_pool3d`] with respect to its input: each output's gradient goes
+    /// to its window's arg-max (first in `(d, h, w)` order; NaN wins), found from `input` and
+    /// the forward's `output`.
+    #[fusion(dtype = input, shape = input)]
+    fn max_pool3d_backward(
+        input: FloatTensor<Self>,
+        output: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: Pool3dOptions,
+    ) -> FloatTensor<Self>;
+}
+
+pub(crate) fn pooled_shape(input: &Shape, options: &Pool3dOptions) -> Shape {
+    let out = options.output_shape(input).unwrap_or([0; 5]);
+    Shape::from(out.to_vec())
 }
 
 pub(crate) fn grid_output_shape(input: &Shape, grid: &Shape) -> Shape {

@@ -11,6 +11,7 @@ use burn::backend::TensorMetadata;
 use burn::tensor::DType;
 
 use crate::error::{OpsError, Result};
+use crate::pool::Pool3dOptions;
 
 /// A tensor as the contract sees it: its shape and dtype.
 #[derive(Clone, Debug)]
@@ -234,9 +235,45 @@ pub(crate) fn prefilter(op: &'static str, input: &Spec, axis: usize) -> Result<(
     same_float_dtype(op, &[("input", input)])
 }
 
+pub(crate) fn max_pool(op: &'static str, input: &Spec, options: &Pool3dOptions) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    options.check_shape(op, &input.shape, true)?;
+    same_float_dtype(op, &[("input", input)])
+}
+
+pub(crate) fn max_pool_backward(
+    op: &'static str,
+    input: &Spec,
+    output: &Spec,
+    grad_output: &Spec,
+    options: &Pool3dOptions,
+) -> Result<()> {
+    max_pool(op, input, options)?;
+    let want = options.output_shape(&input.shape);
+    for (what, t) in [("output", output), ("grad_output", grad_output)] {
+        if want.map(|w| w.to_vec()) != Some(t.shape.clone()) {
+            return err(
+                op,
+                format!(
+                    "{what} must be the pooled shape {want:?} of input {:?}, got {:?}",
+                    input.shape, t.shape
+                ),
+            );
+        }
+    }
+    same_float_dtype(
+        op,
+        &[
+            ("input", input),
+            ("output", output),
+            ("grad_output", grad_output),
+        ],
+    )
+}
+
 /// Inside a backend method: a broken contract stops the call before any kernel runs.
 pub(crate) fn enforce(checked: Result<()>) {
     if let Err(e) = checked {
-        panic!("{e} (SamplingBackend called with tensors that do not agree)");
+        panic!("{e} (backend op called with tensors that do not agree)");
     }
 }

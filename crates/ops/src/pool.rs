@@ -1,16 +1,22 @@
 //! 3D max and average pooling, PyTorch's `max_pool3d` / `avg_pool3d`.
 //!
-//! A 3D box is the product of a depth window and a height x width window, and both pools
-//! separate over it exactly: max over the box = max over depth of the max over each slice;
-//! PyTorch's average divides by the product of the per-axis window counts (with or without
-//! padding, ceil mode included), so it is the average over depth of the slice averages. Each
-//! pool is therefore two of Burn's 2D pooling kernels (depth as `[kd, 1]` on `[N, C, D, H*W]`,
-//! then `[kh, kw]`), which exist with backward passes on every backend. Ties in max pooling go
-//! to the first voxel in `(d, h, w)` order, as in PyTorch.
+//! Max pooling is a backend op ([`PoolBackend`]): a dedicated 3D kernel on Flex (separable
+//! for the values, one pass per axis; the window's arg-max recomputed in the backward), and on
+//! CubeCL two of Burn's 2D pools. Ties go to the first voxel of the window in `(d, h, w)` order
+//! and NaN wins, as in PyTorch, so the gradient lands on the voxel PyTorch picks.
+//!
+//! Average pooling separates exactly: PyTorch's average divides by the product of the per-axis
+//! window counts (with or without padding, ceil mode included), so it is the average over depth
+//! of the slice averages: two of Burn's 2D pooling kernels (depth as `[kd, 1]` on
+//! `[N, C, D, H*W]`, then `[kh, kw]`), which have backward passes on every backend.
 
-use burn::tensor::module::{avg_pool2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::backend::Dispatch;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::Tensor;
+
+use crate::backend::PoolBackend;
+use crate::contract::{self, Spec};
 
 use crate::error::{check_nonempty, OpsError, Result};
 
@@ -127,9 +133,26 @@ impl Pool3dOptions {
         Some(out)
     }
 
-    fn check(&self, op: &'static str, x: &Tensor<5>, dilated: bool) -> Result<()> {
-        check_nonempty(op, "input", &x.dims())?;
-        let dims = x.dims();
+    /// The output shape `[N, C, Do, Ho, Wo]` of pooling an input of shape `dims`.
+    pub(crate) fn output_shape(&self, dims: &[usize]) -> Option<[usize; 5]> {
+        Some([
+            dims[0],
+            dims[1],
+            self.output_len(0, dims[2])?,
+            self.output_len(1, dims[3])?,
+            self.output_len(2, dims[4])?,
+        ])
+    }
+
+    /// Fails unless the options can pool an input of shape `dims` (rank 5, checked by the
+    /// caller): positive sizes, padding at most half the window, a window that fits.
+    pub(crate) fn check_shape(
+        &self,
+        op: &'static str,
+        dims: &[usize],
+        dilated: bool,
+    ) -> Result<()> {
+        check_nonempty(op, "input", dims)?;
         for a in 0..3 {
             let (k, s, p, d) = (
                 self.kernel_size[a],
@@ -176,24 +199,10 @@ impl Pool3dOptions {
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
 pub fn max_pool3d(x: Tensor<5>, options: Pool3dOptions) -> Result<Tensor<5>> {
-    options.check("max_pool3d", &x, true)?;
-    let o = options;
-    let [n, c, d, h, w] = x.dims();
-    let depth = MaxPoolOptions::new([o.kernel_size[0], 1])
-        .with_stride([o.stride[0], 1])
-        .with_padding([o.padding[0], 0])
-        .with_dilation([o.dilation[0], 1])
-        .with_ceil_mode(o.ceil_mode);
-    let y = max_pool2d(x.reshape([n, c, d, h * w]), depth);
-    let d2 = y.dims()[2];
-    let plane = MaxPoolOptions::new([o.kernel_size[1], o.kernel_size[2]])
-        .with_stride([o.stride[1], o.stride[2]])
-        .with_padding([o.padding[1], o.padding[2]])
-        .with_dilation([o.dilation[1], o.dilation[2]])
-        .with_ceil_mode(o.ceil_mode);
-    let y = max_pool2d(y.reshape([n, c * d2, h, w]), plane);
-    let [_, _, h2, w2] = y.dims();
-    Ok(y.reshape([n, c, d2, h2, w2]))
+    contract::max_pool("max_pool3d", &Spec::new(&x.dims(), x.dtype()), &options)?;
+    Ok(Tensor::from_dispatch(
+        <Dispatch as PoolBackend>::max_pool3d(x.into_dispatch(), options),
+    ))
 }
 
 /// Average pooling over `[N, C, D, H, W]`, identical to `torch.nn.functional.avg_pool3d` in
@@ -208,7 +217,7 @@ pub fn max_pool3d(x: Tensor<5>, options: Pool3dOptions) -> Result<Tensor<5>> {
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
 pub fn avg_pool3d(x: Tensor<5>, options: Pool3dOptions) -> Result<Tensor<5>> {
-    options.check("avg_pool3d", &x, false)?;
+    options.check_shape("avg_pool3d", &x.dims(), false)?;
     let o = options;
     let [n, c, d, h, w] = x.dims();
     let depth = AvgPoolOptions::new([o.kernel_size[0], 1])

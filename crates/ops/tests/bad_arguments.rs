@@ -2,7 +2,7 @@
 
 use burn::backend::Dispatch;
 use burn::tensor::{DType, Device, Tensor};
-use medburn_ops::backend::SamplingBackend;
+use medburn_ops::backend::{PoolBackend, SamplingBackend};
 use medburn_ops::*;
 
 fn t<const D: usize>(shape: [usize; D]) -> Tensor<D> {
@@ -114,6 +114,27 @@ fn direct_call_is_checked(device: &Device) {
     };
     assert!(
         message.contains("grad_output must be [1, 1, 2, 2, 2]"),
+        "{message}"
+    );
+    // The pooling op's backward: a gradient of the wrong pooled shape is stopped as well.
+    let x = Tensor::<5>::ones([1, 1, 4, 4, 4], device);
+    let pooled = Tensor::<5>::ones([1, 1, 2, 2, 2], device);
+    let wrong = Tensor::<5>::ones([1, 1, 3, 2, 2], device);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let g = <Dispatch as PoolBackend>::max_pool3d_backward(
+            x.into_dispatch(),
+            pooled.into_dispatch(),
+            wrong.into_dispatch(),
+            Pool3dOptions::new([2, 2, 2]),
+        );
+        Tensor::<5>::from_dispatch(g).into_data()
+    }));
+    let message = match caught {
+        Ok(_) => panic!("a max-pool gradient of the wrong shape was accepted"),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(
+        message.contains("grad_output must be the pooled shape"),
         "{message}"
     );
 }

@@ -2,6 +2,7 @@
 //! Burn's default fusion the generated `Fusion<CubeBackend>` implementation calls these.
 
 mod kernels;
+mod pool;
 mod prefilter;
 
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -16,9 +17,10 @@ use cubecl::ir::Type;
 use cubecl::prelude::*;
 use cubecl::{calculate_cube_count_elemwise, CubeDim};
 
-use crate::backend::SamplingBackend;
+use crate::backend::{PoolBackend, SamplingBackend};
 use crate::contract::{self, enforce, Spec};
 use crate::options::SampleOptions;
+use crate::pool::Pool3dOptions;
 use kernels::{ExchangeAdd, Native, Source};
 
 fn dims<const D: usize>(t: &CubeTensor) -> [usize; D] {
@@ -350,5 +352,34 @@ impl SamplingBackend for CubeBackend {
         );
         let summed = CubeBackend::float_sum_dim(partials, 1);
         CubeBackend::float_reshape(summed, Shape::from(vec![n, 3, 4]))
+    }
+}
+
+impl PoolBackend for CubeBackend {
+    fn max_pool3d(input: CubeTensor, options: Pool3dOptions) -> CubeTensor {
+        enforce(contract::max_pool(
+            "max_pool3d",
+            &Spec::of(&input),
+            &options,
+        ));
+        pool::forward(input, &options)
+    }
+
+    fn max_pool3d_backward(
+        input: CubeTensor,
+        output: CubeTensor,
+        grad_output: CubeTensor,
+        options: Pool3dOptions,
+    ) -> CubeTensor {
+        enforce(contract::max_pool_backward(
+            "max_pool3d_backward",
+            &Spec::of(&input),
+            &Spec::of(&output),
+            &Spec::of(&grad_output),
+            &options,
+        ));
+        // Burn's 2D pools keep their own indices; the pooled values are not needed.
+        drop(output);
+        pool::backward(input, grad_output, &options)
     }
 }

@@ -1,6 +1,7 @@
 //! [`SamplingBackend`] for Burn's Flex CPU backend: multithreaded Rust kernels (rayon) in f32
 //! or f64, whichever the input is; other float types run in f32.
 
+mod pool;
 mod prefilter;
 mod sample;
 pub(crate) mod taps;
@@ -10,10 +11,11 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::{Bytes, DType, Element, FloatDType, Shape};
 
-use crate::backend::SamplingBackend;
+use crate::backend::{PoolBackend, SamplingBackend};
 use crate::bspline::Tridiagonal;
 use crate::contract::{self, enforce, Spec};
 use crate::options::SampleOptions;
+use crate::pool::Pool3dOptions;
 use sample::{AffinePositions, Dims, GridPositions};
 use taps::Real;
 
@@ -262,6 +264,53 @@ impl SamplingBackend for Flex {
             let dy = contiguous::<T>(grad_output);
             let v = sample::backward_matrix(x.storage::<T>(), m.storage::<T>(), dy.storage::<T>(), d, o);
             output(v, &[n, 3, 4], dtype)
+        })
+    }
+}
+
+impl PoolBackend for Flex {
+    fn max_pool3d(input: FlexTensor, options: Pool3dOptions) -> FlexTensor {
+        enforce(contract::max_pool(
+            "max_pool3d",
+            &Spec::of(&input),
+            &options,
+        ));
+        let dtype = input.dtype();
+        let shape = dims::<5>(&input);
+        let out = options
+            .output_shape(&shape)
+            .expect("checked by the contract");
+        by_dtype!(dtype, T => {
+            let x = contiguous::<T>(input);
+            let v = pool::forward(x.storage::<T>(), shape, out, &options);
+            output(v, &out, dtype)
+        })
+    }
+
+    fn max_pool3d_backward(
+        input: FlexTensor,
+        pooled: FlexTensor,
+        grad_output: FlexTensor,
+        options: Pool3dOptions,
+    ) -> FlexTensor {
+        enforce(contract::max_pool_backward(
+            "max_pool3d_backward",
+            &Spec::of(&input),
+            &Spec::of(&pooled),
+            &Spec::of(&grad_output),
+            &options,
+        ));
+        let dtype = input.dtype();
+        let shape = dims::<5>(&input);
+        let out = options
+            .output_shape(&shape)
+            .expect("checked by the contract");
+        by_dtype!(dtype, T => {
+            let (x, y) = (contiguous::<T>(input), contiguous::<T>(pooled));
+            let g = contiguous::<T>(grad_output);
+            let (x, y, g) = (x.storage::<T>(), y.storage::<T>(), g.storage::<T>());
+            let v = pool::backward(x, y, g, shape, out, &options);
+            output(v, &shape, dtype)
         })
     }
 }

@@ -31,6 +31,7 @@ pub(crate) trait Real:
     fn to_i64(self) -> i64;
     fn fmod(self, m: Self) -> Self;
     fn from_i64(i: i64) -> Self;
+    fn is_nan(self) -> bool;
     /// `floor` as an integer, by truncation and a correction: `f32::floor` is a library call
     /// on x86-64 without SSE4.1, and this runs for every tap. Saturating like `to_i64`.
     #[inline(always)]
@@ -72,6 +73,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn from_i64(i: i64) -> Self {
                 i as $t
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
             }
         }
     };

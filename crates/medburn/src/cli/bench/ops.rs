@@ -112,6 +112,22 @@ pub fn cases(device: &Device, wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
             }),
         });
     }
+    if wanted("max_pool3d_k3s2p1_fwd_bwd_1x128") {
+        let x = volume(1, 128, &d.clone().autodiff());
+        cases.push(Case {
+            name: "max_pool3d_k3s2p1_fwd_bwd_1x128",
+            run: Box::new(move || {
+                let o = Pool3dOptions::new([3; 3])
+                    .with_stride([2; 3])
+                    .with_padding([1; 3]);
+                let x = x.clone().require_grad();
+                let grads = max_pool3d(x.clone(), o)?.sum().backward();
+                let gx = x.grad(&grads).ok_or("no input gradient")?;
+                std::hint::black_box(gx.sum().into_scalar::<f32>());
+                Ok(())
+            }),
+        });
+    }
     // The cubic B-spline prefilter alone (coefficients of a 1-channel volume), up to 512^3.
     for (name, side) in [
         ("bspline_prefilter_1x128", 128),

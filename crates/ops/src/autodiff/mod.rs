@@ -10,6 +10,8 @@ use burn::backend::autodiff::{
 };
 use burn::backend::{tensor::FloatTensor, AutodiffBackend, TensorMetadata};
 
+mod pool;
+
 use crate::backend::SamplingBackend;
 use crate::options::SampleOptions;
 
@@ -121,7 +123,7 @@ fn tracked<B: SamplingBackend, C: CheckpointStrategy>(
 
 type Inner<B, C> = <Autodiff<B, C> as AutodiffBackend>::InnerBackend;
 
-fn untracked<B: SamplingBackend, C: CheckpointStrategy>(
+fn untracked<B: burn::backend::Backend, C: CheckpointStrategy>(
     y: FloatTensor<Inner<B, C>>,
 ) -> FloatTensor<Autodiff<B, C>> {
     <Autodiff<B, C> as AutodiffBackend>::from_inner(y)
@@ -131,19 +133,19 @@ fn untracked<B: SamplingBackend, C: CheckpointStrategy>(
 /// backward, or a gradient penalty through the sampling ops) they stop with a message instead of
 /// returning a gradient that silently carries no graph. A backend method cannot return an
 /// error, so this panics.
-fn refuse_tracked<B: SamplingBackend, C: CheckpointStrategy>(
+fn refuse_tracked<B: burn::backend::Backend, C: CheckpointStrategy>(
     op: &str,
     tensors: &[&FloatTensor<Autodiff<B, C>>],
 ) {
     if tensors.iter().any(|t| t.is_tracked()) {
         panic!(
-            "{op}: second-order gradients through the sampling ops are not implemented; the \
+            "{op}: second-order gradients through medburn's backend ops are not implemented; the \
              backward was called on tracked tensors (detach them to get a first-order gradient)"
         );
     }
 }
 
-fn inner<B: SamplingBackend, C: CheckpointStrategy>(
+fn inner<B: burn::backend::Backend, C: CheckpointStrategy>(
     t: FloatTensor<Autodiff<B, C>>,
 ) -> FloatTensor<B> {
     <Autodiff<B, C> as AutodiffBackend>::inner(t)
