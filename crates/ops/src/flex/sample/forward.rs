@@ -96,6 +96,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                 .map(|m| axis_tables::<T, K, Kn, Pd>(m, dims, o))
         })
         .collect();
+    let isa = Isa::detect();
     // Rows of the output, `((n * C + c) * Do + z) * Ho + y`.
     output
         .par_chunks_mut(ow)
@@ -131,29 +132,48 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                 }
                 None => {
                     // Where a row is linear and lies well inside the volume, nearest and linear
-                    // need no padding logic: a plain gather loop; the ends take the general path.
-                    let (lo, hi, line) = match (K <= 2, positions.row(n, z, y)) {
-                        (true, Some((base, step))) => {
-                            let (lo, hi) = inside_run(base, step, dims.input, ow);
-                            (lo, hi, Some((base, step)))
+                    // need no padding logic: a plain gather loop. Where it lies well outside,
+                    // zero and ITK padding read 0 whatever the kernel. The band between takes
+                    // the general path.
+                    let line = positions.row(n, z, y);
+                    let zero_outside = matches!(Pd::PADDING, Padding::Zeros | Padding::Itk);
+                    let (start, end) = match line {
+                        Some((base, step)) if zero_outside => {
+                            within_run(base, step, dims.input, ow, SUPPORT_MARGIN)
                         }
-                        _ => (0, 0, None),
+                        _ => (0, ow),
+                    };
+                    let (lo, hi) = match line {
+                        Some((base, step)) if K <= 2 => {
+                            let (lo, hi) = within_run(base, step, dims.input, ow, -INSIDE_MARGIN);
+                            let lo = lo.clamp(start, end);
+                            (lo, hi.clamp(lo, end))
+                        }
+                        _ => (start, start),
                     };
                     let general = |x: usize| {
                         let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                         interpolate(volume, &t)
                     };
-                    for (x, v) in out[..lo].iter_mut().enumerate() {
+                    out[..start].fill(T::ZERO);
+                    out[end..].fill(T::ZERO);
+                    for (x, v) in out.iter_mut().enumerate().take(lo).skip(start) {
                         *v = general(x);
                     }
-                    if let Some((base, step)) = line {
-                        let (base, step) = (base.map(|b| b.to_f64()), step.map(|s| s.to_f64()));
-                        for (x, v) in out[lo..hi].iter_mut().enumerate() {
-                            *v = interior::<T, K, Pd>(volume, base, step, lo + x, dims.input);
+                    if let (Some((base, step)), true) = (line, lo < hi) {
+                        let row = Row {
+                            base: base.map(|b| b.to_f64()),
+                            step: step.map(|s| s.to_f64()),
+                            input: dims.input,
+                        };
+                        if K == 1 {
+                            nearest_run::<T>(isa, volume, &row, lo, &mut out[lo..hi], Pd::PADDING);
+                        } else {
+                            linear_run::<T>(isa, volume, &row, lo, &mut out[lo..hi]);
                         }
                     }
-                    for (x, v) in out[hi..].iter_mut().enumerate() {
-                        *v = general(hi + x);
+                    for (x, v) in out.iter_mut().enumerate().take(end).skip(hi.max(lo)) {
+                        *v = general(x);
                     }
                 }
             }
@@ -161,20 +181,29 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
     output
 }
 
-/// The run `[lo, hi)` of a row whose positions `base + x * step` lie in `[m, n - 1 - m]` on
-/// every axis, with a margin `m` of 1e-3 voxel so that rounding cannot step outside.
-fn inside_run<T: Real>(
+/// How far inside the volume, in voxels, the interior run keeps every position: rounding cannot
+/// step outside.
+const INSIDE_MARGIN: f64 = 1e-3;
+
+/// How far beyond the outermost voxel centres a position may lie and still touch the volume
+/// (a linear tap reaches one voxel out), plus room for the per-point positions, formed in the
+/// input's type, to differ from the row's f64 ones.
+const SUPPORT_MARGIN: f64 = 1.0 + 1e-2;
+
+/// The run `[lo, hi)` of a row whose positions `base + x * step` lie in
+/// `[-margin, n - 1 + margin]` on every axis (a negative margin keeps them inside).
+fn within_run<T: Real>(
     base: [T; 3],
     step: [T; 3],
     input: [usize; 5],
     len: usize,
+    margin: f64,
 ) -> (usize, usize) {
     let sizes = [input[4], input[3], input[2]];
-    let margin = 1e-3;
     let (mut lo, mut hi) = (0.0f64, len as f64);
     for a in 0..3 {
         let (b, s) = (base[a].to_f64(), step[a].to_f64());
-        let (min, max) = (margin, sizes[a] as f64 - 1.0 - margin);
+        let (min, max) = (-margin, sizes[a] as f64 - 1.0 + margin);
         if max < min {
             return (0, 0);
         }
@@ -196,57 +225,217 @@ fn inside_run<T: Real>(
     (lo as usize, hi as usize)
 }
 
-/// Nearest (`K = 1`) or linear (`K = 2`) at a point known to be inside the volume.
-///
-/// Positions are formed in f64, like the bounds of [`inside_run`]: in f32, from 2^14 voxels
-/// along an axis, rounding exceeds the run's 1e-3 voxel margin. Indices are clamped as well, so
-/// no rounding can index past the volume.
-#[inline(always)]
-fn interior<T: Real, const K: usize, Pd: PadRule>(
-    volume: &[T],
+/// A row of affine positions `base + x * step` (voxel `(x, y, z)`), in f64: in f32, from 2^14
+/// voxels along an axis, rounding exceeds the interior run's margin.
+struct Row {
     base: [f64; 3],
     step: [f64; 3],
-    x: usize,
     input: [usize; 5],
-) -> T {
-    let [_, _, d, h, w] = input;
-    let last = [w - 1, h - 1, d - 1];
-    let fx = x as f64;
-    let p = [0, 1, 2].map(|a| base[a] + step[a] * fx);
-    if K == 1 {
-        // Inside the volume the padding rules agree but for rounding at exact halves.
-        // Positions are non-negative here, so truncation is floor: `floor` and
-        // `round_ties_even` are library calls on x86-64 without SSE4.1.
-        let i = [0, 1, 2].map(|a| {
-            let c = p[a].max(0.0);
-            let r = if Pd::PADDING == Padding::Itk {
-                (c + 0.5) as usize
-            } else {
-                let f = c as usize;
-                let frac = c - f as f64;
-                if frac > 0.5 || (frac == 0.5 && f % 2 == 1) {
-                    f + 1
-                } else {
-                    f
-                }
-            };
-            r.min(last[a])
-        });
-        return volume[(i[2] * h + i[1]) * w + i[0]];
+}
+
+impl Row {
+    #[inline(always)]
+    fn at(&self, x: usize) -> (f64, f64, f64) {
+        let f = x as f64;
+        (
+            self.base[0] + self.step[0] * f,
+            self.base[1] + self.step[1] * f,
+            self.base[2] + self.step[2] * f,
+        )
     }
-    // The run keeps at least two voxels on every axis (its margin excludes size 1).
-    let i = [0, 1, 2].map(|a| (p[a].max(0.0) as usize).min(last[a] - 1));
-    let t = [0, 1, 2].map(|a| T::from_f64((p[a] - i[a] as f64).clamp(0.0, 1.0)));
-    let o = (i[2] * h + i[1]) * w + i[0];
-    let (v000, v001) = (volume[o], volume[o + 1]);
-    let (v010, v011) = (volume[o + w], volume[o + w + 1]);
-    let o2 = o + h * w;
-    let (v100, v101) = (volume[o2], volume[o2 + 1]);
-    let (v110, v111) = (volume[o2 + w], volume[o2 + w + 1]);
+}
+
+/// Points per block of the interior loops: positions, indices and weights of a block are
+/// computed lane by lane in arrays (which the compiler vectorizes), then its voxels are read.
+const LANES: usize = 8;
+
+/// `[0, 1, .., LANES - 1]` as f64: `x0 as f64 + LANE[l]` is `(x0 + l) as f64` exactly, so a
+/// block's positions are the scalar loop's to the bit.
+const LANE: [f64; LANES] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+
+/// Which instruction set the interior loops were compiled for, chosen once per call from what
+/// the CPU reports (never from the build's target flags, so one binary runs everywhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Isa {
+    /// The build's baseline (SSE2 on x86-64).
+    Baseline,
+    /// x86-64 with AVX2 (256-bit vectors).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Isa {
+    pub(super) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Isa::Avx2;
+        }
+        Isa::Baseline
+    }
+}
+
+/// Runs `$body` (an `#[inline(always)]` function call) compiled for the detected instruction
+/// set: the same code, vectorized as wide as the CPU allows.
+macro_rules! dispatch {
+    ($isa:expr, $f:ident :: <$t:ty> ($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            fn avx2<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], padding: Padding) {
+                $f::<T>(volume, row, lo, out, padding)
+            }
+            if $isa == Isa::Avx2 {
+                // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
+                unsafe { avx2::<$t>($($arg),*) }
+            } else {
+                $f::<$t>($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = $isa;
+            $f::<$t>($($arg),*)
+        }
+    }};
+}
+
+/// Nearest samples of points `lo..lo + out.len()` of `row`, compiled for `isa`.
+fn nearest_run<T: Real>(
+    isa: Isa,
+    volume: &[T],
+    row: &Row,
+    lo: usize,
+    out: &mut [T],
+    padding: Padding,
+) {
+    dispatch!(isa, nearest_blocks::<T>(volume, row, lo, out, padding))
+}
+
+/// Trilinear samples of points `lo..lo + out.len()` of `row`, compiled for `isa`.
+fn linear_run<T: Real>(isa: Isa, volume: &[T], row: &Row, lo: usize, out: &mut [T]) {
+    dispatch!(
+        isa,
+        linear_blocks::<T>(volume, row, lo, out, Padding::Zeros)
+    )
+}
+
+/// The nearest voxel index of a position inside an axis of `last + 1` voxels. Inside, the
+/// padding rules agree but for rounding at exact halves: ITK rounds half up, PyTorch half to
+/// even. Positions are non-negative, so truncation is floor (`floor` and `round_ties_even` are
+/// library calls on x86-64 without SSE4.1); the index is clamped, so no rounding can step
+/// past the volume.
+#[inline(always)]
+fn round_index(p: f64, last: f64, itk: bool) -> i32 {
+    let c = p.clamp(0.0, last);
+    if itk {
+        return ((c + 0.5) as i32).min(last as i32);
+    }
+    let f = c as i32;
+    let frac = c - f as f64;
+    let up = frac > 0.5 || (frac == 0.5 && f & 1 == 1);
+    f + up as i32
+}
+
+/// The lower corner index of a position inside an axis (clamped to `last = n - 2`, so the
+/// `+ 1` neighbour is inside) and the fraction beyond it.
+#[inline(always)]
+fn corner_index<T: Real>(p: f64, last: f64) -> (i32, T) {
+    // Truncation is floor here (non-negative); `trunc` would be a library call.
+    let i = p.clamp(0.0, last) as i32;
+    (i, T::from_f64((p - i as f64).clamp(0.0, 1.0)))
+}
+
+/// Trilinear interpolation of the 2 x 2 x 2 voxels from offset `o`.
+#[inline(always)]
+fn trilinear<T: Real>(volume: &[T], o: usize, w: usize, plane: usize, t: [T; 3]) -> T {
     let lerp = |a: T, b: T, t: T| a + (b - a) * t;
-    let c00 = lerp(v000, v001, t[0]);
-    let c01 = lerp(v010, v011, t[0]);
-    let c10 = lerp(v100, v101, t[0]);
-    let c11 = lerp(v110, v111, t[0]);
+    let o2 = o + plane;
+    let c00 = lerp(volume[o], volume[o + 1], t[0]);
+    let c01 = lerp(volume[o + w], volume[o + w + 1], t[0]);
+    let c10 = lerp(volume[o2], volume[o2 + 1], t[0]);
+    let c11 = lerp(volume[o2 + w], volume[o2 + w + 1], t[0]);
     lerp(lerp(c00, c01, t[1]), lerp(c10, c11, t[1]), t[2])
+}
+
+/// How many points of a run go through the blocks: whole blocks, and only where i32 offsets
+/// (vector multiplies) can address the volume; the rest takes the scalar loop.
+fn blocked_len(run: usize, voxels: usize) -> usize {
+    if voxels <= i32::MAX as usize {
+        run / LANES * LANES
+    } else {
+        0
+    }
+}
+
+/// Nearest samples of points `lo..lo + out.len()` of `row`, all inside the volume (the
+/// interior run).
+#[inline(always)]
+fn nearest_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], padding: Padding) {
+    let [_, _, d, h, w] = row.input;
+    let last = [w - 1, h - 1, d - 1].map(|n| n as f64);
+    let itk = padding == Padding::Itk;
+    let max = volume.len() - 1;
+    let blocked = blocked_len(out.len(), volume.len());
+    let (hi, wi) = (h as i32, w as i32);
+    let (head, tail) = out.split_at_mut(blocked);
+    for (b, block) in head.chunks_exact_mut(LANES).enumerate() {
+        let x0 = (lo + b * LANES) as f64;
+        let mut at = [0i32; LANES];
+        for l in 0..LANES {
+            let f = x0 + LANE[l];
+            let ix = round_index(row.base[0] + row.step[0] * f, last[0], itk);
+            let iy = round_index(row.base[1] + row.step[1] * f, last[1], itk);
+            let iz = round_index(row.base[2] + row.step[2] * f, last[2], itk);
+            at[l] = (iz * hi + iy) * wi + ix;
+        }
+        for (v, &a) in block.iter_mut().zip(&at) {
+            *v = volume[(a as usize).min(max)];
+        }
+    }
+    for (k, v) in tail.iter_mut().enumerate() {
+        let (px, py, pz) = row.at(lo + blocked + k);
+        let index = |p: f64, last: f64| round_index(p, last, itk) as usize;
+        let a = (index(pz, last[2]) * h + index(py, last[1])) * w + index(px, last[0]);
+        *v = volume[a.min(max)];
+    }
+}
+
+/// Trilinear samples of points `lo..lo + out.len()` of `row`, all inside the volume: no
+/// padding logic, eight reads and seven interpolations. The run keeps at least two voxels on
+/// every axis (its margin excludes size 1), and indices are clamped to `n - 2`, so the `+ 1`
+/// neighbours are in the volume.
+#[inline(always)]
+fn linear_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], _: Padding) {
+    let [_, _, d, h, w] = row.input;
+    let plane = h * w;
+    let last = [w, h, d].map(|n| n.saturating_sub(2) as f64);
+    // The largest corner offset: reads go up to `+ plane + w + 1`.
+    let max = volume.len().saturating_sub(plane + w + 2);
+    let blocked = blocked_len(out.len(), volume.len());
+    let (hi, wi) = (h as i32, w as i32);
+    let (head, tail) = out.split_at_mut(blocked);
+    for (b, block) in head.chunks_exact_mut(LANES).enumerate() {
+        let x0 = (lo + b * LANES) as f64;
+        let mut at = [0i32; LANES];
+        let mut t = [[T::ZERO; 3]; LANES];
+        for l in 0..LANES {
+            let f = x0 + LANE[l];
+            let (ix, tx) = corner_index::<T>(row.base[0] + row.step[0] * f, last[0]);
+            let (iy, ty) = corner_index::<T>(row.base[1] + row.step[1] * f, last[1]);
+            let (iz, tz) = corner_index::<T>(row.base[2] + row.step[2] * f, last[2]);
+            at[l] = (iz * hi + iy) * wi + ix;
+            t[l] = [tx, ty, tz];
+        }
+        for (l, v) in block.iter_mut().enumerate() {
+            *v = trilinear(volume, (at[l] as usize).min(max), w, plane, t[l]);
+        }
+    }
+    for (k, v) in tail.iter_mut().enumerate() {
+        let (px, py, pz) = row.at(lo + blocked + k);
+        let (ix, tx) = corner_index::<T>(px, last[0]);
+        let (iy, ty) = corner_index::<T>(py, last[1]);
+        let (iz, tz) = corner_index::<T>(pz, last[2]);
+        let o = (iz as usize * h + iy as usize) * w + ix as usize;
+        *v = trilinear(volume, o.min(max), w, plane, [tx, ty, tz]);
+    }
 }
