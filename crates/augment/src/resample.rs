@@ -103,8 +103,8 @@ pub fn resample_batch(
     let size = [dims[2], dims[3], dims[4]];
     let label = match label {
         Some(l) => {
-            // Itk padding: 0 outside, so moved-in voxels are background.
-            let o = SampleOptions::new(Interpolation::Nearest).with_padding(Padding::Itk);
+            // ITK's conventions: 0 outside, so moved-in voxels are background; ties half up.
+            let o = SampleOptions::itk(Interpolation::Nearest);
             let m = matrix.clone().cast(l.dtype());
             Some(voxel_affine_sample_3d(l, m, size, o)?)
         }

@@ -48,7 +48,7 @@ pub use bspline::{bspline_coefficients, bspline_prefilter_matrix};
 pub use error::{OpsError, Result};
 pub use grid_sample::{grid_sample_3d, voxel_affine_sample_3d};
 pub use interpolate::{interpolate_3d, Interpolate3dOptions, InterpolateMode};
-pub use options::{Interpolation, Padding, SampleOptions};
+pub use options::{Interpolation, Padding, Rounding, SampleOptions};
 pub use pool::{avg_pool3d, max_pool3d, Pool3dOptions};
 pub use smooth::{gaussian_kernel_1d, gaussian_smooth_3d, sigma_in_voxels};
 pub use warp::{compose_displacements, integrate_velocity, warp};

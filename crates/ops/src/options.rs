@@ -8,8 +8,8 @@
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Interpolation {
-    /// The nearest voxel (ties round to even, as PyTorch's `nearbyint`). No gradient flows to
-    /// the sampling positions.
+    /// The nearest voxel, ties broken by [`SampleOptions::rounding`]. No gradient flows to the
+    /// sampling positions.
     Nearest,
     /// Trilinear: PyTorch's `mode="bilinear"` on a 5D input.
     #[default]
@@ -39,10 +39,26 @@ pub enum Padding {
     Reflection,
     /// ITK's `ResampleImageFilter` with a default value of 0: a position beyond the outer voxel
     /// faces (outside `[-0.5, n - 0.5)` on any axis) reads zero; inside, it is clamped to the
-    /// voxel centres as with `Border` (B-spline: evaluated unclamped, mirrored); nearest rounds
-    /// half up. What SimpleITK's `Resample` does, for every interpolation; medburn's
-    /// physical-space transforms use it.
+    /// voxel centres as with `Border` (B-spline: evaluated unclamped, mirrored). What
+    /// SimpleITK's `Resample` does at the edges, for every interpolation; medburn's
+    /// physical-space transforms use it, with [`Rounding::HalfUp`] for ITK's nearest.
     Itk,
+}
+
+/// How nearest-neighbour sampling breaks a tie, a position exactly halfway between two voxel
+/// centres.
+///
+/// ```
+/// use medburn_ops::{Interpolation, Rounding, SampleOptions};
+/// assert_eq!(SampleOptions::new(Interpolation::Nearest).rounding, Rounding::HalfToEven);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Rounding {
+    /// To the even index: PyTorch's `nearbyint` (`grid_sample(mode="nearest")`).
+    #[default]
+    HalfToEven,
+    /// To the higher index: ITK's `RoundHalfIntegerUp` (`sitkNearestNeighbor`).
+    HalfUp,
 }
 
 /// Options shared by every sampling op.
@@ -61,12 +77,15 @@ pub struct SampleOptions {
     pub interpolation: Interpolation,
     /// What positions outside the volume read.
     pub padding: Padding,
+    /// How nearest sampling breaks ties (other interpolations ignore it).
+    pub rounding: Rounding,
     /// PyTorch's `align_corners`.
     pub align_corners: bool,
 }
 
 impl SampleOptions {
-    /// Options with the given interpolation, zero padding and `align_corners = false`.
+    /// Options with the given interpolation, zero padding, ties to even and
+    /// `align_corners = false`: PyTorch's `grid_sample` defaults.
     ///
     /// ```
     /// use medburn_ops::{Interpolation, SampleOptions};
@@ -88,6 +107,31 @@ impl SampleOptions {
     pub fn with_padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
         self
+    }
+
+    /// Sets how nearest sampling breaks ties.
+    ///
+    /// ```
+    /// use medburn_ops::{Rounding, SampleOptions};
+    /// assert_eq!(SampleOptions::default().with_rounding(Rounding::HalfUp).rounding, Rounding::HalfUp);
+    /// ```
+    pub fn with_rounding(mut self, rounding: Rounding) -> Self {
+        self.rounding = rounding;
+        self
+    }
+
+    /// ITK's conventions, what SimpleITK's `Resample` does: [`Padding::Itk`] at the edges and
+    /// [`Rounding::HalfUp`] for nearest.
+    ///
+    /// ```
+    /// use medburn_ops::{Interpolation, Padding, Rounding, SampleOptions};
+    /// let o = SampleOptions::itk(Interpolation::Nearest);
+    /// assert_eq!((o.padding, o.rounding), (Padding::Itk, Rounding::HalfUp));
+    /// ```
+    pub fn itk(interpolation: Interpolation) -> Self {
+        Self::new(interpolation)
+            .with_padding(Padding::Itk)
+            .with_rounding(Rounding::HalfUp)
     }
 
     /// Sets `align_corners`.

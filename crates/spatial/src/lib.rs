@@ -18,7 +18,8 @@
 //! | any grid + transform, batched `[N, C, D, H, W]`, differentiable | [`resample_voxels`], [`transform`] |
 //!
 //! Outside the input, resampling reads 0, exactly as SimpleITK's `Resample` with default value
-//! 0 (`medburn_ops::Padding::Itk`).
+//! 0, and nearest-neighbour ties round half up as ITK's do
+//! (`medburn_ops::SampleOptions::itk`: `Padding::Itk` and `Rounding::HalfUp`).
 //!
 //! ```
 //! use burn::tensor::Device;

@@ -3,7 +3,7 @@
 
 use burn::tensor::{DType, Tensor, TensorData};
 use medburn_core::{Geometry, MedImage};
-use medburn_ops::{voxel_affine_sample_3d, Padding, SampleOptions};
+use medburn_ops::{voxel_affine_sample_3d, SampleOptions};
 
 use crate::error::{Result, SpatialError};
 use crate::interpolator::Interpolator;
@@ -126,7 +126,8 @@ pub fn resample_voxels(
     let device = voxels.device();
     let matrix = voxel_matrix(input, output, transform, n, &device, voxels.dtype());
     let [oi, oj, ok] = output.size();
-    let o = SampleOptions::new(interpolator.sampling()).with_padding(Padding::Itk);
+    // SimpleITK's edges and its nearest-neighbour rounding.
+    let o = SampleOptions::itk(interpolator.sampling());
     if interpolator != Interpolator::LabelLinear {
         return Ok(voxel_affine_sample_3d(voxels, matrix, [ok, oj, oi], o)?);
     }

@@ -14,7 +14,7 @@
 use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
-use crate::options::{Interpolation, Padding};
+use crate::options::{Interpolation, Padding, Rounding};
 
 /// Where the sampling positions come from (compile-time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -119,6 +119,7 @@ fn axis_taps<F: Float>(
     derivatives: &mut Array<F>,
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
+    #[comptime] rounding: Rounding,
     #[comptime] align: bool,
 ) {
     let (x, g) = pad_position::<F>(raw, size, padding, align);
@@ -128,7 +129,7 @@ fn axis_taps<F: Float>(
     match interpolation {
         Interpolation::Nearest => {
             // PyTorch rounds half to even (nearbyint); ITK rounds half up.
-            let r = if comptime!(padding == Padding::Itk) {
+            let r = if comptime!(rounding == Rounding::HalfUp) {
                 F::floor(x + F::new(0.5))
             } else {
                 round_even::<F>(x)
@@ -288,6 +289,7 @@ fn point_taps<F: Float>(
     strides: (usize, usize, usize),
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
+    #[comptime] rounding: Rounding,
     #[comptime] align: bool,
 ) -> PointTaps<F> {
     let k = comptime!(taps_of(interpolation));
@@ -314,6 +316,7 @@ fn point_taps<F: Float>(
         &mut t.dx,
         interpolation,
         padding,
+        rounding,
         align,
     );
     axis_taps::<F>(
@@ -325,6 +328,7 @@ fn point_taps<F: Float>(
         &mut t.dy,
         interpolation,
         padding,
+        rounding,
         align,
     );
     axis_taps::<F>(
@@ -336,6 +340,7 @@ fn point_taps<F: Float>(
         &mut t.dz,
         interpolation,
         padding,
+        rounding,
         align,
     );
     t
@@ -370,6 +375,7 @@ pub(crate) fn sample_kernel<F: Float, C: Float>(
     #[comptime] source: Source,
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
+    #[comptime] rounding: Rounding,
     #[comptime] align: bool,
     #[define(F, C)] _dtypes: [ElemType; 2],
 ) {
@@ -381,7 +387,7 @@ pub(crate) fn sample_kernel<F: Float, C: Float>(
     let sizes = input_sizes::<F>(input);
     let p = raw_position::<F, C>(positions, n, z, y, x, sizes, source, align);
     let strides = (input.stride(4), input.stride(3), input.stride(2));
-    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, align);
+    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, rounding, align);
     let k = comptime!(taps_of(interpolation));
     let out_base =
         n * output.stride(0) + z * output.stride(2) + y * output.stride(3) + x * output.stride(4);
@@ -478,6 +484,7 @@ pub(crate) fn sample_backward_input_kernel<F: Float, C: Float, S: Float, A: Atom
     #[comptime] source: Source,
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
+    #[comptime] rounding: Rounding,
     #[comptime] align: bool,
     #[define(F, C, S)] _dtypes: [ElemType; 3],
 ) {
@@ -498,7 +505,7 @@ pub(crate) fn sample_backward_input_kernel<F: Float, C: Float, S: Float, A: Atom
         grad_input.stride(3),
         grad_input.stride(2),
     );
-    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, align);
+    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, rounding, align);
     let k = comptime!(taps_of(interpolation));
     let dy_base = n * grad_output.stride(0)
         + z * grad_output.stride(2)
@@ -575,6 +582,7 @@ pub(crate) fn grid_backward_kernel<F: Float, C: Float>(
     shape: Sequence<FastDivmod<usize>>,
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
+    #[comptime] rounding: Rounding,
     #[comptime] align: bool,
     #[define(F, C)] _dtypes: [ElemType; 2],
 ) {
@@ -586,7 +594,7 @@ pub(crate) fn grid_backward_kernel<F: Float, C: Float>(
     let sizes = input_sizes::<F>(input);
     let p = raw_position::<F, C>(grid, n, z, y, x, sizes, Source::Grid, align);
     let strides = (input.stride(4), input.stride(3), input.stride(2));
-    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, align);
+    let t = point_taps::<C>(p, sizes, strides, interpolation, padding, rounding, align);
     let dy_base = n * grad_output.stride(0)
         + z * grad_output.stride(2)
         + y * grad_output.stride(3)
@@ -615,6 +623,7 @@ pub(crate) fn matrix_backward_kernel<F: Float, C: Float>(
     rows: Sequence<FastDivmod<usize>>,
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
+    #[comptime] rounding: Rounding,
     #[comptime] align: bool,
     #[define(F, C)] _dtypes: [ElemType; 2],
 ) {
@@ -634,7 +643,7 @@ pub(crate) fn matrix_backward_kernel<F: Float, C: Float>(
     }
     for x in 0..grad_output.shape(4) {
         let p = raw_position::<F, C>(matrix, n, z, y, x, sizes, Source::Affine, align);
-        let t = point_taps::<C>(p, sizes, strides, interpolation, padding, align);
+        let t = point_taps::<C>(p, sizes, strides, interpolation, padding, rounding, align);
         let dy_base = n * grad_output.stride(0)
             + z * grad_output.stride(2)
             + y * grad_output.stride(3)

@@ -103,6 +103,7 @@ fn launch_sample(
         source,
         o.interpolation,
         o.padding,
+        o.rounding,
         o.align_corners,
         storage_and_compute(dtype),
     );
@@ -173,6 +174,7 @@ fn launch_backward_input(
             source,
             o.interpolation,
             o.padding,
+            o.rounding,
             o.align_corners,
             dtypes,
         );
@@ -258,6 +260,7 @@ impl SamplingBackend for CubeBackend {
             sequence!(n, od, oh, ow),
             o.interpolation,
             o.padding,
+            o.rounding,
             o.align_corners,
             storage_and_compute(dtype),
         );
@@ -347,6 +350,7 @@ impl SamplingBackend for CubeBackend {
             sequence!(n, od, oh),
             o.interpolation,
             o.padding,
+            o.rounding,
             o.align_corners,
             storage_and_compute(dtype),
         );

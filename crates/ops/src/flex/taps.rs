@@ -5,7 +5,7 @@
 //! (reflect, then clip; the clip and the reflection carry a gradient multiplier), so values and
 //! gradients match `torch.nn.functional.grid_sample`.
 
-use crate::options::Padding;
+use crate::options::{Padding, Rounding};
 
 /// The float types the CPU kernels run in.
 pub(crate) trait Real:
@@ -206,6 +206,7 @@ pub(crate) trait Kernel<const K: usize>: Sync {
         size: usize,
         stride: usize,
         padding: Padding,
+        rounding: Rounding,
         align: bool,
     ) -> [Tap<T>; K];
 }
@@ -221,6 +222,7 @@ impl Kernel<1> for Nearest {
         size: usize,
         stride: usize,
         padding: Padding,
+        rounding: Rounding,
         align: bool,
     ) -> [Tap<T>; 1] {
         if padding == Padding::Itk && !inside_faces(x, size) {
@@ -228,7 +230,7 @@ impl Kernel<1> for Nearest {
         }
         let (x, _) = pad_position(x, size, padding, align);
         // PyTorch rounds half to even (nearbyint); ITK rounds half up (RoundHalfIntegerUp).
-        let index = if padding == Padding::Itk {
+        let index = if rounding == Rounding::HalfUp {
             (x + T::from_f64(0.5)).floor_i64()
         } else {
             let f = x.floor_i64();
@@ -251,6 +253,7 @@ impl Kernel<2> for Linear {
         size: usize,
         stride: usize,
         padding: Padding,
+        _rounding: Rounding,
         align: bool,
     ) -> [Tap<T>; 2] {
         if padding == Padding::Itk && !inside_faces(x, size) {
@@ -308,6 +311,7 @@ impl Kernel<4> for BSpline {
         size: usize,
         stride: usize,
         padding: Padding,
+        _rounding: Rounding,
         align: bool,
     ) -> [Tap<T>; 4] {
         // ITK's buffer test: a position beyond the outer voxel faces reads the default value.

@@ -8,7 +8,7 @@ use super::super::taps::{
     ZerosPad,
 };
 use super::{interpolate, point_taps, Dims, Positions};
-use crate::options::{Interpolation, Padding, SampleOptions};
+use crate::options::{Interpolation, Padding, Rounding, SampleOptions};
 
 /// Calls `$f::<T, P, K, Kernel, Pad>` for the options' interpolation and padding.
 macro_rules! with_kernel {
@@ -54,6 +54,7 @@ fn axis_tables<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
                     size,
                     stride,
                     Pd::PADDING,
+                    o.rounding,
                     o.align_corners,
                 )
             })
@@ -167,7 +168,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                             input: dims.input,
                         };
                         if K == 1 {
-                            nearest_run::<T>(isa, volume, &row, lo, &mut out[lo..hi], Pd::PADDING);
+                            nearest_run::<T>(isa, volume, &row, lo, &mut out[lo..hi], o.rounding);
                         } else {
                             linear_run::<T>(isa, volume, &row, lo, &mut out[lo..hi]);
                         }
@@ -281,8 +282,8 @@ macro_rules! dispatch {
         #[cfg(target_arch = "x86_64")]
         {
             #[target_feature(enable = "avx2")]
-            fn avx2<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], padding: Padding) {
-                $f::<T>(volume, row, lo, out, padding)
+            fn avx2<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], rounding: Rounding) {
+                $f::<T>(volume, row, lo, out, rounding)
             }
             if $isa == Isa::Avx2 {
                 // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
@@ -306,28 +307,27 @@ fn nearest_run<T: Real>(
     row: &Row,
     lo: usize,
     out: &mut [T],
-    padding: Padding,
+    rounding: Rounding,
 ) {
-    dispatch!(isa, nearest_blocks::<T>(volume, row, lo, out, padding))
+    dispatch!(isa, nearest_blocks::<T>(volume, row, lo, out, rounding))
 }
 
 /// Trilinear samples of points `lo..lo + out.len()` of `row`, compiled for `isa`.
 fn linear_run<T: Real>(isa: Isa, volume: &[T], row: &Row, lo: usize, out: &mut [T]) {
     dispatch!(
         isa,
-        linear_blocks::<T>(volume, row, lo, out, Padding::Zeros)
+        linear_blocks::<T>(volume, row, lo, out, Rounding::HalfToEven)
     )
 }
 
-/// The nearest voxel index of a position inside an axis of `last + 1` voxels. Inside, the
-/// padding rules agree but for rounding at exact halves: ITK rounds half up, PyTorch half to
-/// even. Positions are non-negative, so truncation is floor (`floor` and `round_ties_even` are
+/// The nearest voxel index of a position inside an axis of `last + 1` voxels, ties rounded
+/// half up (ITK) or half to even (PyTorch). Positions are non-negative, so truncation is floor (`floor` and `round_ties_even` are
 /// library calls on x86-64 without SSE4.1); the index is clamped, so no rounding can step
 /// past the volume.
 #[inline(always)]
-fn round_index(p: f64, last: f64, itk: bool) -> i32 {
+fn round_index(p: f64, last: f64, half_up: bool) -> i32 {
     let c = p.clamp(0.0, last);
-    if itk {
+    if half_up {
         return ((c + 0.5) as i32).min(last as i32);
     }
     let f = c as i32;
@@ -370,10 +370,10 @@ fn blocked_len(run: usize, voxels: usize) -> usize {
 /// Nearest samples of points `lo..lo + out.len()` of `row`, all inside the volume (the
 /// interior run).
 #[inline(always)]
-fn nearest_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], padding: Padding) {
+fn nearest_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], rounding: Rounding) {
     let [_, _, d, h, w] = row.input;
     let last = [w - 1, h - 1, d - 1].map(|n| n as f64);
-    let itk = padding == Padding::Itk;
+    let half_up = rounding == Rounding::HalfUp;
     let max = volume.len() - 1;
     let blocked = blocked_len(out.len(), volume.len());
     let (hi, wi) = (h as i32, w as i32);
@@ -383,9 +383,9 @@ fn nearest_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], pa
         let mut at = [0i32; LANES];
         for l in 0..LANES {
             let f = x0 + LANE[l];
-            let ix = round_index(row.base[0] + row.step[0] * f, last[0], itk);
-            let iy = round_index(row.base[1] + row.step[1] * f, last[1], itk);
-            let iz = round_index(row.base[2] + row.step[2] * f, last[2], itk);
+            let ix = round_index(row.base[0] + row.step[0] * f, last[0], half_up);
+            let iy = round_index(row.base[1] + row.step[1] * f, last[1], half_up);
+            let iz = round_index(row.base[2] + row.step[2] * f, last[2], half_up);
             at[l] = (iz * hi + iy) * wi + ix;
         }
         for (v, &a) in block.iter_mut().zip(&at) {
@@ -394,7 +394,7 @@ fn nearest_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], pa
     }
     for (k, v) in tail.iter_mut().enumerate() {
         let (px, py, pz) = row.at(lo + blocked + k);
-        let index = |p: f64, last: f64| round_index(p, last, itk) as usize;
+        let index = |p: f64, last: f64| round_index(p, last, half_up) as usize;
         let a = (index(pz, last[2]) * h + index(py, last[1])) * w + index(px, last[0]);
         *v = volume[a.min(max)];
     }
@@ -405,7 +405,7 @@ fn nearest_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], pa
 /// every axis (its margin excludes size 1), and indices are clamped to `n - 2`, so the `+ 1`
 /// neighbours are in the volume.
 #[inline(always)]
-fn linear_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], _: Padding) {
+fn linear_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], _: Rounding) {
     let [_, _, d, h, w] = row.input;
     let plane = h * w;
     let last = [w, h, d].map(|n| n.saturating_sub(2) as f64);

@@ -56,9 +56,9 @@ pub(super) fn point_taps<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
 ) -> PointTaps<T, K> {
     let [_, _, d, h, w] = input;
     PointTaps {
-        x: Kn::taps(p[0], w, 1, Pd::PADDING, o.align_corners),
-        y: Kn::taps(p[1], h, w, Pd::PADDING, o.align_corners),
-        z: Kn::taps(p[2], d, h * w, Pd::PADDING, o.align_corners),
+        x: Kn::taps(p[0], w, 1, Pd::PADDING, o.rounding, o.align_corners),
+        y: Kn::taps(p[1], h, w, Pd::PADDING, o.rounding, o.align_corners),
+        z: Kn::taps(p[2], d, h * w, Pd::PADDING, o.rounding, o.align_corners),
     }
 }
 
