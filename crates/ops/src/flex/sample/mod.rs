@@ -55,11 +55,58 @@ pub(super) fn point_taps<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     o: SampleOptions,
 ) -> PointTaps<T, K> {
     let [_, _, d, h, w] = input;
+    if K == 2 {
+        if let Some(t) = interior_linear_taps(p, input) {
+            return t;
+        }
+    }
     PointTaps {
         x: Kn::taps(p[0], w, 1, Pd::PADDING, o.rounding, o.align_corners),
         y: Kn::taps(p[1], h, w, Pd::PADDING, o.rounding, o.align_corners),
         z: Kn::taps(p[2], d, h * w, Pd::PADDING, o.rounding, o.align_corners),
     }
+}
+
+/// Linear taps of a point strictly inside the volume on every axis (`0 < p < n - 1`): there
+/// every padding rule leaves the position as it is with a gradient multiplier of 1, so the
+/// taps are `floor(p)` and `floor(p) + 1` with weights `1 - t` and `t`, exactly what
+/// [`Kernel::taps`] computes, without its padding logic and bounds tests. Called with `K = 2`.
+#[inline(always)]
+fn interior_linear_taps<T: Real, const K: usize>(
+    p: [T; 3],
+    input: [usize; 5],
+) -> Option<PointTaps<T, K>> {
+    let [_, _, d, h, w] = input;
+    let axis = |x: T, size: usize, stride: usize| -> Option<[Tap<T>; K]> {
+        // Also false for NaN, and for axes of one voxel.
+        if !(x > T::ZERO && x < T::from_f64(size as f64 - 1.0)) {
+            return None;
+        }
+        // Positive: truncation is floor.
+        let i = x.to_i64();
+        let t = x - T::from_i64(i);
+        let base = i as usize * stride;
+        Some(core::array::from_fn(|k| {
+            if k == 0 {
+                Tap {
+                    offset: base,
+                    w: T::ONE - t,
+                    dw: -T::ONE,
+                }
+            } else {
+                Tap {
+                    offset: base + stride,
+                    w: t,
+                    dw: T::ONE,
+                }
+            }
+        }))
+    };
+    Some(PointTaps {
+        x: axis(p[0], w, 1)?,
+        y: axis(p[1], h, w)?,
+        z: axis(p[2], d, h * w)?,
+    })
 }
 
 #[inline(always)]
