@@ -156,6 +156,12 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                         let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                         interpolate(volume, &t)
                     };
+                    if line.is_none() && K == 2 {
+                        // A grid: blocks of points strictly inside take the block loop.
+                        let at = |x: usize| positions.at(n, z, y, x);
+                        grid_linear_run(isa, volume, &at, dims.input, out, &general);
+                        return;
+                    }
                     out[..start].fill(T::ZERO);
                     out[end..].fill(T::ZERO);
                     for (x, v) in out.iter_mut().enumerate().take(lo).skip(start) {
@@ -298,6 +304,113 @@ macro_rules! dispatch {
             $f::<$t>($($arg),*)
         }
     }};
+}
+
+/// Linear samples of one row of grid positions `at(x)`, compiled for `isa`: blocks whose points
+/// all lie strictly inside the volume take the block loop, the rest `general`.
+fn grid_linear_run<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
+    isa: Isa,
+    volume: &[T],
+    at: &A,
+    input: [usize; 5],
+    out: &mut [T],
+    general: &G,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        #[target_feature(enable = "avx2")]
+        fn avx2<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
+            volume: &[T],
+            at: &A,
+            input: [usize; 5],
+            out: &mut [T],
+            general: &G,
+        ) {
+            grid_linear_blocks(volume, at, input, out, general)
+        }
+        // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
+        return unsafe { avx2(volume, at, input, out, general) };
+    }
+    let _ = isa;
+    grid_linear_blocks(volume, at, input, out, general)
+}
+
+/// The body of [`grid_linear_run`]. Inside the volume every padding rule leaves a position as
+/// it is, so a block computes the same taps and the same weighted sum as [`interpolate`] does
+/// (bitwise), with positions, indices and weights lane by lane.
+#[inline(always)]
+fn grid_linear_blocks<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
+    volume: &[T],
+    at: &A,
+    input: [usize; 5],
+    out: &mut [T],
+    general: &G,
+) {
+    let [_, _, d, h, w] = input;
+    let plane = h * w;
+    let upper = [
+        T::from_f64(w as f64 - 1.0),
+        T::from_f64(h as f64 - 1.0),
+        T::from_f64(d as f64 - 1.0),
+    ];
+    let max = volume.len().saturating_sub(plane + w + 2);
+    let blocked = blocked_len(out.len(), volume.len());
+    let (hi, wi) = (h as i32, w as i32);
+    let (head, tail) = out.split_at_mut(blocked);
+    for (b, block) in head.chunks_exact_mut(LANES).enumerate() {
+        let x0 = b * LANES;
+        let mut p = [[T::ZERO; 3]; LANES];
+        let mut inside = true;
+        for (l, p) in p.iter_mut().enumerate() {
+            *p = at(x0 + l);
+            inside &= p[0] > T::ZERO && p[0] < upper[0];
+            inside &= p[1] > T::ZERO && p[1] < upper[1];
+            inside &= p[2] > T::ZERO && p[2] < upper[2];
+        }
+        if !inside {
+            for (l, v) in block.iter_mut().enumerate() {
+                *v = general(x0 + l);
+            }
+            continue;
+        }
+        let mut offset = [0i32; LANES];
+        let mut t = [[T::ZERO; 3]; LANES];
+        for l in 0..LANES {
+            // Positive: truncation is floor.
+            let (ix, iy, iz) = (p[l][0].to_i64(), p[l][1].to_i64(), p[l][2].to_i64());
+            t[l] = [
+                p[l][0] - T::from_i64(ix),
+                p[l][1] - T::from_i64(iy),
+                p[l][2] - T::from_i64(iz),
+            ];
+            offset[l] = (iz as i32 * hi + iy as i32) * wi + ix as i32;
+        }
+        for (l, v) in block.iter_mut().enumerate() {
+            *v = weighted_trilinear(volume, (offset[l] as usize).min(max), w, plane, t[l]);
+        }
+    }
+    for (k, v) in tail.iter_mut().enumerate() {
+        *v = general(blocked + k);
+    }
+}
+
+/// Trilinear interpolation from offset `o` as [`interpolate`] sums it: z, then y, then x taps,
+/// `(w_z * w_y) * w_x * v` added in that order, so the result is the same to the bit.
+#[inline(always)]
+fn weighted_trilinear<T: Real>(volume: &[T], o: usize, w: usize, plane: usize, t: [T; 3]) -> T {
+    let wx = [T::ONE - t[0], t[0]];
+    let wy = [T::ONE - t[1], t[1]];
+    let wz = [T::ONE - t[2], t[2]];
+    let mut acc = T::ZERO;
+    for (a, &za) in wz.iter().enumerate() {
+        for (b, &yb) in wy.iter().enumerate() {
+            let wab = za * yb;
+            let off = o + a * plane + b * w;
+            acc += wab * wx[0] * volume[off];
+            acc += wab * wx[1] * volume[off + 1];
+        }
+    }
+    acc
 }
 
 /// Nearest samples of points `lo..lo + out.len()` of `row`, compiled for `isa`.
