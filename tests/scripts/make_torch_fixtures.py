@@ -39,6 +39,23 @@ def grid_sample_cases():
                                   input_shape=list(x.shape), grid_shape=list(grid.shape),
                                   input=x, grid=grid, grad_output=dy, output=y,
                                   grad_input=gx, grad_grid=gg))
+    # Rows of 37 points, mostly inside with one in five pushed out: medburn's CPU samples runs
+    # of 8 points inside the volume in blocks, the rest point by point; both meet PyTorch here.
+    # A generator of its own keeps the cases above unchanged.
+    wide = torch.Generator().manual_seed(20261129)
+    for padding in ["zeros", "border", "reflection"]:
+        for align in [False, True]:
+            x = torch.randn(1, 2, 5, 6, 9, generator=wide, dtype=torch.float64).requires_grad_()
+            grid = torch.rand(1, 2, 3, 37, 3, generator=wide, dtype=torch.float64) * 1.4 - 0.7
+            out = torch.rand(1, 2, 3, 37, 1, generator=wide, dtype=torch.float64) < 0.2
+            grid = torch.where(out, grid * 2.2, grid).requires_grad_()
+            y = F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=align)
+            dy = torch.randn(y.shape, generator=wide, dtype=torch.float64)
+            gx, gg = torch.autograd.grad(y, (x, grid), dy)
+            cases.append(case(mode="bilinear", padding=padding, align_corners=align,
+                              input_shape=list(x.shape), grid_shape=list(grid.shape),
+                              input=x, grid=grid, grad_output=dy, output=y,
+                              grad_input=gx, grad_grid=gg))
     return cases
 
 

@@ -128,9 +128,11 @@ pub(crate) fn forward<T: Real>(
     let [n, c, _, h, w] = dims;
     let [_, _, od, oh, _] = out;
     let [ad, ah, aw] = axes(dims, out, o);
-    let y = max_along(x, n * c, h * w, ad);
-    let y = max_along(&y, n * c * od, w, ah);
-    max_along(&y, n * c * od * oh, 1, aw)
+    // Each pass's buffer is dropped once the next is made: at most two are alive.
+    let depth = max_along(x, n * c, h * w, ad);
+    let height = max_along(&depth, n * c * od, w, ah);
+    drop(depth);
+    max_along(&height, n * c * od * oh, 1, aw)
 }
 
 /// Each output's arg-max as an index into its `(n, c)` volume, given the pooled values `y`.
