@@ -1,9 +1,12 @@
 //! Which devices this machine can run: wgpu needs a Vulkan (or Metal, DX12) adapter at run
 //! time, and a machine without a driver has none.
 
+#[cfg(feature = "wgpu")]
 use std::sync::OnceLock;
 
-use burn::tensor::{Device, DeviceKind, Tensor};
+use burn::tensor::Device;
+#[cfg(feature = "wgpu")]
+use burn::tensor::{DeviceKind, Tensor};
 
 /// The wgpu device if this machine has an adapter for it (a GPU, or Mesa's software Vulkan),
 /// else `None`. The first call probes once, on a thread of its own, because Burn's wgpu runtime
@@ -16,31 +19,48 @@ use burn::tensor::{Device, DeviceKind, Tensor};
 /// }
 /// ```
 pub fn wgpu_device() -> Option<Device> {
-    static PROBE: OnceLock<bool> = OnceLock::new();
-    let ok = *PROBE.get_or_init(|| {
-        if !vulkan_driver_installed() {
-            return false;
-        }
-        // The panic message of a failed probe would look like a crash: keep it quiet.
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let ok = std::thread::spawn(|| {
-            let device = Device::wgpu(DeviceKind::DefaultDevice);
-            let x = Tensor::<1>::ones([2], &device);
-            x.sum().into_scalar::<f32>() == 2.0
-        })
-        .join()
-        .unwrap_or(false);
-        std::panic::set_hook(hook);
-        ok
-    });
-    ok.then(|| Device::wgpu(DeviceKind::DefaultDevice))
+    #[cfg(feature = "wgpu")]
+    {
+        static PROBE: OnceLock<bool> = OnceLock::new();
+        let ok = *PROBE.get_or_init(|| {
+            if !vulkan_driver_installed() {
+                return false;
+            }
+            // The panic message of a failed probe would look like a crash: keep it quiet.
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let ok = std::thread::spawn(|| {
+                let device = Device::wgpu(DeviceKind::DefaultDevice);
+                let x = Tensor::<1>::ones([2], &device);
+                x.sum().into_scalar::<f32>() == 2.0
+            })
+            .join()
+            .unwrap_or(false);
+            std::panic::set_hook(hook);
+            ok
+        });
+        ok.then(|| Device::wgpu(DeviceKind::DefaultDevice))
+    }
+    // A CPU-only build (`--no-default-features`) has no wgpu runtime to probe.
+    #[cfg(not(feature = "wgpu"))]
+    None
+}
+
+/// Why [`wgpu_device`] has nothing to give: the build, or the machine.
+fn no_wgpu_reason() -> &'static str {
+    if cfg!(feature = "wgpu") {
+        "no wgpu adapter on this machine (no GPU driver; for Mesa's software Vulkan: apt-get \
+         install mesa-vulkan-drivers)"
+    } else {
+        "this build has no wgpu (built without the `wgpu` feature)"
+    }
 }
 
 /// On Linux, wgpu falls back to OpenGL (Mesa's llvmpipe through EGL) when no Vulkan driver is
 /// installed, and the sampling kernels' atomics and cubic B-spline do not run right there:
 /// without a Vulkan ICD (an installable client driver manifest), there is no wgpu device for
 /// medburn. Elsewhere (Metal, DX12) the runtime probe decides.
+#[cfg(feature = "wgpu")]
 fn vulkan_driver_installed() -> bool {
     if !cfg!(target_os = "linux") {
         return true;
@@ -92,10 +112,7 @@ pub fn wgpu_device_or_skip(test: &str) -> Option<Device> {
     if device.is_none() && first {
         // Straight to stderr: the test harness captures `println!`, and a skip must be seen.
         use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped {test}: no wgpu adapter on this machine (apt-get install mesa-vulkan-drivers)"
-        );
+        let _ = writeln!(std::io::stderr(), "skipped {test}: {}", no_wgpu_reason());
     }
     device
 }
@@ -111,11 +128,7 @@ pub fn wgpu_device_or_skip(test: &str) -> Option<Device> {
 pub fn device_by_name(name: &str) -> Result<Device, String> {
     match name {
         "cpu" | "flex" => Ok(Device::flex()),
-        "wgpu" => wgpu_device().ok_or_else(|| {
-            "--device wgpu: this machine has no wgpu adapter (no GPU driver; for Mesa's software \
-             Vulkan: apt-get install mesa-vulkan-drivers)"
-                .to_string()
-        }),
+        "wgpu" => wgpu_device().ok_or_else(|| format!("--device wgpu: {}", no_wgpu_reason())),
         #[cfg(feature = "cuda")]
         "cuda" => Ok(Device::cuda(0)),
         other => Err(format!(

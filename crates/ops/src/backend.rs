@@ -36,7 +36,7 @@ use crate::pool::Pool3dOptions;
 ///     input.into_dispatch(), grid.into_dispatch(), SampleOptions::default());
 /// assert_eq!(Tensor::<5>::from_dispatch(out).into_scalar::<f32>(), 1.0);
 /// ```
-#[backend_extension(Cube, Flex, Autodiff, Fusion)]
+#[backend_extension(Cube: cfg(feature = "cube"), Flex, Autodiff, Fusion)]
 pub trait SamplingBackend: Backend {
     /// Solves the cubic B-spline interpolation system along `axis` (2, 3 or 4 of
     /// `[N, C, D, H, W]`) on every line, mirror boundary: the prefilter of
@@ -126,7 +126,7 @@ pub trait SamplingBackend: Backend {
 /// let y = <Dispatch as PoolBackend>::max_pool3d(x.into_dispatch(), Pool3dOptions::new([2, 2, 2]));
 /// assert_eq!(Tensor::<5>::from_dispatch(y).into_scalar::<f32>(), 7.0);
 /// ```
-#[backend_extension(Cube, Flex, Autodiff, Fusion)]
+#[backend_extension(Cube: cfg(feature = "cube"), Flex, Autodiff, Fusion)]
 pub trait PoolBackend: Backend {
     /// Max pooling of `input` `[N, C, D, H, W]`: `[N, C, Do, Ho, Wo]`.
     #[fusion(dtype = input, shape = pooled_shape(input, options))]

@@ -33,6 +33,7 @@ pub mod backend;
 mod bspline;
 mod contract;
 mod coordinates;
+#[cfg(feature = "cube")]
 mod cube;
 mod error;
 mod flex;
