@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use medburn_augment::AugmentConfig;
+use medburn_augment::Pipeline;
 use medburn_datasets::{PatchSampler, PreprocessConfig};
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +27,9 @@ pub struct TrainConfig {
     pub optim: OptimConfig,
     /// The loss.
     pub loss: LossConfig,
-    /// Augmentation on the training device.
-    pub augment: AugmentConfig,
+    /// Augmentation on the training device: a `[augment]` table with `[[augment.transforms]]`
+    /// steps (`medburn_augment::Pipeline`); the default is the crate's `configs/brain_mr.toml`.
+    pub augment: Pipeline,
     /// Validation by sliding-window inference on whole held-out volumes.
     pub validation: ValidationConfig,
 }
@@ -43,7 +44,7 @@ impl Default for TrainConfig {
             model: ModelConfig::default(),
             optim: OptimConfig::default(),
             loss: LossConfig::default(),
-            augment: AugmentConfig::default(),
+            augment: Pipeline::default(),
             validation: ValidationConfig::default(),
         }
     }
@@ -333,6 +334,7 @@ impl TrainConfig {
         }
         self.data.patch.validate()?;
         self.data.preprocess.orientation()?;
+        self.augment.validate()?;
         Ok(())
     }
 

@@ -39,14 +39,29 @@ impl Canvas {
         [self.pixels[k], self.pixels[k + 1], self.pixels[k + 2]]
     }
 
-    fn set(&mut self, x: i64, y: i64, colour: Rgb) {
+    /// Sets the pixel at (x, y), y down; outside the canvas, nothing.
+    ///
+    /// ```
+    /// let mut c = medburn_train::Canvas::new(2, 2, [0, 0, 0]);
+    /// c.set(1, 0, [9, 9, 9]);
+    /// c.set(5, 5, [9, 9, 9]);
+    /// assert_eq!(c.pixel(1, 0), [9, 9, 9]);
+    /// ```
+    pub fn set(&mut self, x: i64, y: i64, colour: Rgb) {
         if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height {
             let k = 3 * (y as usize * self.width + x as usize);
             self.pixels[k..k + 3].copy_from_slice(&colour);
         }
     }
 
-    fn blend(&mut self, x: usize, y: usize, colour: Rgb, alpha: f32) {
+    /// Mixes `colour` into the pixel at (x, y) with weight `alpha` (inside the canvas).
+    ///
+    /// ```
+    /// let mut c = medburn_train::Canvas::new(1, 1, [0, 0, 0]);
+    /// c.blend(0, 0, [200, 100, 0], 0.5);
+    /// assert_eq!(c.pixel(0, 0), [100, 50, 0]);
+    /// ```
+    pub fn blend(&mut self, x: usize, y: usize, colour: Rgb, alpha: f32) {
         let k = 3 * (y * self.width + x);
         for (p, c) in self.pixels[k..k + 3].iter_mut().zip(colour) {
             *p = (*p as f32 * (1.0 - alpha) + c as f32 * alpha).round() as u8;

@@ -376,8 +376,8 @@ pub fn train(config: TrainConfig, options: &TrainOptions) -> Result<TrainSummary
             break;
         }
         let n = batch.image.dims()[0];
-        let params = config.augment.sample(&mut rng, n);
-        let (image, label) = config.augment.apply_with_geometry(
+        let params = config.augment.sample(&mut rng, &patch_geometry, n)?;
+        let (image, label) = config.augment.apply(
             &params,
             &patch_geometry,
             batch.image,

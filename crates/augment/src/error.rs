@@ -60,7 +60,7 @@ pub enum AugmentError {
 ///
 /// ```
 /// fn check() -> medburn_augment::Result<()> {
-///     medburn_augment::AugmentConfig::default().validate()
+///     medburn_augment::Pipeline::default().validate()
 /// }
 /// assert!(check().is_ok());
 /// ```

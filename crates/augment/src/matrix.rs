@@ -107,3 +107,29 @@ pub(crate) fn voxel_to_physical(g: &Geometry, voxel: &Matrix4) -> Matrix4 {
 pub(crate) fn is_finite(m: &Matrix4) -> bool {
     m.iter().flatten().all(|v| v.is_finite())
 }
+
+/// The inverse of an affine [`Matrix4`], or `None` when its linear part is singular.
+///
+/// ```
+/// use medburn_augment::{compose_transforms, invert, IDENTITY};
+/// let mut m = IDENTITY;
+/// (m[0][0], m[0][3], m[1][2]) = (2.0, 3.0, 1.0);
+/// let back = compose_transforms(&invert(&m).unwrap(), &m);
+/// assert!(back.iter().flatten().zip(IDENTITY.iter().flatten()).all(|(a, b)| (a - b).abs() < 1e-12));
+/// ```
+pub fn invert(m: &Matrix4) -> Option<Matrix4> {
+    let a: [[f64; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|c| m[r][c]));
+    let cof = |r: usize, c: usize| {
+        let (r0, r1) = ((r + 1) % 3, (r + 2) % 3);
+        let (c0, c1) = ((c + 1) % 3, (c + 2) % 3);
+        a[r0][c0] * a[r1][c1] - a[r0][c1] * a[r1][c0]
+    };
+    let det: f64 = (0..3).map(|c| a[0][c] * cof(0, c)).sum();
+    if det == 0.0 || !det.is_finite() {
+        return None;
+    }
+    // The inverse is the transposed cofactor matrix over the determinant.
+    let inv: [[f64; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|c| cof(c, r) / det));
+    let t = std::array::from_fn(|r| -(0..3).map(|k| inv[r][k] * m[k][3]).sum::<f64>());
+    Some(from_parts(inv, t))
+}

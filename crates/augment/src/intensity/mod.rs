@@ -1,4 +1,13 @@
-//! Intensity transforms: they change image values only, never labels, and need no geometry.
+//! Intensity transforms: they change image values only, never labels or geometry. Each has a
+//! config (ranges, probability), a per-sample draw, and an `apply_*` function of the drawn
+//! values; per-sample values become `[N, 1, 1, 1, 1]` columns, so a batch is one set of tensor
+//! ops.
 
-pub mod gamma;
-pub mod noise;
+pub(crate) mod bias_field;
+pub(crate) mod blur;
+pub(crate) mod contrast;
+pub(crate) mod gamma;
+pub(crate) mod histogram;
+pub(crate) mod noise;
+pub(crate) mod normalize;
+pub(crate) mod resolution;

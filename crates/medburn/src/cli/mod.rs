@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand.
 
 pub mod alloc;
+mod augment;
 mod bench;
 mod convert;
 mod demo;
@@ -36,6 +37,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// I/O preview: make a phantom, write it as NIfTI (and HDF5), read it back, check it.
     IoDemo(io_demo::IoDemoArgs),
+    /// Random augmentation of an image (and its label map), K versions, with a PNG montage.
+    Augment(augment::AugmentArgs),
     /// Time medburn's operations (median of runs); JSON for scripts that compare with references.
     Bench(bench::BenchArgs),
     /// Resample to a spacing (--spacing) or onto another image's grid (--like).
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Convert(a) => convert::run(a),
         Command::Demo(a) => demo::run(a),
         Command::IoDemo(a) => io_demo::run(a),
+        Command::Augment(a) => augment::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Resample(a) => transform::resample(a),
         Command::Reorient(a) => transform::reorient(a),

@@ -99,7 +99,7 @@ fn save(c: &Common, input: &Volume, image: &MedImage, values_moved_only: bool) -
     Ok(())
 }
 
-fn check_output(path: &Path) -> CliResult {
+pub(super) fn check_output(path: &Path) -> CliResult {
     if medburn_io::Format::from_path(path)? == medburn_io::Format::Dicom {
         return Err(format!(
             "{}: cannot write DICOM; use .nii, .nii.gz, .hdr or .h5",

@@ -1,0 +1,450 @@
+//! Spatial transforms and the one resampling of a chain.
+//!
+//! Every spatial transform is an output-to-input map on voxel indices: a matrix (affine, flip,
+//! 90-degree rotation, crop) or a smooth displacement (elastic). A run of them is collected into
+//! one [`SpatialMap`]; neighbouring matrices are multiplied on the host, and the image is read
+//! once through the composed map. Without a displacement that is the fused affine sampling op
+//! (no grid in memory); with one, a grid of positions is built stage by stage (matrices as
+//! matmuls, displacements as B-spline evaluations of their control grids at the current
+//! positions) and the image is sampled from it once.
+
+pub(crate) mod affine;
+pub(crate) mod crop;
+pub(crate) mod elastic;
+pub(crate) mod flip;
+pub(crate) mod rot90;
+
+use burn::tensor::{Tensor, TensorData};
+use medburn_ops::{grid_sample_3d, voxel_affine_sample_3d, Interpolation, Padding, SampleOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AugmentError, Result};
+use crate::matrix::{compose_transforms, invert, is_finite, Matrix4, IDENTITY};
+
+/// What image voxels moved in from outside the patch read. Labels always read 0 (background).
+///
+/// ```
+/// use medburn_augment::ImagePadding;
+/// assert_eq!(ImagePadding::default(), ImagePadding::Zeros);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImagePadding {
+    /// 0, as SimpleITK's `Resample` with default value 0 and MONAI's `RandAffine`
+    /// (`padding_mode="zeros"`): skull-stripped or background-zero MR reads as background.
+    /// Positions within half a voxel of the edge are clamped to it (ITK's buffer rule).
+    #[default]
+    Zeros,
+    /// The nearest edge voxel (PyTorch `"border"`): for images whose background is not 0.
+    Border,
+}
+
+impl ImagePadding {
+    fn padding(self) -> Padding {
+        match self {
+            ImagePadding::Zeros => Padding::Itk,
+            ImagePadding::Border => Padding::Border,
+        }
+    }
+}
+
+/// How label maps are resampled by the spatial transforms.
+///
+/// ```
+/// use medburn_augment::LabelInterpolation;
+/// assert_eq!(LabelInterpolation::default(), LabelInterpolation::Nearest);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelInterpolation {
+    /// The nearest voxel (ITK's rule, ties half up): never a new value, blocky edges.
+    #[default]
+    Nearest,
+    /// Each label's indicator resampled linearly, then the label with the largest weight
+    /// (TorchIO's `label_interpolation` for smooth label edges; MONAI's one-hot then
+    /// `argmax`). One label channel; each label is streamed, so memory stays at three volumes
+    /// however many labels there are. Ties go to the lower label; 0 outside the patch.
+    OneHotLinear,
+}
+
+/// A stage of a composed map, applied to output positions: a voxel matrix per sample, or a
+/// displacement given by a B-spline control grid (its inverse, when undoing a chain).
+#[derive(Clone, Debug)]
+pub(crate) enum Stage {
+    /// Output index -> input index, one per sample.
+    Matrix(Vec<Matrix4>),
+    /// `p -> p + u(p)`, `u` in voxels of a grid of `size` `[i, j, k]`.
+    Field {
+        field: elastic::ControlField,
+        size: [usize; 3],
+        inverse: bool,
+    },
+}
+
+/// The composed output-to-input map of a run of spatial transforms on one batch.
+#[derive(Clone, Debug)]
+pub(crate) struct SpatialMap {
+    /// In chain order: the map is `stages[0] ∘ stages[1] ∘ ...` (the last is applied to the
+    /// output position first).
+    stages: Vec<Stage>,
+    /// `[i, j, k]` of the grid read from.
+    input_size: [usize; 3],
+    /// `[i, j, k]` of the grid written.
+    output_size: [usize; 3],
+    batch: usize,
+}
+
+impl SpatialMap {
+    pub(crate) fn new(size: [usize; 3], batch: usize) -> Self {
+        Self {
+            stages: Vec::new(),
+            input_size: size,
+            output_size: size,
+            batch,
+        }
+    }
+
+    pub(crate) fn output_size(&self) -> [usize; 3] {
+        self.output_size
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// Appends per-sample voxel matrices whose output grid has `output_size` (a crop) or the
+    /// current one; multiplied into the last stage when that is a matrix too.
+    pub(crate) fn push_matrices(&mut self, matrices: Vec<Matrix4>, output_size: [usize; 3]) {
+        self.output_size = output_size;
+        if matrices.iter().all(|m| *m == IDENTITY) && !self.stages.is_empty() {
+            return;
+        }
+        if let Some(Stage::Matrix(last)) = self.stages.last_mut() {
+            for (l, m) in last.iter_mut().zip(&matrices) {
+                *l = compose_transforms(l, m);
+            }
+            return;
+        }
+        self.stages.push(Stage::Matrix(matrices));
+    }
+
+    pub(crate) fn push_field(&mut self, field: elastic::ControlField) {
+        let size = self.output_size;
+        self.stages.push(Stage::Field {
+            field,
+            size,
+            inverse: false,
+        });
+    }
+
+    /// The map that undoes this one: stages reversed, matrices inverted, displacements
+    /// inverted by fixed-point iteration, input and output grids swapped.
+    pub(crate) fn inverse(&self) -> Result<Self> {
+        let mut stages = Vec::with_capacity(self.stages.len());
+        for s in self.stages.iter().rev() {
+            stages.push(match s {
+                Stage::Matrix(ms) => Stage::Matrix(
+                    ms.iter()
+                        .map(|m| {
+                            invert(m).ok_or_else(|| {
+                                AugmentError::Params(format!("matrix {m:?} is not invertible"))
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                ),
+                Stage::Field {
+                    field,
+                    size,
+                    inverse,
+                } => Stage::Field {
+                    field: field.clone(),
+                    size: *size,
+                    inverse: !inverse,
+                },
+            });
+        }
+        Ok(Self {
+            stages,
+            input_size: self.output_size,
+            output_size: self.input_size,
+            batch: self.batch,
+        })
+    }
+
+    pub(crate) fn only_matrices(&self) -> Option<Vec<Matrix4>> {
+        let mut out = vec![IDENTITY; self.batch];
+        for s in &self.stages {
+            match s {
+                Stage::Matrix(ms) => {
+                    for (o, m) in out.iter_mut().zip(ms) {
+                        *o = compose_transforms(o, m);
+                    }
+                }
+                Stage::Field { .. } => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Input voxel positions `[N, V, 3]` (`(i, j, k)`, V the output voxels in `[k, j, i]`
+    /// order) of every output voxel.
+    fn positions(&self, like: &Tensor<5>) -> Result<Tensor<3>> {
+        let [wi, hj, dk] = self.output_size;
+        let v = wi * hj * dk;
+        let mut host = Vec::with_capacity(v * 3);
+        for k in 0..dk {
+            for j in 0..hj {
+                for i in 0..wi {
+                    host.extend([i as f32, j as f32, k as f32]);
+                }
+            }
+        }
+        let device = like.device();
+        let mut p = Tensor::<3>::from_data(TensorData::new(host, [1, v, 3]), &device)
+            .expand([self.batch, v, 3]);
+        for s in self.stages.iter().rev() {
+            p = match s {
+                Stage::Matrix(ms) => apply_matrices(p, ms),
+                Stage::Field {
+                    field,
+                    size,
+                    inverse,
+                } => {
+                    let u = field.tensor(self.batch, &device)?;
+                    let out = [dk, hj, wi];
+                    if *inverse {
+                        // v = -u(p + v): converges for fields whose Jacobian stays near 1.
+                        let mut d = evaluate_field(&u, *size, p.clone(), out)?.neg();
+                        for _ in 0..INVERSE_ITERATIONS {
+                            d = evaluate_field(&u, *size, p.clone() + d, out)?.neg();
+                        }
+                        p + d
+                    } else {
+                        p.clone() + evaluate_field(&u, *size, p, out)?
+                    }
+                }
+            };
+        }
+        Ok(p)
+    }
+
+    /// Resamples `image` (linear) and `label` through the map: one sampling call per tensor
+    /// (per label with [`LabelInterpolation::OneHotLinear`]).
+    pub(crate) fn resample(
+        &self,
+        image: Tensor<5>,
+        label: Option<Tensor<5>>,
+        padding: ImagePadding,
+        labels: LabelInterpolation,
+    ) -> Result<(Tensor<5>, Option<Tensor<5>>)> {
+        if self.stages.is_empty() {
+            return Ok((image, label));
+        }
+        let sampler = self.sampler(&image)?;
+        let image_options =
+            SampleOptions::new(Interpolation::Linear).with_padding(padding.padding());
+        let label = match label {
+            None => None,
+            Some(l) => Some(match labels {
+                LabelInterpolation::Nearest => {
+                    sampler.sample(l, SampleOptions::itk(Interpolation::Nearest))?
+                }
+                LabelInterpolation::OneHotLinear => one_hot_linear(&sampler, l)?,
+            }),
+        };
+        let image = sampler.sample(image, image_options)?;
+        Ok((image, label))
+    }
+
+    /// Resamples one tensor through the map: nearest with ITK's rule (label maps) or linear,
+    /// 0 outside.
+    pub(crate) fn resample_one(&self, x: Tensor<5>, nearest: bool) -> Result<Tensor<5>> {
+        if self.stages.is_empty() {
+            return Ok(x);
+        }
+        let interpolation = if nearest {
+            Interpolation::Nearest
+        } else {
+            Interpolation::Linear
+        };
+        self.sampler(&x)?
+            .sample(x, SampleOptions::itk(interpolation))
+    }
+
+    fn sampler(&self, like: &Tensor<5>) -> Result<Sampler> {
+        let size = [
+            self.output_size[2],
+            self.output_size[1],
+            self.output_size[0],
+        ];
+        if let Some(ms) = self.only_matrices() {
+            if let Some(m) = ms.iter().find(|m| !is_finite(m)) {
+                return Err(AugmentError::Params(format!(
+                    "voxel matrix {m:?} is not finite"
+                )));
+            }
+            if ms.iter().all(|m| *m == IDENTITY) && self.input_size == self.output_size {
+                return Ok(Sampler {
+                    matrix: Some(Vec::new()),
+                    grid: None,
+                    size,
+                });
+            }
+            return Ok(Sampler {
+                matrix: Some(ms),
+                grid: None,
+                size,
+            });
+        }
+        let p = self.positions(like)?;
+        let grid =
+            normalize(p, self.input_size).reshape([self.batch, size[0], size[1], size[2], 3]);
+        Ok(Sampler {
+            matrix: None,
+            grid: Some(grid),
+            size,
+        })
+    }
+}
+
+/// Iterations of the fixed-point inversion of a displacement: the error shrinks by the
+/// field's largest voxel-to-voxel change each time (under 0.5 for sensible elastic settings).
+const INVERSE_ITERATIONS: usize = 20;
+
+/// `p A^T + t` per sample.
+fn apply_matrices(p: Tensor<3>, ms: &[Matrix4]) -> Tensor<3> {
+    let n = ms.len();
+    let device = p.device();
+    let a: Vec<f32> = ms
+        .iter()
+        .flat_map(|m| (0..3).flat_map(move |c| (0..3).map(move |r| m[r][c] as f32)))
+        .collect();
+    let t: Vec<f32> = ms
+        .iter()
+        .flat_map(|m| (0..3).map(|r| m[r][3] as f32))
+        .collect();
+    let at = Tensor::<3>::from_data(TensorData::new(a, [n, 3, 3]), &device);
+    let t = Tensor::<3>::from_data(TensorData::new(t, [n, 1, 3]), &device);
+    p.matmul(at) + t
+}
+
+/// Voxel positions `[N, V, 3]` on a grid of `size` `[i, j, k]` as normalized coordinates with
+/// `align_corners = true`; a one-voxel axis maps to 0.
+fn normalize(p: Tensor<3>, size: [usize; 3]) -> Tensor<3> {
+    let device = p.device();
+    let scale: Vec<f32> = size
+        .iter()
+        .map(|&n| if n > 1 { 2.0 / (n as f32 - 1.0) } else { 0.0 })
+        .collect();
+    let shift: Vec<f32> = size
+        .iter()
+        .map(|&n| if n > 1 { -1.0 } else { 0.0 })
+        .collect();
+    let scale = Tensor::<3>::from_data(TensorData::new(scale, [1, 1, 3]), &device);
+    let shift = Tensor::<3>::from_data(TensorData::new(shift, [1, 1, 3]), &device);
+    p * scale + shift
+}
+
+/// The displacement `u(p)` `[N, V, 3]` of a control grid `[N, 3, cd, ch, cw]` (voxels of a
+/// grid of `size`) at positions `p`, as a cubic B-spline through the control values spanning
+/// the grid; positions beyond it take the edge value.
+fn evaluate_field(
+    control: &Tensor<5>,
+    size: [usize; 3],
+    p: Tensor<3>,
+    out: [usize; 3],
+) -> Result<Tensor<3>> {
+    let n = p.dims()[0];
+    let v = p.dims()[1];
+    let g = normalize(p, size).reshape([n, out[0], out[1], out[2], 3]);
+    let o = SampleOptions::new(Interpolation::BSpline)
+        .with_padding(Padding::Border)
+        .with_align_corners(true);
+    let u = grid_sample_3d(control.clone(), g, o)?;
+    Ok(u.reshape([n, 3, v]).swap_dims(1, 2))
+}
+
+/// How a map reads a tensor: the fused affine op, or a grid of positions.
+struct Sampler {
+    /// Empty: every matrix is the identity on the same grid (nothing to do).
+    matrix: Option<Vec<Matrix4>>,
+    grid: Option<Tensor<5>>,
+    /// Output `[D, H, W]`.
+    size: [usize; 3],
+}
+
+impl Sampler {
+    fn sample(&self, x: Tensor<5>, options: SampleOptions) -> Result<Tensor<5>> {
+        if let Some(ms) = &self.matrix {
+            if ms.is_empty() {
+                return Ok(x);
+            }
+            let n = ms.len();
+            let rows: Vec<f64> = ms
+                .iter()
+                .flat_map(|m| m[..3].iter().flatten().copied())
+                .collect();
+            let m =
+                Tensor::<3>::from_data(TensorData::new(rows, [n, 3, 4]), (&x.device(), x.dtype()));
+            return Ok(voxel_affine_sample_3d(x, m, self.size, options)?);
+        }
+        let grid = self.grid.clone().expect("a sampler has a matrix or a grid");
+        let grid = grid.cast(x.dtype());
+        Ok(grid_sample_3d(x, grid, options.with_align_corners(true))?)
+    }
+}
+
+/// Label maps through [`LabelInterpolation::OneHotLinear`]: each label's indicator sampled
+/// linearly (0 outside), the running arg-max kept; labels in ascending order and a strict
+/// comparison, so ties go to the lower label and all-zero weights (outside) to 0.
+fn one_hot_linear(sampler: &Sampler, label: Tensor<5>) -> Result<Tensor<5>> {
+    let dims = label.dims();
+    if dims[1] != 1 {
+        return Err(AugmentError::Params(format!(
+            "one_hot_linear label interpolation needs one label channel, the label batch is {dims:?}"
+        )));
+    }
+    let values = label_values(&label)?;
+    let options = SampleOptions::itk(Interpolation::Linear);
+    let mut best: Option<(Tensor<5>, Tensor<5>)> = None;
+    for value in values {
+        let indicator = label.clone().equal_elem(value).float().cast(label.dtype());
+        let weight = sampler.sample(indicator, options)?;
+        best = Some(match best {
+            None => {
+                let arg = weight.zeros_like().add_scalar(value);
+                // 0 where no label has weight (outside the patch).
+                let arg = arg.mask_fill(weight.clone().lower_equal_elem(0.0), 0.0);
+                (weight, arg)
+            }
+            Some((w, arg)) => {
+                let better = weight.clone().greater(w.clone());
+                let arg = arg.mask_fill(better.clone(), value);
+                (w.mask_where(better, weight), arg)
+            }
+        });
+    }
+    Ok(best.map(|(_, arg)| arg).unwrap_or(label))
+}
+
+/// The distinct values of a label batch, ascending; integers only.
+fn label_values(label: &Tensor<5>) -> Result<Vec<f64>> {
+    let data = label.clone().into_data().convert::<f64>();
+    let values = data
+        .as_slice::<f64>()
+        .map_err(|e| AugmentError::Params(format!("label values: {e:?}")))?;
+    let mut set: Vec<f64> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for &v in values {
+        if v.fract() != 0.0 || !v.is_finite() || v < 0.0 {
+            return Err(AugmentError::Params(format!(
+                "label value {v} is not a non-negative integer class index"
+            )));
+        }
+        if seen.insert(v as i64) {
+            set.push(v);
+        }
+    }
+    set.sort_by(f64::total_cmp);
+    Ok(set)
+}
