@@ -402,3 +402,68 @@ fn wgpu_matches_flex() {
     let b = values(p.apply(&params, &g, x, None).unwrap().0);
     assert_eq!(a, b);
 }
+
+#[test]
+fn every_other_transform_on_wgpu_matches_flex() {
+    let Some(gpu) = medburn_core::wgpu_device_or_skip("augment_every_other_transform_on_wgpu")
+    else {
+        return;
+    };
+    let p: Pipeline = toml::from_str(
+        r#"
+        [[transforms]]
+        type = "crop"
+        size = [8, 8, 6]
+        [[transforms]]
+        type = "rot90"
+        prob = 1.0
+        [[transforms]]
+        type = "clip_percentiles"
+        [[transforms]]
+        type = "rescale"
+        percentiles = [1.0, 99.0]
+        [[transforms]]
+        type = "z_normalize"
+        nonzero = true
+        [[transforms]]
+        type = "rician_noise"
+        prob = 1.0
+        [[transforms]]
+        type = "sharpen"
+        prob = 1.0
+        [[transforms]]
+        type = "histogram_shift"
+        prob = 1.0
+        [[transforms]]
+        type = "anisotropy"
+        prob = 1.0
+        [[transforms]]
+        type = "low_resolution"
+        prob = 1.0
+        [[transforms]]
+        type = "brightness"
+        prob = 1.0
+        "#,
+    )
+    .unwrap();
+    let g = geometry();
+    let params = p.sample(&mut rng(6), &g, 2).unwrap();
+    let dims = [2, 1, 8, 10, 10];
+    let run = |device: &Device| {
+        let (x, l) = p
+            .apply(
+                &params,
+                &g,
+                image(2, dims, device),
+                Some(labels(dims, device)),
+            )
+            .unwrap();
+        (values(x), values(l.unwrap()))
+    };
+    let (xc, lc) = run(&dev());
+    let (xg, lg) = run(&gpu);
+    assert_eq!(xc.len(), 2 * 6 * 8 * 8);
+    let diff = max_abs_diff(&xc, &xg);
+    assert!(diff < 2e-3, "wgpu differs from flex by {diff}");
+    assert_eq!(lc, lg, "crops and quarter turns move labels exactly");
+}

@@ -110,7 +110,7 @@ impl PipelineParams {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn voxel_matrices(&self, geometry: &Geometry) -> Result<Option<Vec<crate::Matrix4>>> {
-        let mut g = geometry.clone();
+        let mut g = *geometry;
         let mut map = SpatialMap::new(g.size(), self.batch);
         for d in self.drawn.iter().filter(|d| d.is_spatial()) {
             push_spatial(&mut map, &mut g, d)?;
@@ -167,7 +167,7 @@ fn sample_into(
         let d = match t {
             Transform::Affine(t) => Drawn::Affine(per_sample(rng, active, t.prob, |r| t.draw(r))),
             Transform::Elastic(t) => {
-                let geometry = g.clone();
+                let geometry = *g;
                 Drawn::Elastic(per_sample(rng, active, t.prob, |r| t.draw(r, &geometry)))
             }
             Transform::Flip(t) => Drawn::Flip(
@@ -345,7 +345,7 @@ impl Pipeline {
         batch: usize,
     ) -> Result<PipelineParams> {
         self.validate()?;
-        let mut g = geometry.clone();
+        let mut g = *geometry;
         let mut drawn = Vec::new();
         sample_into(
             &self.transforms,
@@ -388,7 +388,7 @@ impl Pipeline {
         check_params(params, geometry, dims)?;
         let n = dims[0];
         let (mut image, mut label) = (image, label);
-        let mut g = geometry.clone();
+        let mut g = *geometry;
         let mut map = SpatialMap::new(g.size(), n);
         for d in &params.drawn {
             if d.is_spatial() {
@@ -458,7 +458,7 @@ impl Pipeline {
         label: bool,
     ) -> Result<Tensor<5>> {
         let n = params.batch;
-        let mut g = geometry.clone();
+        let mut g = *geometry;
         let mut map = SpatialMap::new(g.size(), n);
         for d in params.drawn.iter().filter(|d| d.is_spatial()) {
             push_spatial(&mut map, &mut g, d)?;

@@ -43,8 +43,8 @@ impl CropSample {
     /// The voxel matrix (crop index -> index before the crop).
     pub fn matrix(&self) -> Matrix4 {
         let mut m = IDENTITY;
-        for a in 0..3 {
-            m[a][3] = self.offset[a] as f64;
+        for (row, offset) in m.iter_mut().zip(self.offset) {
+            row[3] = offset as f64;
         }
         m
     }

@@ -1,7 +1,7 @@
 //! Random elastic deformation: random displacements of a coarse grid of control points,
-//! interpolated by a cubic B-spline into a smooth dense field (TorchIO's
-//! `RandomElasticDeformation`). The field is never stored: the chain's one sampling call
-//! evaluates the spline at the positions it needs.
+//! smoothed by a cubic B-spline into a dense field (TorchIO's `RandomElasticDeformation`, where
+//! the control displacements are the spline's coefficients). The dense field is three small
+//! matrix products (the spline is separable); the chain's sampling reads it where it needs it.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use medburn_core::Geometry;
@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{check_magnitudes, check_prob, AugmentError, Result};
 use crate::random::uniform;
 
-/// Each control point, `control_spacing_mm` apart over the patch, moves by a displacement
-/// uniform in `[-max_displacement_mm, max_displacement_mm]` per world axis; the dense field is
-/// the cubic B-spline through them. With `locked_borders` the outermost control points stay
-/// put, so no content moves in from outside the patch (TorchIO's default).
+/// Control points about `control_spacing_mm` apart span the patch (its first and last voxels
+/// are control points), with one more ring outside; each moves by a displacement uniform in
+/// `[-max_displacement_mm, max_displacement_mm]` per world axis, and the dense field is the cubic
+/// B-spline with those coefficients: smooth, and never beyond the largest control displacement.
+/// With `locked_borders` the outside ring and the ring on the patch edges stay put, so the edges
+/// barely move and little content comes in from outside (TorchIO's `locked_borders=2`).
 ///
 /// Defaults: `prob` 0.2, 6 mm at most per axis, control points every 24 mm. TorchIO warns that
 /// displacements over half the control spacing may fold the image; 6 of 24 mm keeps well
@@ -56,7 +58,8 @@ impl Default for RandomElastic {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ElasticSample {
-    /// Control points along `(i, j, k)`; they span the patch from its first to its last voxel.
+    /// Control points (spline coefficients) along `(i, j, k)`, the outside ring included; one
+    /// along an axis of one voxel.
     pub control_size: [usize; 3],
     /// Displacement of each control point (world x, y, z, mm), `i` fastest.
     pub displacement_mm: Vec<[f64; 3]>,
@@ -81,8 +84,8 @@ impl RandomElastic {
         Ok(())
     }
 
-    /// Control points along each axis of `geometry`: enough for the spacing, at least 4 (the
-    /// spline's support) where the axis has more than one voxel.
+    /// Control points along each axis of `geometry`: at least two on the patch (its first and
+    /// last voxels) and enough for the spacing, plus the outside ring; one on a one-voxel axis.
     fn control_size(&self, geometry: &Geometry) -> [usize; 3] {
         let (size, spacing) = (geometry.size(), geometry.spacing());
         std::array::from_fn(|a| {
@@ -90,7 +93,8 @@ impl RandomElastic {
                 return 1;
             }
             let extent = (size[a] - 1) as f64 * spacing[a];
-            ((extent / self.control_spacing_mm).ceil() as usize + 1).clamp(4, size[a].max(4))
+            let inside = ((extent / self.control_spacing_mm).ceil() as usize + 1).clamp(2, size[a]);
+            inside + 2
         })
     }
 
@@ -103,9 +107,10 @@ impl RandomElastic {
             for j in 0..cj {
                 for i in 0..ci {
                     let d = self.max_displacement_mm.map(|m| uniform(rng, -m, m));
+                    // The outside ring and the ring on the patch edges.
                     let border = [(i, ci), (j, cj), (k, ck)]
                         .iter()
-                        .any(|&(x, n)| n > 1 && (x == 0 || x == n - 1));
+                        .any(|&(x, n)| n > 1 && (x <= 1 || x + 2 >= n));
                     let locked = self.locked_borders && border;
                     displacement_mm.push(if locked { [0.0; 3] } else { d });
                 }
@@ -175,8 +180,84 @@ impl ControlField {
         })
     }
 
+    /// The field `p -> F(E(F(p)))` for per-sample flips `F`: coefficients reversed along each
+    /// flipped axis (the coefficient grid is symmetric about the patch centre) and that
+    /// component negated.
+    pub(crate) fn mirrored(&self, flips: &[[bool; 3]]) -> Self {
+        let [ci, cj, ck] = self.control_size;
+        let points = ci * cj * ck;
+        let values = self
+            .values
+            .iter()
+            .zip(flips)
+            .map(|(v, f)| {
+                v.as_ref().map(|v| {
+                    let mut out = vec![0.0f32; v.len()];
+                    for c in 0..3 {
+                        let sign = if f[c] { -1.0 } else { 1.0 };
+                        for k in 0..ck {
+                            for j in 0..cj {
+                                for i in 0..ci {
+                                    let src = [i, j, k];
+                                    let [a, b, d] = std::array::from_fn(|x| {
+                                        let n = [ci, cj, ck][x];
+                                        if f[x] {
+                                            n - 1 - src[x]
+                                        } else {
+                                            src[x]
+                                        }
+                                    });
+                                    out[c * points + (d * cj + b) * ci + a] =
+                                        sign * v[c * points + (k * cj + j) * ci + i];
+                                }
+                            }
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        Self {
+            control_size: self.control_size,
+            values,
+        }
+    }
+
+    /// The dense displacement `[N, 3, D, H, W]` (voxels, channels `(i, j, k)`) on a grid of
+    /// `size` `[i, j, k]`: the cubic B-spline of the coefficients, one matrix product per axis.
+    pub(crate) fn dense(
+        &self,
+        batch: usize,
+        size: [usize; 3],
+        device: &Device,
+    ) -> Result<Tensor<5>> {
+        let [ci, cj, ck] = self.control_size;
+        let [ni, nj, nk] = size;
+        let weights = |c: usize, n: usize| -> Result<Tensor<2>> {
+            let w = spline_weights(c, n).ok_or_else(|| {
+                AugmentError::Params(format!(
+                    "{c} elastic control points do not fit an axis of {n} voxels"
+                ))
+            })?;
+            Ok(Tensor::from_data(TensorData::new(w, [c, n]), device))
+        };
+        let (wi, wj, wk) = (weights(ci, ni)?, weights(cj, nj)?, weights(ck, nk)?);
+        let c = self.tensor(batch, device)?; // [N, 3, ck, cj, ci]
+        let b3 = batch * 3;
+        // Contract k, then j, then i, each time with the contracted axis last, so that the last
+        // (largest) product writes the field in its final layout; only small tensors are
+        // permuted.
+        let x = c.reshape([b3, ck, cj, ci]).permute([0, 2, 3, 1]); // [b3, cj, ci, ck]
+        let x = x.reshape([b3 * cj * ci, ck]).matmul(wk); // [.., nk]
+        let x = x.reshape([b3, cj, ci, nk]).permute([0, 3, 2, 1]); // [b3, nk, ci, cj]
+        let x = x.reshape([b3 * nk * ci, cj]).matmul(wj); // [.., nj]
+        let x = x.reshape([b3, nk, ci, nj]).swap_dims(2, 3); // [b3, nk, nj, ci]
+        let x = x.reshape([b3 * nk * nj, ci]).matmul(wi); // [.., ni]
+        Ok(x.reshape([batch, 3, nk, nj, ni]))
+    }
+
     /// `[N, 3, ck, cj, ci]` on `device`.
-    pub(crate) fn tensor(&self, batch: usize, device: &Device) -> Result<Tensor<5>> {
+    fn tensor(&self, batch: usize, device: &Device) -> Result<Tensor<5>> {
         if batch != self.values.len() {
             return Err(AugmentError::Params(format!(
                 "elastic field for {} samples on a batch of {batch}",
@@ -197,4 +278,40 @@ impl ControlField {
             device,
         ))
     }
+}
+
+/// The cubic B-spline basis function.
+fn beta3(x: f64) -> f64 {
+    let x = x.abs();
+    if x < 1.0 {
+        (4.0 - 6.0 * x * x + 3.0 * x * x * x) / 6.0
+    } else if x < 2.0 {
+        (2.0 - x).powi(3) / 6.0
+    } else {
+        0.0
+    }
+}
+
+/// `[c, n]` weights (row-major) of `c` coefficients (the outside ring included) at the `n`
+/// voxels of an axis: the patch's first and last voxels sit on coefficients 1 and `c - 2`.
+/// `None` when `c` does not fit (fewer than 4 on a longer axis, or not 1 on a one-voxel axis).
+fn spline_weights(c: usize, n: usize) -> Option<Vec<f32>> {
+    if n == 1 || c == 1 {
+        return (n == 1 && c == 1).then(|| vec![1.0]);
+    }
+    if c < 4 {
+        return None;
+    }
+    let step = (n - 1) as f64 / (c - 3) as f64;
+    let mut w = vec![0.0f32; c * n];
+    for x in 0..n {
+        let u = x as f64 / step + 1.0;
+        let base = u.floor() as i64;
+        for m in base - 1..=base + 2 {
+            if (0..c as i64).contains(&m) {
+                w[m as usize * n + x] = beta3(u - m as f64) as f32;
+            }
+        }
+    }
+    Some(w)
 }

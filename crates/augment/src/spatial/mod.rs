@@ -115,7 +115,33 @@ impl SpatialMap {
     /// Appends per-sample voxel matrices whose output grid has `output_size` (a crop) or the
     /// current one; multiplied into the last stage when that is a matrix too.
     pub(crate) fn push_matrices(&mut self, matrices: Vec<Matrix4>, output_size: [usize; 3]) {
+        let same_grid = output_size == self.output_size;
         self.output_size = output_size;
+        // Flips after a displacement: `E ∘ F = F ∘ E'` with `E'` the displacement mirrored
+        // (its coefficients reversed, its component negated). Moving the flips before it lets
+        // them join the matrix there, and keeps the displacement on the output grid, where it
+        // is read without interpolation.
+        if let (
+            true,
+            Some(Stage::Field {
+                field,
+                size,
+                inverse: false,
+            }),
+        ) = (same_grid, self.stages.last_mut())
+        {
+            if let Some(flips) = matrices
+                .iter()
+                .map(|m| flip_axes(m, *size))
+                .collect::<Option<Vec<_>>>()
+            {
+                *field = field.mirrored(&flips);
+                let field_stage = self.stages.pop().expect("the last stage is a field");
+                self.push_matrices(matrices, output_size);
+                self.stages.push(field_stage);
+                return;
+            }
+        }
         if matrices.iter().all(|m| *m == IDENTITY) && !self.stages.is_empty() {
             return;
         }
@@ -186,22 +212,15 @@ impl SpatialMap {
         Some(out)
     }
 
-    /// Input voxel positions `[N, V, 3]` (`(i, j, k)`, V the output voxels in `[k, j, i]`
-    /// order) of every output voxel.
+    /// Input voxel positions `[N, 3, V]` (rows `i, j, k`; V the output voxels, `i` fastest)
+    /// of every output voxel.
     fn positions(&self, like: &Tensor<5>) -> Result<Tensor<3>> {
         let [wi, hj, dk] = self.output_size;
         let v = wi * hj * dk;
-        let mut host = Vec::with_capacity(v * 3);
-        for k in 0..dk {
-            for j in 0..hj {
-                for i in 0..wi {
-                    host.extend([i as f32, j as f32, k as f32]);
-                }
-            }
-        }
         let device = like.device();
-        let mut p = Tensor::<3>::from_data(TensorData::new(host, [1, v, 3]), &device)
-            .expand([self.batch, v, 3]);
+        let mut p = identity_positions(self.output_size, &device).expand([self.batch, 3, v]);
+        // Whether `p` is still the output grid itself (a field there needs no interpolation).
+        let mut on_grid = true;
         for s in self.stages.iter().rev() {
             p = match s {
                 Stage::Matrix(ms) => apply_matrices(p, ms),
@@ -210,7 +229,7 @@ impl SpatialMap {
                     size,
                     inverse,
                 } => {
-                    let u = field.tensor(self.batch, &device)?;
+                    let u = field.dense(self.batch, *size, &device)?;
                     let out = [dk, hj, wi];
                     if *inverse {
                         // v = -u(p + v): converges for fields whose Jacobian stays near 1.
@@ -219,11 +238,14 @@ impl SpatialMap {
                             d = evaluate_field(&u, *size, p.clone() + d, out)?.neg();
                         }
                         p + d
+                    } else if on_grid && *size == self.output_size {
+                        p + u.reshape([self.batch, 3, v])
                     } else {
                         p.clone() + evaluate_field(&u, *size, p, out)?
                     }
                 }
             };
+            on_grid = false;
         }
         Ok(p)
     }
@@ -297,8 +319,7 @@ impl SpatialMap {
             });
         }
         let p = self.positions(like)?;
-        let grid =
-            normalize(p, self.input_size).reshape([self.batch, size[0], size[1], size[2], 3]);
+        let grid = normalized_grid(p, self.input_size, size);
         Ok(Sampler {
             matrix: None,
             grid: Some(grid),
@@ -307,31 +328,49 @@ impl SpatialMap {
     }
 }
 
+/// The axes a voxel matrix flips on a grid of `size`, if it is a pure flip (or the identity).
+fn flip_axes(m: &Matrix4, size: [usize; 3]) -> Option<[bool; 3]> {
+    let mut flips = [false; 3];
+    for (r, (row, flip)) in m.iter().take(3).zip(&mut flips).enumerate() {
+        if (0..3).any(|c| c != r && row[c] != 0.0) {
+            return None;
+        }
+        if row[r] == -1.0 && row[3] == size[r] as f64 - 1.0 {
+            *flip = true;
+        } else if !(row[r] == 1.0 && row[3] == 0.0) {
+            return None;
+        }
+    }
+    Some(flips)
+}
+
 /// Iterations of the fixed-point inversion of a displacement: the error shrinks by the
 /// field's largest voxel-to-voxel change each time (under 0.5 for sensible elastic settings).
 const INVERSE_ITERATIONS: usize = 20;
 
-/// `p A^T + t` per sample.
+/// `A p + t` per sample, positions `[N, 3, V]`.
 fn apply_matrices(p: Tensor<3>, ms: &[Matrix4]) -> Tensor<3> {
     let n = ms.len();
     let device = p.device();
     let a: Vec<f32> = ms
         .iter()
-        .flat_map(|m| (0..3).flat_map(move |c| (0..3).map(move |r| m[r][c] as f32)))
+        .flat_map(|m| (0..3).flat_map(move |r| (0..3).map(move |c| m[r][c] as f32)))
         .collect();
     let t: Vec<f32> = ms
         .iter()
         .flat_map(|m| (0..3).map(|r| m[r][3] as f32))
         .collect();
-    let at = Tensor::<3>::from_data(TensorData::new(a, [n, 3, 3]), &device);
-    let t = Tensor::<3>::from_data(TensorData::new(t, [n, 1, 3]), &device);
-    p.matmul(at) + t
+    let a = Tensor::<3>::from_data(TensorData::new(a, [n, 3, 3]), &device);
+    let t = Tensor::<3>::from_data(TensorData::new(t, [n, 3, 1]), &device);
+    a.matmul(p) + t
 }
 
-/// Voxel positions `[N, V, 3]` on a grid of `size` `[i, j, k]` as normalized coordinates with
-/// `align_corners = true`; a one-voxel axis maps to 0.
-fn normalize(p: Tensor<3>, size: [usize; 3]) -> Tensor<3> {
+/// Voxel positions `[N, 3, V]` on a grid of `size` `[i, j, k]` as a sampling grid
+/// `[N, D, H, W, 3]` of normalized coordinates with `align_corners = true`; a one-voxel axis
+/// maps to 0.
+fn normalized_grid(p: Tensor<3>, size: [usize; 3], out: [usize; 3]) -> Tensor<5> {
     let device = p.device();
+    let n = p.dims()[0];
     let scale: Vec<f32> = size
         .iter()
         .map(|&n| if n > 1 { 2.0 / (n as f32 - 1.0) } else { 0.0 })
@@ -340,28 +379,46 @@ fn normalize(p: Tensor<3>, size: [usize; 3]) -> Tensor<3> {
         .iter()
         .map(|&n| if n > 1 { -1.0 } else { 0.0 })
         .collect();
-    let scale = Tensor::<3>::from_data(TensorData::new(scale, [1, 1, 3]), &device);
-    let shift = Tensor::<3>::from_data(TensorData::new(shift, [1, 1, 3]), &device);
-    p * scale + shift
+    let scale = Tensor::<3>::from_data(TensorData::new(scale, [1, 3, 1]), &device);
+    let shift = Tensor::<3>::from_data(TensorData::new(shift, [1, 3, 1]), &device);
+    (p * scale + shift)
+        .swap_dims(1, 2)
+        .reshape([n, out[0], out[1], out[2], 3])
 }
 
-/// The displacement `u(p)` `[N, V, 3]` of a control grid `[N, 3, cd, ch, cw]` (voxels of a
-/// grid of `size`) at positions `p`, as a cubic B-spline through the control values spanning
-/// the grid; positions beyond it take the edge value.
+/// The voxel positions `[1, 3, V]` of a grid of `size` `[i, j, k]` (`i` fastest), made on the
+/// device.
+fn identity_positions(size: [usize; 3], device: &burn::tensor::Device) -> Tensor<3> {
+    let [w, h, d] = size;
+    let axis = |n: usize, shape: [usize; 3]| {
+        Tensor::<1, burn::tensor::Int>::arange(0..n as i64, device)
+            .float()
+            .reshape(shape)
+            .expand([d, h, w])
+            .reshape([1, 1, w * h * d])
+    };
+    let i = axis(w, [1, 1, w]);
+    let j = axis(h, [1, h, 1]);
+    let k = axis(d, [d, 1, 1]);
+    Tensor::cat(vec![i, j, k], 1)
+}
+
+/// The displacement `u(p)` `[N, 3, V]` of a dense field `[N, 3, D, H, W]` (voxels of a grid of
+/// `size`) at positions `p` `[N, 3, V]`: linear between voxels (the field is smooth on the
+/// scale of its control spacing), the edge value beyond.
 fn evaluate_field(
-    control: &Tensor<5>,
+    field: &Tensor<5>,
     size: [usize; 3],
     p: Tensor<3>,
     out: [usize; 3],
 ) -> Result<Tensor<3>> {
-    let n = p.dims()[0];
-    let v = p.dims()[1];
-    let g = normalize(p, size).reshape([n, out[0], out[1], out[2], 3]);
-    let o = SampleOptions::new(Interpolation::BSpline)
+    let [n, _, v] = p.dims();
+    let g = normalized_grid(p, size, out);
+    let o = SampleOptions::new(Interpolation::Linear)
         .with_padding(Padding::Border)
         .with_align_corners(true);
-    let u = grid_sample_3d(control.clone(), g, o)?;
-    Ok(u.reshape([n, 3, v]).swap_dims(1, 2))
+    let u = grid_sample_3d(field.clone(), g, o)?;
+    Ok(u.reshape([n, 3, v]))
 }
 
 /// How a map reads a tensor: the fused affine op, or a grid of positions.

@@ -229,20 +229,31 @@ impl Kernel<1> for Nearest {
             return [Tap::NONE];
         }
         let (x, _) = pad_position(x, size, padding, align);
-        // PyTorch rounds half to even (nearbyint); ITK rounds half up (RoundHalfIntegerUp).
-        let index = if rounding == Rounding::HalfUp {
-            (x + T::from_f64(0.5)).floor_i64()
+        [Tap::at(
+            nearest_index(x, rounding),
+            size,
+            stride,
+            T::ONE,
+            T::ZERO,
+        )]
+    }
+}
+
+/// The nearest voxel index of a position: PyTorch rounds half to even (nearbyint), ITK half up
+/// (RoundHalfIntegerUp).
+#[inline(always)]
+pub(crate) fn nearest_index<T: Real>(x: T, rounding: Rounding) -> i64 {
+    if rounding == Rounding::HalfUp {
+        (x + T::from_f64(0.5)).floor_i64()
+    } else {
+        let f = x.floor_i64();
+        let frac = x - T::from_i64(f);
+        let half = T::from_f64(0.5);
+        if frac > half || (frac == half && f % 2 != 0) {
+            f + 1
         } else {
-            let f = x.floor_i64();
-            let frac = x - T::from_i64(f);
-            let half = T::from_f64(0.5);
-            if frac > half || (frac == half && f % 2 != 0) {
-                f + 1
-            } else {
-                f
-            }
-        };
-        [Tap::at(index, size, stride, T::ONE, T::ZERO)]
+            f
+        }
     }
 }
 

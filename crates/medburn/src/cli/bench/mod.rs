@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::CliResult;
 
+mod augment;
 mod case;
 mod io;
 mod models;
@@ -53,6 +54,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     cases.extend(ops::cases(&dev, &wanted));
     cases.extend(spatial::cases(&dev, &wanted)?);
     cases.extend(models::cases(&dev, &wanted)?);
+    cases.extend(augment::cases(&dev, &wanted)?);
     let mut results = Vec::new();
     for case in cases.iter().filter(|c| wanted(c.name)) {
         (case.run)()?; // warm-up

@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 
 use super::super::taps::{
-    BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real, ReflectionPad, Tap,
-    ZerosPad,
+    nearest_index, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real,
+    ReflectionPad, Tap, ZerosPad,
 };
 use super::{interpolate, point_taps, Dims, Positions};
 use crate::options::{Interpolation, Padding, Rounding, SampleOptions};
@@ -160,6 +160,11 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                         // A grid: blocks of points strictly inside take the block loop.
                         let at = |x: usize| positions.at(n, z, y, x);
                         grid_linear_run(isa, volume, &at, dims.input, out, &general);
+                        return;
+                    }
+                    if line.is_none() && K == 1 {
+                        let at = |x: usize| positions.at(n, z, y, x);
+                        grid_nearest_row(volume, &at, dims.input, out, &general, o.rounding);
                         return;
                     }
                     out[..start].fill(T::ZERO);
@@ -391,6 +396,32 @@ fn grid_linear_blocks<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
     }
     for (k, v) in tail.iter_mut().enumerate() {
         *v = general(blocked + k);
+    }
+}
+
+/// Nearest samples of one row of grid positions `at(x)`: a point inside the volume on every
+/// axis (`0 <= p <= n - 1`, where every padding rule leaves it as it is) reads the voxel its
+/// rounding names, the same index the general path finds; the rest take `general`.
+fn grid_nearest_row<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
+    volume: &[T],
+    at: &A,
+    input: [usize; 5],
+    out: &mut [T],
+    general: &G,
+    rounding: Rounding,
+) {
+    let [_, _, d, h, w] = input;
+    let upper = [w, h, d].map(|n| T::from_f64(n as f64 - 1.0));
+    for (x, v) in out.iter_mut().enumerate() {
+        let p = at(x);
+        // NaN fails every comparison and takes the general path.
+        let inside = (0..3).all(|a| p[a] >= T::ZERO && p[a] <= upper[a]);
+        if !inside {
+            *v = general(x);
+            continue;
+        }
+        let index = |a: usize| nearest_index(p[a], rounding) as usize;
+        *v = volume[(index(2) * h + index(1)) * w + index(0)];
     }
 }
 
