@@ -89,7 +89,7 @@ fn output_geometries(
     params: &PipelineParams,
     g: &Geometry,
 ) -> Result<Vec<Geometry>, Box<dyn std::error::Error>> {
-    let mut out = vec![g.clone(); params.batch];
+    let mut out = vec![*g; params.batch];
     for d in &params.drawn {
         if let Drawn::Crop(crops) = d {
             for (geometry, c) in out.iter_mut().zip(crops) {
@@ -118,7 +118,7 @@ pub fn run(a: AugmentArgs) -> CliResult {
     let image = volume
         .to_image(&device)
         .map_err(|e| format!("{}: {e}", a.input.display()))?;
-    let g = image.geometry().clone();
+    let g = *image.geometry();
     let label_volume = match &a.label {
         Some(p) => {
             let v = super::read_input(p, &None)?;
@@ -172,7 +172,7 @@ pub fn run(a: AugmentArgs) -> CliResult {
     for (s, geometry) in geometries.iter().enumerate() {
         let [_, c, d, h, w] = y.dims();
         let ys = y.clone().slice([s..s + 1, 0..c, 0..d, 0..h, 0..w]);
-        let out = MedImage::new(ys, geometry.clone())?.with_modality(image.modality.clone());
+        let out = MedImage::new(ys, *geometry)?.with_modality(image.modality.clone());
         let out_volume = Volume::from_image(&out)?;
         let path = numbered(&a.output, s, k);
         let options = WriteOptions {
@@ -183,7 +183,7 @@ pub fn run(a: AugmentArgs) -> CliResult {
         let mut label_image = None;
         if let (Some(l), Some(lv), Some(lo)) = (&l, &label_volume, &a.label_out) {
             let ls = l.clone().slice([s..s + 1, 0..1, 0..d, 0..h, 0..w]);
-            let li = MedImage::new(ls, geometry.clone())?;
+            let li = MedImage::new(ls, *geometry)?;
             let options = WriteOptions {
                 dtype: Some(lv.natural_type()),
                 lossy: true,
