@@ -73,7 +73,7 @@ pub use intensity::blur::{RandomGaussianBlur, RandomSharpen, SharpenSample};
 pub use intensity::contrast::{RandomBrightness, RandomContrast};
 pub use intensity::gamma::{RandomGamma, GAMMA_EPSILON};
 pub use intensity::histogram::RandomHistogramShift;
-pub use intensity::noise::{NoiseSample, RandomGaussianNoise, RandomRicianNoise};
+pub use intensity::noise::{NoiseSample, RandomGaussianNoise, RandomRicianNoise, NOISE_BLOCK};
 pub use intensity::normalize::{ClipPercentiles, RescaleIntensity, ZNormalize};
 pub use intensity::resolution::{RandomAnisotropy, RandomLowResolution};
 pub use matrix::{compose_transforms, invert, Matrix4, IDENTITY};

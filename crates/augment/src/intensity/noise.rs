@@ -8,11 +8,19 @@ use burn::tensor::{Tensor, TensorData};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::select;
 use crate::error::{check_prob, AugmentError, Result};
 use crate::random::uniform;
+
+/// Noise values per ChaCha8 stream (see [`NoiseSample::values`]).
+///
+/// ```
+/// assert_eq!(medburn_augment::NOISE_BLOCK, 1 << 16);
+/// ```
+pub const NOISE_BLOCK: usize = 1 << 16;
 
 /// Random Gaussian noise, as MONAI's `RandGaussianNoise` (`sample_std=True`): a sample gets
 /// `x + N(mean, s^2)` voxel-wise, `s` drawn uniformly in `[0, std]` per sample.
@@ -100,20 +108,23 @@ pub struct NoiseSample {
 }
 
 impl NoiseSample {
-    /// The first `len` noise values of this sample.
+    /// The first `len` noise values of this sample: block `b` of [`NOISE_BLOCK`] values comes
+    /// from the ChaCha8 stream `b` of the seed, so blocks are made in parallel and the values do
+    /// not depend on the thread count.
     pub fn values(&self, len: usize) -> Result<Vec<f32>> {
-        let mut out = vec![0.0; len];
-        self.fill(&mut ChaCha8Rng::seed_from_u64(self.seed), &mut out)?;
-        Ok(out)
-    }
-
-    fn fill(&self, rng: &mut ChaCha8Rng, out: &mut [f32]) -> Result<()> {
         let normal = Normal::new(self.mean as f32, self.std as f32)
             .ok()
             .filter(|_| self.mean.is_finite())
             .ok_or_else(|| AugmentError::Params(format!("noise {self:?} is not a distribution")))?;
-        out.iter_mut().for_each(|v| *v = normal.sample(rng));
-        Ok(())
+        let mut out = vec![0.0; len];
+        out.par_chunks_mut(NOISE_BLOCK)
+            .enumerate()
+            .for_each(|(b, block)| {
+                let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                rng.set_stream(b as u64);
+                block.iter_mut().for_each(|v| *v = normal.sample(&mut rng));
+            });
+        Ok(out)
     }
 }
 
@@ -175,9 +186,10 @@ fn noise(
     let mut host = vec![vec![0.0f32; dims[0] * per_sample]; fields];
     for (s, sample) in samples.iter().enumerate() {
         if let Some(sample) = sample {
-            let mut rng = ChaCha8Rng::seed_from_u64(sample.seed);
-            for h in host.iter_mut() {
-                sample.fill(&mut rng, &mut h[s * per_sample..(s + 1) * per_sample])?;
+            // Field f is the sample's values f * per_sample onwards.
+            let v = sample.values(fields * per_sample)?;
+            for (h, part) in host.iter_mut().zip(v.chunks(per_sample)) {
+                h[s * per_sample..(s + 1) * per_sample].copy_from_slice(part);
             }
         }
     }

@@ -215,13 +215,46 @@ impl SpatialMap {
     /// Input voxel positions `[N, 3, V]` (rows `i, j, k`; V the output voxels, `i` fastest)
     /// of every output voxel.
     fn positions(&self, like: &Tensor<5>) -> Result<Tensor<3>> {
+        self.positions_of(&self.stages, like)
+    }
+
+    /// The sampling grid `[N, D, H, W, 3]` (normalized, `align_corners = true`). When the last
+    /// stage applied is a matrix, the normalization joins it (two passes fewer over the grid).
+    fn grid(&self, like: &Tensor<5>) -> Result<Tensor<5>> {
+        let [wi, hj, dk] = self.output_size;
+        let out = [dk, hj, wi];
+        let normalizable = !self.input_size.contains(&1);
+        match self.stages.split_first() {
+            Some((Stage::Matrix(ms), rest)) if normalizable => {
+                let to_normalized = {
+                    let mut m = IDENTITY;
+                    for (r, row) in m.iter_mut().take(3).enumerate() {
+                        row[r] = 2.0 / (self.input_size[r] as f64 - 1.0);
+                        row[3] = -1.0;
+                    }
+                    m
+                };
+                let ms: Vec<Matrix4> = ms
+                    .iter()
+                    .map(|m| compose_transforms(&to_normalized, m))
+                    .collect();
+                let p = apply_matrices(self.positions_of(rest, like)?, &ms);
+                Ok(p.swap_dims(1, 2)
+                    .reshape([self.batch, out[0], out[1], out[2], 3]))
+            }
+            _ => Ok(normalized_grid(self.positions(like)?, self.input_size, out)),
+        }
+    }
+
+    /// Positions after `stages` (applied last to first) of every output voxel.
+    fn positions_of(&self, stages: &[Stage], like: &Tensor<5>) -> Result<Tensor<3>> {
         let [wi, hj, dk] = self.output_size;
         let v = wi * hj * dk;
         let device = like.device();
         let mut p = identity_positions(self.output_size, &device).expand([self.batch, 3, v]);
         // Whether `p` is still the output grid itself (a field there needs no interpolation).
         let mut on_grid = true;
-        for s in self.stages.iter().rev() {
+        for s in stages.iter().rev() {
             p = match s {
                 Stage::Matrix(ms) => apply_matrices(p, ms),
                 Stage::Field {
@@ -318,8 +351,7 @@ impl SpatialMap {
                 size,
             });
         }
-        let p = self.positions(like)?;
-        let grid = normalized_grid(p, self.input_size, size);
+        let grid = self.grid(like)?;
         Ok(Sampler {
             matrix: None,
             grid: Some(grid),
