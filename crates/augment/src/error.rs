@@ -51,6 +51,9 @@ pub enum AugmentError {
     /// The patch geometry could not be built.
     #[error(transparent)]
     Geometry(#[from] GeometryError),
+    /// A differentiable transform was refused by `medburn_spatial`.
+    #[error(transparent)]
+    Spatial(#[from] medburn_spatial::SpatialError),
     /// The sampling op refused its arguments (e.g. image and label on different devices).
     #[error(transparent)]
     Ops(#[from] OpsError),

@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod differentiable;
 mod error;
 mod intensity;
 mod matrix;
@@ -67,6 +68,9 @@ mod pipeline;
 mod random;
 mod spatial;
 
+pub use differentiable::{
+    differentiable_affine, differentiable_elastic, elastic_tensor, AffineTensors,
+};
 pub use error::{AugmentError, Result};
 pub use intensity::bias_field::RandomBiasField;
 pub use intensity::blur::{RandomGaussianBlur, RandomSharpen, SharpenSample};

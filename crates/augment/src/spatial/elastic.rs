@@ -231,29 +231,7 @@ impl ControlField {
         size: [usize; 3],
         device: &Device,
     ) -> Result<Tensor<5>> {
-        let [ci, cj, ck] = self.control_size;
-        let [ni, nj, nk] = size;
-        let weights = |c: usize, n: usize| -> Result<Tensor<2>> {
-            let w = spline_weights(c, n).ok_or_else(|| {
-                AugmentError::Params(format!(
-                    "{c} elastic control points do not fit an axis of {n} voxels"
-                ))
-            })?;
-            Ok(Tensor::from_data(TensorData::new(w, [c, n]), device))
-        };
-        let (wi, wj, wk) = (weights(ci, ni)?, weights(cj, nj)?, weights(ck, nk)?);
-        let c = self.tensor(batch, device)?; // [N, 3, ck, cj, ci]
-        let b3 = batch * 3;
-        // Contract k, then j, then i, each time with the contracted axis last, so that the last
-        // (largest) product writes the field in its final layout; only small tensors are
-        // permuted.
-        let x = c.reshape([b3, ck, cj, ci]).permute([0, 2, 3, 1]); // [b3, cj, ci, ck]
-        let x = x.reshape([b3 * cj * ci, ck]).matmul(wk); // [.., nk]
-        let x = x.reshape([b3, cj, ci, nk]).permute([0, 3, 2, 1]); // [b3, nk, ci, cj]
-        let x = x.reshape([b3 * nk * ci, cj]).matmul(wj); // [.., nj]
-        let x = x.reshape([b3, nk, ci, nj]).swap_dims(2, 3); // [b3, nk, nj, ci]
-        let x = x.reshape([b3 * nk * nj, ci]).matmul(wi); // [.., ni]
-        Ok(x.reshape([batch, 3, nk, nj, ni]))
+        spline_field(self.tensor(batch, device)?, size)
     }
 
     /// `[N, 3, ck, cj, ci]` on `device`.
@@ -278,6 +256,34 @@ impl ControlField {
             device,
         ))
     }
+}
+
+/// The dense field `[N, C, D, H, W]` of B-spline coefficients `[N, C, ck, cj, ci]` on a grid
+/// of `size` `[i, j, k]`: one matrix product per axis, so it is differentiable with respect to
+/// the coefficients.
+pub(crate) fn spline_field(c: Tensor<5>, size: [usize; 3]) -> Result<Tensor<5>> {
+    let [batch, channels, ck, cj, ci] = c.dims();
+    let [ni, nj, nk] = size;
+    let device = c.device();
+    let weights = |c: usize, n: usize| -> Result<Tensor<2>> {
+        let w = spline_weights(c, n).ok_or_else(|| {
+            AugmentError::Params(format!(
+                "{c} elastic control points do not fit an axis of {n} voxels"
+            ))
+        })?;
+        Ok(Tensor::from_data(TensorData::new(w, [c, n]), &device))
+    };
+    let (wi, wj, wk) = (weights(ci, ni)?, weights(cj, nj)?, weights(ck, nk)?);
+    let b = batch * channels;
+    // Contract k, then j, then i, each time with the contracted axis last, so that the last
+    // (largest) product writes the field in its final layout; only small tensors are permuted.
+    let x = c.reshape([b, ck, cj, ci]).permute([0, 2, 3, 1]); // [b, cj, ci, ck]
+    let x = x.reshape([b * cj * ci, ck]).matmul(wk); // [.., nk]
+    let x = x.reshape([b, cj, ci, nk]).permute([0, 3, 2, 1]); // [b, nk, ci, cj]
+    let x = x.reshape([b * nk * ci, cj]).matmul(wj); // [.., nj]
+    let x = x.reshape([b, nk, ci, nj]).swap_dims(2, 3); // [b, nk, nj, ci]
+    let x = x.reshape([b * nk * nj, ci]).matmul(wi); // [.., ni]
+    Ok(x.reshape([batch, channels, nk, nj, ni]))
 }
 
 /// The cubic B-spline basis function.
