@@ -34,6 +34,9 @@
 //! | `sharpen` ([`RandomSharpen`]) | MONAI `RandGaussianSharpen` | p 0.1 |
 //! | `bias_field` ([`RandomBiasField`]) | TorchIO `RandomBiasField` | p 0.1, order 3, 0.5 |
 //! | `histogram_shift` ([`RandomHistogramShift`]) | MONAI `RandHistogramShift` | p 0.1, 5-15 points |
+//! | `ghosting` ([`RandomGhosting`]) | TorchIO `RandomGhosting` (k-space) | p 0.1, 4-10 ghosts, intensity 0.5-1 |
+//! | `spike` ([`RandomSpike`]) | TorchIO `RandomSpike` (k-space) | p 0.1, one spike, intensity 1-3 |
+//! | `motion` ([`RandomMotion`]) | TorchIO `RandomMotion` (k-space) | p 0.1, two motions, 10 degrees, 10 mm |
 //! | `compose`, `one_of`, `random_apply` | TorchIO `Compose`, `OneOf`; `RandomApply` | |
 //!
 //! Labels are float class indices `[N, 1, D, H, W]` (the sampling ops take floats; class
@@ -77,6 +80,9 @@ pub use intensity::blur::{RandomGaussianBlur, RandomSharpen, SharpenSample};
 pub use intensity::contrast::{RandomBrightness, RandomContrast};
 pub use intensity::gamma::{RandomGamma, GAMMA_EPSILON};
 pub use intensity::histogram::RandomHistogramShift;
+pub use intensity::kspace::{
+    GhostingSample, MotionSample, RandomGhosting, RandomMotion, RandomSpike, SpikeSample,
+};
 pub use intensity::noise::{NoiseSample, RandomGaussianNoise, RandomRicianNoise, NOISE_BLOCK};
 pub use intensity::normalize::{ClipPercentiles, RescaleIntensity, ZNormalize};
 pub use intensity::resolution::{RandomAnisotropy, RandomLowResolution};

@@ -6,8 +6,10 @@
 pub(crate) mod bias_field;
 pub(crate) mod blur;
 pub(crate) mod contrast;
+mod fft;
 pub(crate) mod gamma;
 pub(crate) mod histogram;
+pub(crate) mod kspace;
 pub(crate) mod noise;
 pub(crate) mod normalize;
 pub(crate) mod resolution;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::intensity::blur::SharpenSample;
+use crate::intensity::kspace::{GhostingSample, MotionSample, SpikeSample};
 use crate::intensity::noise::NoiseSample;
 use crate::intensity::normalize::{ClipPercentiles, RescaleIntensity, ZNormalize};
 use crate::spatial::affine::AffineSample;
@@ -78,6 +79,12 @@ pub enum Drawn {
     BiasField(Vec<Option<Vec<f64>>>),
     /// Moved histogram control points.
     HistogramShift(Vec<Option<Vec<f64>>>),
+    /// Ghosts.
+    Ghosting(Vec<Option<GhostingSample>>),
+    /// Spikes.
+    Spike(Vec<Option<SpikeSample>>),
+    /// Motions.
+    Motion(Vec<Option<MotionSample>>),
 }
 
 impl Drawn {
@@ -98,6 +105,9 @@ impl Drawn {
             Drawn::GaussianNoise(v) | Drawn::RicianNoise(v) => v.len(),
             Drawn::Sharpen(v) => v.len(),
             Drawn::BiasField(v) | Drawn::HistogramShift(v) => v.len(),
+            Drawn::Ghosting(v) => v.len(),
+            Drawn::Spike(v) => v.len(),
+            Drawn::Motion(v) => v.len(),
         }
     }
 
@@ -133,6 +143,9 @@ impl Drawn {
             Drawn::GaussianNoise(v) | Drawn::RicianNoise(v) => none(v),
             Drawn::Sharpen(v) => none(v),
             Drawn::BiasField(v) | Drawn::HistogramShift(v) => none(v),
+            Drawn::Ghosting(v) => none(v),
+            Drawn::Spike(v) => none(v),
+            Drawn::Motion(v) => none(v),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::intensity::blur::{apply_blur, apply_sharpen};
 use crate::intensity::contrast::{RandomBrightness, RandomContrast};
 use crate::intensity::gamma::{apply_gamma, RandomGamma};
 use crate::intensity::histogram::apply_histogram_shift;
+use crate::intensity::kspace::{apply_ghosting, apply_motion, apply_spike};
 use crate::intensity::noise::{apply_gaussian_noise, apply_rician_noise};
 use crate::intensity::resolution::apply_resolution;
 use crate::random::{chance, uniform};
@@ -231,6 +232,11 @@ fn sample_into(
             Transform::HistogramShift(t) => {
                 Drawn::HistogramShift(per_sample(rng, active, t.prob, |r| t.draw(r)))
             }
+            Transform::Ghosting(t) => {
+                Drawn::Ghosting(per_sample(rng, active, t.prob, |r| t.draw(r)))
+            }
+            Transform::Spike(t) => Drawn::Spike(per_sample(rng, active, t.prob, |r| t.draw(r))),
+            Transform::Motion(t) => Drawn::Motion(per_sample(rng, active, t.prob, |r| t.draw(r))),
             Transform::Compose(c) => {
                 sample_into(&c.transforms, rng, g, active, out)?;
                 continue;
@@ -594,6 +600,9 @@ fn apply_intensity(d: &Drawn, image: Tensor<5>, g: &Geometry) -> Result<Tensor<5
         Drawn::Sharpen(s) => apply_sharpen(s, image, spacing)?,
         Drawn::BiasField(s) => apply_bias_field(s, image)?,
         Drawn::HistogramShift(s) => apply_histogram_shift(s, image)?,
+        Drawn::Ghosting(s) => apply_ghosting(s, image)?,
+        Drawn::Spike(s) => apply_spike(s, image)?,
+        Drawn::Motion(s) => apply_motion(s, image, g)?,
         _ => unreachable!("apply_intensity takes image-only records"),
     })
 }

@@ -8,6 +8,7 @@ use crate::intensity::blur::{RandomGaussianBlur, RandomSharpen};
 use crate::intensity::contrast::{RandomBrightness, RandomContrast};
 use crate::intensity::gamma::RandomGamma;
 use crate::intensity::histogram::RandomHistogramShift;
+use crate::intensity::kspace::{RandomGhosting, RandomMotion, RandomSpike};
 use crate::intensity::noise::{RandomGaussianNoise, RandomRicianNoise};
 use crate::intensity::normalize::{ClipPercentiles, RescaleIntensity, ZNormalize};
 use crate::intensity::resolution::{RandomAnisotropy, RandomLowResolution};
@@ -76,6 +77,12 @@ pub enum Transform {
     BiasField(RandomBiasField),
     /// Piecewise-linear intensity map (image only).
     HistogramShift(RandomHistogramShift),
+    /// MR ghosting through k-space (image only).
+    Ghosting(RandomGhosting),
+    /// MR spikes in k-space (image only).
+    Spike(RandomSpike),
+    /// MR motion through k-space (image only).
+    Motion(RandomMotion),
     /// The steps in order.
     Compose(Compose),
     /// One of the steps per sample, by weight.
@@ -206,6 +213,9 @@ pub(crate) fn validate_all(transforms: &[Transform], top: bool) -> Result<()> {
             Transform::Sharpen(t) => t.validate()?,
             Transform::BiasField(t) => t.validate()?,
             Transform::HistogramShift(t) => t.validate()?,
+            Transform::Ghosting(t) => t.validate()?,
+            Transform::Spike(t) => t.validate()?,
+            Transform::Motion(t) => t.validate()?,
             Transform::Compose(c) => validate_all(&c.transforms, top)?,
             Transform::OneOf(o) => o.validate()?,
             Transform::RandomApply(r) => r.validate()?,
