@@ -1,6 +1,6 @@
 //! MR artifacts made in k-space as TorchIO makes them (`RandomGhosting`, `RandomSpike`,
 //! `RandomMotion`): the volume's centred spectrum is changed and transformed back, channel by
-//! channel. The FFTs run on the host (rustfft): on a GPU the volume goes down and back up once
+//! channel. The FFTs run on the host (`fft.rs`): on a GPU the volume goes down and back up once
 //! per artifact.
 
 use burn::tensor::{Tensor, TensorData};
@@ -302,7 +302,7 @@ pub(crate) fn apply_ghosting(
             // TorchIO's restored slab: [mid - r/2, mid + r/2) with r = round(restore n).
             let r = (g.restore * n as f64).round() as usize;
             let keep = (mid - (r / 2).min(mid))..(mid + r / 2);
-            let factor = 1.0 - g.intensity as f32;
+            let factor = 1.0 - g.intensity;
             let [ni, nj, nk] = s.size;
             for plane in (0..n).step_by(g.num_ghosts) {
                 if keep.contains(&plane) {
@@ -315,7 +315,7 @@ pub(crate) fn apply_ghosting(
                         _ => [a % ni, a / ni, plane],
                     };
                     let at = s.at_shifted(idx);
-                    s.data[at] *= factor;
+                    s.data[at].scale(factor);
                 }
             }
             Ok(())
@@ -340,8 +340,8 @@ pub(crate) fn apply_spike(samples: &[Option<SpikeSample>], image: Tensor<5>) -> 
             return Ok(x);
         }
         per_channel(x, |s, _| {
-            let peak = s.data.iter().map(|c| c.norm()).fold(0.0f32, f32::max);
-            let artifact = peak * sp.intensity as f32;
+            let peak = s.data.iter().map(|c| c.norm()).fold(0.0f64, f64::max);
+            let artifact = peak * sp.intensity;
             for p in &sp.positions {
                 let idx: [usize; 3] =
                     std::array::from_fn(|a| (p[a] * s.size[a] as f64).floor() as usize);
