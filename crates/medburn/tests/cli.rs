@@ -488,3 +488,94 @@ fn transform_commands_refuse_bad_arguments_without_output() {
         }
     }
 }
+
+#[test]
+fn augment_writes_reproducible_volumes_labels_and_a_montage() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = medburn(&[
+        "synth",
+        "--out",
+        data.to_str().unwrap(),
+        "--cases",
+        "1",
+        "--size",
+        "24",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let image = data.join("imagesTr/case_000.nii.gz");
+    let label = data.join("labelsTr/case_000.nii.gz");
+    let config = dir.path().join("aug.toml");
+    std::fs::write(
+        &config,
+        "label_interpolation = \"one_hot_linear\"\n\
+         [[transforms]]\ntype = \"affine\"\nprob = 1.0\n\
+         [[transforms]]\ntype = \"elastic\"\nprob = 1.0\n\
+         [[transforms]]\ntype = \"flip\"\n\
+         [[transforms]]\ntype = \"bias_field\"\nprob = 1.0\n",
+    )
+    .unwrap();
+    let run = |out: &str| {
+        let o = medburn(&[
+            "augment",
+            image.to_str().unwrap(),
+            dir.path().join(out).join("t1.nii.gz").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--seed",
+            "5",
+            "--label",
+            label.to_str().unwrap(),
+            "--label-out",
+            dir.path().join(out).join("seg.nii.gz").to_str().unwrap(),
+            "--count",
+            "2",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run("a");
+    run("b");
+    for f in [
+        "t1_0.nii.gz",
+        "t1_1.nii.gz",
+        "seg_0.nii.gz",
+        "seg_1.nii.gz",
+        "t1_montage.png",
+    ] {
+        let (a, b) = (dir.path().join("a").join(f), dir.path().join("b").join(f));
+        assert!(a.is_file(), "{f}");
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{f}: the same seed differs"
+        );
+    }
+    // Labels keep the label's integer type and its label set; volumes keep the input's grid.
+    let (seg, g) = voxels(dir.path().join("a/seg_1.nii.gz").to_str().unwrap());
+    let (orig, g0) = voxels(label.to_str().unwrap());
+    assert_eq!(g.size(), g0.size());
+    let set: std::collections::BTreeSet<i64> = orig.iter().map(|v| *v as i64).collect();
+    assert!(seg
+        .iter()
+        .all(|v| v.fract() == 0.0 && set.contains(&(*v as i64))));
+    assert_ne!(seg, orig, "the label did not move");
+    let info = medburn(&[
+        "info",
+        "--json",
+        dir.path().join("a/seg_0.nii.gz").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("uint8"));
+    // A bad config: one line, nothing written.
+    std::fs::write(&config, "[[transforms]]\ntype = \"affine\"\nprob = 3.0\n").unwrap();
+    let out = dir.path().join("c");
+    let o = medburn(&[
+        "augment",
+        image.to_str().unwrap(),
+        out.join("t1.nii.gz").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("affine.prob"), "{}", stderr(&o));
+    assert!(!out.exists(), "a refused run wrote {}", out.display());
+}
