@@ -2,6 +2,7 @@
 //! one, and they are multiplied together before anything touches the device, so a chain is one
 //! interpolation (compose first, sample once).
 
+use medburn_core::vec3::mat3_inverse;
 use medburn_core::Geometry;
 
 /// A row-major 4x4 homogeneous matrix (last row `0 0 0 1`). As a physical transform it maps an
@@ -62,11 +63,6 @@ pub(crate) fn about_centre(a: [[f64; 3]; 3], centre: [f64; 3]) -> Matrix4 {
     from_parts(a, t)
 }
 
-/// `a b` for 3x3 matrices.
-pub(crate) fn mul3(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
-    std::array::from_fn(|r| std::array::from_fn(|c| (0..3).map(|k| a[r][k] * b[k][c]).sum()))
-}
-
 /// The voxel index -> physical point map of `g`.
 fn index_to_physical(g: &Geometry) -> Matrix4 {
     from_parts(g.index_to_physical_matrix(), g.origin())
@@ -119,17 +115,7 @@ pub(crate) fn is_finite(m: &Matrix4) -> bool {
 /// ```
 pub fn invert(m: &Matrix4) -> Option<Matrix4> {
     let a: [[f64; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|c| m[r][c]));
-    let cof = |r: usize, c: usize| {
-        let (r0, r1) = ((r + 1) % 3, (r + 2) % 3);
-        let (c0, c1) = ((c + 1) % 3, (c + 2) % 3);
-        a[r0][c0] * a[r1][c1] - a[r0][c1] * a[r1][c0]
-    };
-    let det: f64 = (0..3).map(|c| a[0][c] * cof(0, c)).sum();
-    if det == 0.0 || !det.is_finite() {
-        return None;
-    }
-    // The inverse is the transposed cofactor matrix over the determinant.
-    let inv: [[f64; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|c| cof(c, r) / det));
+    let inv = mat3_inverse(&a)?;
     let t = std::array::from_fn(|r| -(0..3).map(|k| inv[r][k] * m[k][3]).sum::<f64>());
     Some(from_parts(inv, t))
 }

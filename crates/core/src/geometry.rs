@@ -2,6 +2,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::direction::ORTHONORMAL_TOLERANCE;
+use crate::vec3::{mat3_apply, mat3_inverse};
 use crate::{Direction, GeometryError, Orientation};
 
 /// Where a voxel grid lies in physical (LPS, mm) space.
@@ -345,7 +346,9 @@ impl Geometry {
     /// # Ok::<(), medburn_core::GeometryError>(())
     /// ```
     pub fn physical_to_index_matrix(&self) -> [[f64; 3]; 3] {
+        // Validated geometries have an orthonormal direction and positive spacings.
         mat3_inverse(&self.index_to_physical_matrix())
+            .expect("a geometry's index map is invertible")
     }
 
     /// Physical centre of the voxel grid (the midpoint between the first and last voxel centres).
@@ -446,29 +449,6 @@ fn lps_ras_flip(mut a: [[f64; 4]; 4]) -> [[f64; 4]; 4] {
         }
     }
     a
-}
-
-fn mat3_apply(m: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
-    [0, 1, 2].map(|r| m[r][0] * v[0] + m[r][1] * v[1] + m[r][2] * v[2])
-}
-
-// Index arithmetic on cofactors reads best as explicit loops.
-#[allow(clippy::needless_range_loop)]
-fn mat3_inverse(m: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
-    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-    let inv_det = 1.0 / det;
-    let mut out = [[0.0; 3]; 3];
-    for r in 0..3 {
-        for c in 0..3 {
-            // Cofactor of (c, r), transposed.
-            let (r1, r2) = ((c + 1) % 3, (c + 2) % 3);
-            let (c1, c2) = ((r + 1) % 3, (r + 2) % 3);
-            out[r][c] = (m[r1][c1] * m[r2][c2] - m[r1][c2] * m[r2][c1]) * inv_det;
-        }
-    }
-    out
 }
 
 #[cfg(test)]

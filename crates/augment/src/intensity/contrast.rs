@@ -87,31 +87,37 @@ impl RandomContrast {
     pub(crate) fn draw(&self, rng: &mut dyn RngCore) -> f64 {
         uniform(rng, self.factor.0, self.factor.1)
     }
+}
 
-    pub(crate) fn apply(&self, samples: &[Option<f64>], image: Tensor<5>) -> Result<Tensor<5>> {
-        check_factors(samples)?;
-        if samples.iter().all(Option::is_none) {
-            return Ok(image);
-        }
-        let [n, c, d, h, w] = image.dims();
-        let f = column(samples, 1.0, |f| *f, &image);
-        let flat = image.clone().reshape([n, c, d * h * w]);
-        let mean = flat.clone().mean_dim(2).reshape([n, c, 1, 1, 1]);
-        let mut out = (image.clone() - mean.clone()) * f + mean;
-        if self.preserve_range {
-            let lo = flat
-                .clone()
-                .min_dim(2)
-                .reshape([n, c, 1, 1, 1])
-                .expand([n, c, d, h, w]);
-            let hi = flat
-                .max_dim(2)
-                .reshape([n, c, 1, 1, 1])
-                .expand([n, c, d, h, w]);
-            out = out.max_pair(lo).min_pair(hi);
-        }
-        Ok(select(samples, image, out))
+/// Applies drawn contrast factors (`None`: untouched), clipping to each sample's original range
+/// when `preserve_range`.
+pub(crate) fn apply_contrast(
+    samples: &[Option<f64>],
+    preserve_range: bool,
+    image: Tensor<5>,
+) -> Result<Tensor<5>> {
+    check_factors(samples)?;
+    if samples.iter().all(Option::is_none) {
+        return Ok(image);
     }
+    let [n, c, d, h, w] = image.dims();
+    let f = column(samples, 1.0, |f| *f, &image);
+    let flat = image.clone().reshape([n, c, d * h * w]);
+    let mean = flat.clone().mean_dim(2).reshape([n, c, 1, 1, 1]);
+    let mut out = (image.clone() - mean.clone()) * f + mean;
+    if preserve_range {
+        let lo = flat
+            .clone()
+            .min_dim(2)
+            .reshape([n, c, 1, 1, 1])
+            .expand([n, c, d, h, w]);
+        let hi = flat
+            .max_dim(2)
+            .reshape([n, c, 1, 1, 1])
+            .expand([n, c, d, h, w]);
+        out = out.max_pair(lo).min_pair(hi);
+    }
+    Ok(select(samples, image, out))
 }
 
 impl RandomBrightness {
@@ -128,15 +134,16 @@ impl RandomBrightness {
     pub(crate) fn draw(&self, rng: &mut dyn RngCore) -> f64 {
         uniform(rng, self.factor.0, self.factor.1)
     }
+}
 
-    pub(crate) fn apply(samples: &[Option<f64>], image: Tensor<5>) -> Result<Tensor<5>> {
-        check_factors(samples)?;
-        if samples.iter().all(Option::is_none) {
-            return Ok(image);
-        }
-        let f = column(samples, 1.0, |f| *f, &image);
-        Ok(select(samples, image.clone(), image * f))
+/// Applies drawn brightness factors (`None`: untouched).
+pub(crate) fn apply_brightness(samples: &[Option<f64>], image: Tensor<5>) -> Result<Tensor<5>> {
+    check_factors(samples)?;
+    if samples.iter().all(Option::is_none) {
+        return Ok(image);
     }
+    let f = column(samples, 1.0, |f| *f, &image);
+    Ok(select(samples, image.clone(), image * f))
 }
 
 fn check_factors(samples: &[Option<f64>]) -> Result<()> {

@@ -16,7 +16,7 @@ use crate::batch::select;
 use crate::error::{check_pair, AugmentError, Result};
 use crate::intensity::bias_field::apply_bias_field;
 use crate::intensity::blur::{apply_blur, apply_sharpen};
-use crate::intensity::contrast::{RandomBrightness, RandomContrast};
+use crate::intensity::contrast::{apply_brightness, apply_contrast};
 use crate::intensity::gamma::{apply_gamma, RandomGamma};
 use crate::intensity::histogram::apply_histogram_shift;
 use crate::intensity::kspace::{apply_ghosting, apply_motion, apply_spike};
@@ -111,12 +111,17 @@ impl PipelineParams {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn voxel_matrices(&self, geometry: &Geometry) -> Result<Option<Vec<crate::Matrix4>>> {
+        Ok(self.spatial_map(geometry)?.only_matrices())
+    }
+
+    /// Every spatial record of the chain in one map (intensity steps aside), on `geometry`.
+    fn spatial_map(&self, geometry: &Geometry) -> Result<SpatialMap> {
         let mut g = *geometry;
         let mut map = SpatialMap::new(g.size(), self.batch);
         for d in self.drawn.iter().filter(|d| d.is_spatial()) {
             push_spatial(&mut map, &mut g, d)?;
         }
-        Ok(map.only_matrices())
+        Ok(map)
     }
 
     /// As [`PipelineParams::voxel_matrices`], as physical transforms (output point -> input
@@ -464,11 +469,7 @@ impl Pipeline {
         label: bool,
     ) -> Result<Tensor<5>> {
         let n = params.batch;
-        let mut g = *geometry;
-        let mut map = SpatialMap::new(g.size(), n);
-        for d in params.drawn.iter().filter(|d| d.is_spatial()) {
-            push_spatial(&mut map, &mut g, d)?;
-        }
+        let map = params.spatial_map(geometry)?;
         let dims = prediction.dims();
         let out = map.output_size();
         if dims[0] != n || [dims[4], dims[3], dims[2]] != out || dims.contains(&0) {
@@ -587,13 +588,8 @@ fn apply_intensity(d: &Drawn, image: Tensor<5>, g: &Geometry) -> Result<Tensor<5
         Drawn::Contrast {
             factors,
             preserve_range,
-        } => RandomContrast {
-            prob: 1.0,
-            factor: (1.0, 1.0),
-            preserve_range: *preserve_range,
-        }
-        .apply(factors, image)?,
-        Drawn::Brightness(s) => RandomBrightness::apply(s, image)?,
+        } => apply_contrast(factors, *preserve_range, image)?,
+        Drawn::Brightness(s) => apply_brightness(s, image)?,
         Drawn::GaussianNoise(s) => apply_gaussian_noise(s, image)?,
         Drawn::RicianNoise(s) => apply_rician_noise(s, image)?,
         Drawn::GaussianBlur(s) => apply_blur(s, image, spacing)?,

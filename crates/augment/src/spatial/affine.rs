@@ -1,13 +1,12 @@
 //! Random rotation, scaling, shear and translation about the patch centre, in physical space.
 
+use medburn_core::vec3::{mat3_inverse, mat3_mul};
 use medburn_core::Geometry;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_magnitudes, check_prob, check_range, AugmentError, Result};
-use crate::matrix::{
-    about_centre, compose_transforms, from_parts, invert, mul3, physical_to_voxel,
-};
+use crate::matrix::{about_centre, compose_transforms, from_parts, physical_to_voxel};
 use crate::matrix::{Matrix4, IDENTITY};
 use crate::random::uniform;
 
@@ -88,7 +87,7 @@ impl AffineSample {
         let rx = [[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]];
         let ry = [[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]];
         let rz = [[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]];
-        mul3(&rz, &mul3(&ry, &rx))
+        mat3_mul(&rz, &mat3_mul(&ry, &rx))
     }
 
     /// The physical transform (output point -> input point) that resamples the moved content,
@@ -105,9 +104,7 @@ impl AffineSample {
         let shear = [[1.0, sxy, sxz], [0.0, 1.0, syz], [0.0, 0.0, 1.0]];
         let s = self.scale;
         let scale = [[s[0], 0.0, 0.0], [0.0, s[1], 0.0], [0.0, 0.0, s[2]]];
-        let forward = from_parts(mul3(&self.rotation(), &mul3(&shear, &scale)), [0.0; 3]);
-        let a = invert(&forward)?;
-        let linear = std::array::from_fn(|r| std::array::from_fn(|c| a[r][c]));
+        let linear = mat3_inverse(&mat3_mul(&self.rotation(), &mat3_mul(&shear, &scale)))?;
         let around = about_centre(linear, centre);
         let back = from_parts(
             [[1., 0., 0.], [0., 1., 0.], [0., 0., 1.]],

@@ -137,10 +137,13 @@ pub fn run(a: AugmentArgs) -> CliResult {
     };
     let k = a.count;
     let x = image.voxels().clone().repeat_dim(0, k);
-    let label = match &label_volume {
-        Some(v) => Some(v.to_image(&device)?.voxels().clone().repeat_dim(0, k)),
-        None => None,
-    };
+    let label_image = label_volume
+        .as_ref()
+        .map(|v| v.to_image(&device))
+        .transpose()?;
+    let label = label_image
+        .as_ref()
+        .map(|l| l.voxels().clone().repeat_dim(0, k));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
     let params = pipeline.sample(&mut rng, &g, k)?;
     let (y, l) = pipeline.apply(&params, &g, x, label)?;
@@ -160,15 +163,7 @@ pub fn run(a: AugmentArgs) -> CliResult {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
     }
-    let mut rows = vec![row(
-        &image,
-        None,
-        label_volume
-            .as_ref()
-            .map(|v| v.to_image(&device))
-            .transpose()?
-            .as_ref(),
-    )?];
+    let mut rows = vec![row(&image, None, label_image.as_ref())?];
     for (s, geometry) in geometries.iter().enumerate() {
         let [_, c, d, h, w] = y.dims();
         let ys = y.clone().slice([s..s + 1, 0..c, 0..d, 0..h, 0..w]);
@@ -180,7 +175,7 @@ pub fn run(a: AugmentArgs) -> CliResult {
             ..WriteOptions::default()
         };
         medburn_io::write(&out_volume, &path, &options)?;
-        let mut label_image = None;
+        let mut out_label = None;
         if let (Some(l), Some(lv), Some(lo)) = (&l, &label_volume, &a.label_out) {
             let ls = l.clone().slice([s..s + 1, 0..1, 0..d, 0..h, 0..w]);
             let li = MedImage::new(ls, *geometry)?;
@@ -190,9 +185,9 @@ pub fn run(a: AugmentArgs) -> CliResult {
                 ..WriteOptions::default()
             };
             medburn_io::write(&Volume::from_image(&li)?, &numbered(lo, s, k), &options)?;
-            label_image = Some(li);
+            out_label = Some(li);
         }
-        rows.push(row(&out, Some(s), label_image.as_ref())?);
+        rows.push(row(&out, Some(s), out_label.as_ref())?);
         println!("{}", path.display());
     }
     let montage = a
