@@ -19,6 +19,7 @@
 
 mod error;
 mod monai_weights;
+pub mod nn;
 pub mod unet;
 
 pub use error::ModelError;

@@ -8,6 +8,7 @@ use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::{backend_extension, tensor::FloatTensor, Backend};
 use burn::tensor::Shape;
 
+use crate::conv::{conv_output_shape, Conv3dOptions};
 use crate::options::SampleOptions;
 use crate::pool::Pool3dOptions;
 
@@ -141,6 +142,81 @@ pub trait PoolBackend: Backend {
         output: FloatTensor<Self>,
         grad_output: FloatTensor<Self>,
         options: Pool3dOptions,
+    ) -> FloatTensor<Self>;
+}
+
+/// 3D convolution with its two backward passes, implemented for Flex (medburn's tiled
+/// unfold-and-GEMM kernel), CubeCL (Burn's own convolution) and `Autodiff` over either.
+///
+/// ```
+/// use burn::backend::Dispatch;
+/// use burn::tensor::{Device, Tensor};
+/// use medburn_ops::{backend::ConvBackend, Conv3dOptions};
+///
+/// let device = Device::flex();
+/// let x = Tensor::<5>::ones([1, 1, 3, 3, 3], &device);
+/// let w = Tensor::<5>::ones([1, 1, 3, 3, 3], &device);
+/// let b = Tensor::<1>::zeros([1], &device);
+/// let y = <Dispatch as ConvBackend>::conv3d_forward(
+///     x.into_dispatch(), w.into_dispatch(), b.into_dispatch(), Conv3dOptions::default());
+/// assert_eq!(Tensor::<5>::from_dispatch(y).into_scalar::<f32>(), 27.0);
+/// ```
+#[backend_extension(Cube: cfg(feature = "cube"), Flex, Autodiff, Fusion)]
+pub trait ConvBackend: Backend {
+    /// Convolution of `input` `[N, C_in, D, H, W]` with `weight` `[C_out, C_in / groups, kD,
+    /// kH, kW]`, plus `bias` `[C_out]`: `[N, C_out, Do, Ho, Wo]`.
+    #[fusion(dtype = input, shape = conv_output_shape(input, weight, options))]
+    fn conv3d_forward(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: Conv3dOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::conv3d`] with respect to its input (only the input's shape is read).
+    #[fusion(dtype = grad_output, shape = input)]
+    fn conv3d_backward_input(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: Conv3dOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::conv3d`] with respect to its weight.
+    #[fusion(dtype = grad_output, shape = weight)]
+    fn conv3d_backward_weight(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: Conv3dOptions,
+    ) -> FloatTensor<Self>;
+}
+
+/// Instance normalization with its backward, implemented for Flex (two passes each way),
+/// CubeCL (a composition of Burn's tensor ops) and `Autodiff` over either.
+///
+/// ```
+/// use burn::backend::Dispatch;
+/// use burn::tensor::{Device, Tensor};
+/// use medburn_ops::backend::NormBackend;
+///
+/// let x = Tensor::<5>::ones([1, 2, 2, 2, 2], &Device::flex());
+/// let y = <Dispatch as NormBackend>::instance_norm_3d(x.into_dispatch(), 1e-5);
+/// assert_eq!(Tensor::<5>::from_dispatch(y).abs().sum().into_scalar::<f32>(), 0.0);
+/// ```
+#[backend_extension(Cube: cfg(feature = "cube"), Flex, Autodiff, Fusion)]
+pub trait NormBackend: Backend {
+    /// Each `(n, c)` volume of `input` `[N, C, D, H, W]` minus its mean, over
+    /// `sqrt(biased variance + epsilon)`.
+    #[fusion(dtype = input, shape = input)]
+    fn instance_norm_3d(input: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::instance_norm_3d`] with respect to its input.
+    #[fusion(dtype = grad_output, shape = input)]
+    fn instance_norm_3d_backward(
+        input: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        epsilon: f64,
     ) -> FloatTensor<Self>;
 }
 

@@ -10,6 +10,7 @@
 use burn::backend::TensorMetadata;
 use burn::tensor::DType;
 
+use crate::conv::Conv3dOptions;
 use crate::error::{OpsError, Result};
 use crate::pool::Pool3dOptions;
 
@@ -269,6 +270,112 @@ pub(crate) fn max_pool_backward(
             ("grad_output", grad_output),
         ],
     )
+}
+
+pub(crate) fn conv3d(
+    op: &'static str,
+    input: &Spec,
+    weight: &Spec,
+    bias: &Spec,
+    options: &Conv3dOptions,
+) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    rank(op, "weight", weight, 5)?;
+    options.check(op, &input.shape, &weight.shape)?;
+    if bias.shape != [weight.shape[0]] {
+        return err(
+            op,
+            format!(
+                "bias must be [C_out] = [{}], got {:?}",
+                weight.shape[0], bias.shape
+            ),
+        );
+    }
+    same_float_dtype(op, &[("input", input), ("weight", weight), ("bias", bias)])
+}
+
+/// Both backward passes of a convolution: `grad_output` must have the forward's output shape.
+pub(crate) fn conv3d_backward(
+    op: &'static str,
+    input: &Spec,
+    weight: &Spec,
+    grad_output: &Spec,
+    options: &Conv3dOptions,
+) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    rank(op, "weight", weight, 5)?;
+    options.check(op, &input.shape, &weight.shape)?;
+    let want = options.output_shape(&input.shape, &weight.shape);
+    if want.map(|w| w.to_vec()) != Some(grad_output.shape.clone()) {
+        return err(
+            op,
+            format!(
+                "grad_output must be the output shape {want:?}, got {:?}",
+                grad_output.shape
+            ),
+        );
+    }
+    same_float_dtype(
+        op,
+        &[
+            ("input", input),
+            ("weight", weight),
+            ("grad_output", grad_output),
+        ],
+    )
+}
+
+pub(crate) fn instance_norm(op: &'static str, input: &Spec, epsilon: f64) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    if !(epsilon >= 0.0 && epsilon.is_finite()) {
+        return err(
+            op,
+            format!("epsilon must be finite and >= 0, got {epsilon}"),
+        );
+    }
+    same_float_dtype(op, &[("input", input)])
+}
+
+pub(crate) fn instance_norm_backward(
+    op: &'static str,
+    input: &Spec,
+    grad_output: &Spec,
+    epsilon: f64,
+) -> Result<()> {
+    instance_norm(op, input, epsilon)?;
+    if grad_output.shape != input.shape {
+        return err(
+            op,
+            format!(
+                "grad_output {:?} must have the input's shape {:?}",
+                grad_output.shape, input.shape
+            ),
+        );
+    }
+    same_float_dtype(op, &[("input", input), ("grad_output", grad_output)])
+}
+
+/// A per-channel parameter (`[C]`, the input's dtype).
+pub(crate) fn channel_vector(
+    op: &'static str,
+    what: &str,
+    t: &Spec,
+    channels: usize,
+    dtype: DType,
+) -> Result<()> {
+    if t.shape != [channels] {
+        return err(
+            op,
+            format!("{what} must be [C] = [{channels}], got {:?}", t.shape),
+        );
+    }
+    if t.dtype != dtype {
+        return err(
+            op,
+            format!("{what} is {:?} but the input is {dtype:?}", t.dtype),
+        );
+    }
+    Ok(())
 }
 
 /// Inside a backend method: a broken contract stops the call before any kernel runs.

@@ -11,6 +11,9 @@
 //!   and velocity fields.
 //! - [`max_pool3d`], [`avg_pool3d`], [`interpolate_3d`]: PyTorch's 3D pooling and resizing.
 //! - [`gaussian_smooth_3d`]: separable Gaussian smoothing.
+//! - [`instance_norm_3d`]: PyTorch's instance normalization, two passes each way on the CPU.
+//! - [`conv3d`]: PyTorch's 3D convolution, with a CPU kernel of its own (tiled unfolding and
+//!   GEMM) and Burn's convolution on the GPU.
 //!
 //! Every function checks its arguments and returns an [`OpsError`] instead of panicking.
 //!
@@ -32,6 +35,7 @@ mod autodiff;
 pub mod backend;
 mod bspline;
 mod contract;
+mod conv;
 mod coordinates;
 #[cfg(feature = "cube")]
 mod cube;
@@ -39,6 +43,7 @@ mod error;
 mod flex;
 mod grid_sample;
 mod interpolate;
+mod norm;
 mod options;
 mod pool;
 mod smooth;
@@ -46,9 +51,11 @@ mod warp;
 
 pub use affine::{affine_grid_3d, affine_sample_3d, voxel_matrix_from_theta};
 pub use bspline::{bspline_coefficients, bspline_prefilter_matrix};
+pub use conv::{conv3d, Conv3dOptions};
 pub use error::{OpsError, Result};
 pub use grid_sample::{grid_sample_3d, voxel_affine_sample_3d};
 pub use interpolate::{interpolate_3d, Interpolate3dOptions, InterpolateMode};
+pub use norm::instance_norm_3d;
 pub use options::{Interpolation, Padding, Rounding, SampleOptions};
 pub use pool::{avg_pool3d, max_pool3d, Pool3dOptions};
 pub use smooth::{gaussian_kernel_1d, gaussian_smooth_3d, sigma_in_voxels};

@@ -186,3 +186,45 @@ fn pool_interpolate_and_smoothing_gradients() {
         bspline_coefficients(x.clone())
     });
 }
+
+#[test]
+fn conv3d_gradients() {
+    // Stride, padding, dilation and groups at once, and a strided pointwise convolution.
+    let cases = [
+        (
+            [1, 4, 5, 6, 5],
+            [4, 2, 3, 2, 3],
+            Conv3dOptions::default()
+                .with_stride([2, 1, 2])
+                .with_padding([1, 1, 2])
+                .with_dilation([1, 2, 1])
+                .with_groups(2),
+        ),
+        (
+            [2, 3, 4, 5, 3],
+            [2, 3, 1, 1, 1],
+            Conv3dOptions::default().with_stride([2; 3]),
+        ),
+    ];
+    for (x, w, o) in cases {
+        let co = w[0];
+        check(
+            &format!("conv3d {o:?}"),
+            [
+                random(x, -1.0, 1.0),
+                random(w, -1.0, 1.0),
+                random([1, co, 1, 1, 1], -1.0, 1.0),
+            ],
+            |[x, w, b]| conv3d(x.clone(), w.clone(), Some(b.clone().reshape([co])), o).unwrap(),
+        );
+    }
+}
+
+#[test]
+fn instance_norm_gradients() {
+    check(
+        "instance_norm_3d",
+        [random([2, 3, 3, 4, 2], -2.0, 2.0)],
+        |[x]| instance_norm_3d(x.clone(), None, None, 1e-5).unwrap(),
+    );
+}

@@ -88,6 +88,48 @@ fn bspline_sampling_on_wgpu_matches_flex() {
 }
 
 #[test]
+fn conv3d_on_wgpu_matches_flex() {
+    // Burn's convolution on wgpu against medburn's on Flex: strided with groups, and padded.
+    for (o, w) in [
+        (
+            Conv3dOptions::default()
+                .with_stride([2, 1, 2])
+                .with_padding([1; 3])
+                .with_groups(2),
+            [4, 1, 3, 3, 3],
+        ),
+        (
+            Conv3dOptions::default().with_padding([1; 3]),
+            [3, 2, 3, 3, 3],
+        ),
+    ] {
+        let x = random_data([1, 2, 5, 6, 4], -1.0, 1.0);
+        let wd = random_data(w, -0.5, 0.5);
+        let b = random_data([1, w[0], 1, 1, 1], -1.0, 1.0);
+        parity(
+            "conv3d",
+            [x, wd, b],
+            |[x, w, b]| {
+                let co = w.dims()[0];
+                conv3d(x.clone(), w.clone(), Some(b.clone().reshape([co])), o).unwrap()
+            },
+            1e-4,
+        );
+    }
+}
+
+#[test]
+fn instance_norm_on_wgpu_matches_flex() {
+    let x = random_data([2, 3, 4, 5, 3], -2.0, 3.0);
+    parity(
+        "instance_norm_3d",
+        [x],
+        |[x]| instance_norm_3d(x.clone(), None, None, 1e-5).unwrap(),
+        1e-4,
+    );
+}
+
+#[test]
 fn fields_and_smoothing_on_wgpu_match_flex() {
     let v = random_data([1, 3, 5, 6, 4], -0.6, 0.6);
     parity(

@@ -225,7 +225,10 @@ impl UNet3dConfig {
         device: &Device,
     ) -> Convolution {
         Convolution {
-            conv: self.conv(inc, outc, stride, self.kernel_size).init(device),
+            conv: self
+                .conv(inc, outc, stride, self.kernel_size)
+                .init(device)
+                .into(),
             adn: (!conv_only).then(|| self.adn(outc, device)),
         }
     }
@@ -247,9 +250,13 @@ impl UNet3dConfig {
             })
             .collect();
         let residual = if stride != 1 {
-            Some(self.conv(inc, outc, stride, self.kernel_size).init(device))
+            Some(
+                self.conv(inc, outc, stride, self.kernel_size)
+                    .init(device)
+                    .into(),
+            )
         } else if inc != outc {
-            Some(self.conv(inc, outc, 1, 1).init(device))
+            Some(self.conv(inc, outc, 1, 1).init(device).into())
         } else {
             None
         };

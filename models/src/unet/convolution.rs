@@ -1,7 +1,9 @@
 //! MONAI's `Convolution` block: a (transposed) convolution followed by an optional ADN.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv3d, ConvTranspose3d};
+use burn::nn::conv::ConvTranspose3d;
+
+use crate::nn::Conv3d;
 use burn::tensor::Tensor;
 
 use super::Adn;
@@ -39,7 +41,7 @@ impl Convolution {
     /// use medburn_models::Convolution;
     ///
     /// let device = Device::flex();
-    /// let block = Convolution { conv: Conv3dConfig::new([2, 3], [1, 1, 1]).init(&device), adn: None };
+    /// let block = Convolution { conv: Conv3dConfig::new([2, 3], [1, 1, 1]).init(&device).into(), adn: None };
     /// assert_eq!(block.forward(Tensor::<5>::ones([1, 2, 3, 3, 3], &device)).dims(), [1, 3, 3, 3, 3]);
     /// ```
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {

@@ -38,7 +38,7 @@ impl DownLayer {
     /// use medburn_models::{Convolution, DownLayer};
     ///
     /// let device = Device::flex();
-    /// let conv = Conv3dConfig::new([1, 2], [1, 1, 1]).init(&device);
+    /// let conv = Conv3dConfig::new([1, 2], [1, 1, 1]).init(&device).into();
     /// let layer = DownLayer::Plain(Convolution { conv, adn: None });
     /// assert_eq!(layer.forward(Tensor::<5>::ones([1, 1, 2, 2, 2], &device)).dims(), [1, 2, 2, 2, 2]);
     /// ```

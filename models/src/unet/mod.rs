@@ -169,7 +169,7 @@ impl UNet3d {
 }
 
 impl DownLayer {
-    fn first_conv(&self) -> &burn::nn::conv::Conv3d {
+    fn first_conv(&self) -> &crate::nn::Conv3d {
         match self {
             DownLayer::Residual(unit) => &unit.units[0].conv,
             DownLayer::Plain(block) => &block.conv,

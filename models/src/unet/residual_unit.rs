@@ -1,7 +1,7 @@
 //! MONAI's `ResidualUnit`: a chain of convolution blocks plus a residual path.
 
+use crate::nn::Conv3d;
 use burn::module::Module;
-use burn::nn::conv::Conv3d;
 use burn::tensor::Tensor;
 
 use super::Convolution;
@@ -43,7 +43,7 @@ impl ResidualUnit {
     ///
     /// let device = Device::flex();
     /// let conv = Conv3dConfig::new([1, 1], [1, 1, 1]).with_bias(false)
-    ///     .with_initializer(burn::nn::Initializer::Constant { value: 2.0 }).init(&device);
+    ///     .with_initializer(burn::nn::Initializer::Constant { value: 2.0 }).init(&device).into();
     /// let unit = ResidualUnit { units: vec![Convolution { conv, adn: None }], residual: None };
     /// let y = unit.forward(Tensor::<5>::ones([1, 1, 1, 1, 1], &device));
     /// assert_eq!(y.into_scalar::<f32>(), 3.0); // 2 * x + x

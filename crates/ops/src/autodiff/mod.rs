@@ -10,6 +10,8 @@ use burn::backend::autodiff::{
 };
 use burn::backend::{tensor::FloatTensor, AutodiffBackend, TensorMetadata};
 
+mod conv;
+mod norm;
 mod pool;
 
 use crate::backend::SamplingBackend;

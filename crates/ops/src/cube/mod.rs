@@ -1,7 +1,9 @@
 //! [`SamplingBackend`] for Burn's CubeCL backend: one set of kernels for wgpu and CUDA. Under
 //! Burn's default fusion the generated `Fusion<CubeBackend>` implementation calls these.
 
+mod conv;
 mod kernels;
+mod norm;
 mod pool;
 mod prefilter;
 

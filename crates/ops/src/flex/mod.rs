@@ -1,6 +1,8 @@
 //! [`SamplingBackend`] for Burn's Flex CPU backend: multithreaded Rust kernels (rayon) in f32
 //! or f64, whichever the input is; other float types run in f32.
 
+mod conv;
+mod norm;
 mod pool;
 mod prefilter;
 mod sample;
@@ -11,9 +13,10 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::{Bytes, DType, Element, FloatDType, Shape};
 
-use crate::backend::{PoolBackend, SamplingBackend};
+use crate::backend::{ConvBackend, NormBackend, PoolBackend, SamplingBackend};
 use crate::bspline::Tridiagonal;
 use crate::contract::{self, enforce, Spec};
+use crate::conv::{Conv3dOptions, ConvShape};
 use crate::options::SampleOptions;
 use crate::pool::Pool3dOptions;
 use sample::{AffinePositions, Dims, GridPositions};
@@ -311,6 +314,113 @@ impl PoolBackend for Flex {
             let (x, y, g) = (x.storage::<T>(), y.storage::<T>(), g.storage::<T>());
             let v = pool::backward(x, y, g, shape, out, &options);
             output(v, &shape, dtype)
+        })
+    }
+}
+
+impl ConvBackend for Flex {
+    fn conv3d_forward(
+        input: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: Conv3dOptions,
+    ) -> FlexTensor {
+        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
+        enforce(contract::conv3d(
+            "conv3d",
+            &si,
+            &sw,
+            &Spec::of(&bias),
+            &options,
+        ));
+        let s = ConvShape::new(&si.shape, &sw.shape, &options).expect("checked by the contract");
+        by_dtype!(si.dtype, T => {
+            let (x, w, b) = (contiguous::<T>(input), contiguous::<T>(weight), contiguous::<T>(bias));
+            let v = conv::forward(x.storage::<T>(), w.storage::<T>(), b.storage::<T>(), &s);
+            output(v, &s.output_dims(), si.dtype)
+        })
+    }
+
+    fn conv3d_backward_input(
+        input: FlexTensor,
+        weight: FlexTensor,
+        grad_output: FlexTensor,
+        options: Conv3dOptions,
+    ) -> FlexTensor {
+        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
+        let op = "conv3d_backward_input";
+        enforce(contract::conv3d_backward(
+            op,
+            &si,
+            &sw,
+            &Spec::of(&grad_output),
+            &options,
+        ));
+        let s = ConvShape::new(&si.shape, &sw.shape, &options).expect("checked by the contract");
+        drop(input);
+        let dtype = grad_output.dtype();
+        by_dtype!(dtype, T => {
+            let (w, dy) = (contiguous::<T>(weight), contiguous::<T>(grad_output));
+            let v = conv::backward_input(w.storage::<T>(), dy.storage::<T>(), &s);
+            output(v, &s.input_dims(), dtype)
+        })
+    }
+
+    fn conv3d_backward_weight(
+        input: FlexTensor,
+        weight: FlexTensor,
+        grad_output: FlexTensor,
+        options: Conv3dOptions,
+    ) -> FlexTensor {
+        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
+        let op = "conv3d_backward_weight";
+        enforce(contract::conv3d_backward(
+            op,
+            &si,
+            &sw,
+            &Spec::of(&grad_output),
+            &options,
+        ));
+        let s = ConvShape::new(&si.shape, &sw.shape, &options).expect("checked by the contract");
+        drop(weight);
+        let dtype = grad_output.dtype();
+        by_dtype!(dtype, T => {
+            let (x, dy) = (contiguous::<T>(input), contiguous::<T>(grad_output));
+            let v = conv::backward_weight(x.storage::<T>(), dy.storage::<T>(), &s);
+            output(v, &s.weight_dims(), dtype)
+        })
+    }
+}
+
+impl NormBackend for Flex {
+    fn instance_norm_3d(input: FlexTensor, epsilon: f64) -> FlexTensor {
+        let si = Spec::of(&input);
+        enforce(contract::instance_norm("instance_norm_3d", &si, epsilon));
+        let volume = si.shape[2..].iter().product();
+        by_dtype!(si.dtype, T => {
+            let x = contiguous::<T>(input);
+            output(norm::forward(x.storage::<T>(), volume, epsilon), &si.shape, si.dtype)
+        })
+    }
+
+    fn instance_norm_3d_backward(
+        input: FlexTensor,
+        grad_output: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        let si = Spec::of(&input);
+        let op = "instance_norm_3d_backward";
+        enforce(contract::instance_norm_backward(
+            op,
+            &si,
+            &Spec::of(&grad_output),
+            epsilon,
+        ));
+        let volume = si.shape[2..].iter().product();
+        by_dtype!(si.dtype, T => {
+            let (x, dy) = (contiguous::<T>(input), contiguous::<T>(grad_output));
+            let v = norm::backward(x.storage::<T>(), dy.storage::<T>(), volume, epsilon);
+            output(v, &si.shape, si.dtype)
         })
     }
 }

@@ -8,6 +8,7 @@ use super::CliResult;
 
 mod augment;
 mod case;
+mod conv;
 mod io;
 mod models;
 mod ops;
@@ -54,6 +55,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     cases.extend(ops::cases(&dev, &wanted));
     cases.extend(spatial::cases(&dev, &wanted)?);
     cases.extend(models::cases(&dev, &wanted)?);
+    cases.extend(conv::cases(&dev, &wanted));
     cases.extend(augment::cases(&dev, &wanted)?);
     let mut results = Vec::new();
     for case in cases.iter().filter(|c| wanted(c.name)) {

@@ -7,11 +7,12 @@ use std::cell::RefCell;
 use burn::module::Module;
 use burn::nn::{InstanceNormConfig, PReluConfig};
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::module::{conv3d, conv_transpose3d};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::module::conv_transpose3d;
+use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{Distribution, Int, Tensor};
 use medburn_core::Device;
 use medburn_models::UNet3dConfig;
+use medburn_ops::{conv3d, Conv3dOptions};
 use medburn_train::losses::DiceCeLossConfig;
 
 use super::case::Case;
@@ -96,12 +97,8 @@ pub(super) fn cases(
         cases.push(Case {
             name: "conv3d_16_fwd_bwd",
             run: Box::new(move || {
-                let y = conv3d(
-                    x.clone(),
-                    w.clone(),
-                    None,
-                    ConvOptions::new([1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
-                );
+                let o = Conv3dOptions::default().with_padding([1; 3]);
+                let y = conv3d(x.clone(), w.clone(), None, o)?;
                 let g = y.sum().backward();
                 let _ = w.grad(&g).map(|t| t.sum().into_scalar::<f32>());
                 Ok(())
@@ -204,12 +201,10 @@ fn layer_cases(device: &Device, wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
                         );
                         conv_transpose3d(x.clone(), w.clone(), None, o)
                     } else {
-                        conv3d(
-                            x.clone(),
-                            w.clone(),
-                            None,
-                            ConvOptions::new([*stride; 3], [p; 3], [1; 3], 1),
-                        )
+                        let o = Conv3dOptions::default()
+                            .with_stride([*stride; 3])
+                            .with_padding([p; 3]);
+                        conv3d(x.clone(), w.clone(), None, o)?
                     };
                     if dx || dw {
                         let _grads = y.sum().backward();

@@ -1,0 +1,105 @@
+//! [`ConvBackend`] for `Autodiff<B, C>`: the forward keeps its input and weight, and the
+//! backward computes each tracked parent's gradient with `B`'s kernels (the bias gradient is
+//! the output gradient summed over batch and voxels).
+
+use burn::backend::autodiff::{
+    checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind},
+    Autodiff,
+};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::TensorMetadata;
+use burn::tensor::Shape;
+
+use super::{inner, refuse_tracked, untracked};
+use crate::backend::ConvBackend;
+use crate::conv::Conv3dOptions;
+
+#[derive(Debug)]
+struct ConvBackward;
+
+/// `[N, C, D, H, W]` summed to `[C]`.
+fn bias_grad<B: ConvBackend>(grad: FloatTensor<B>) -> FloatTensor<B> {
+    let [n, c, d, h, w]: [usize; 5] = grad.shape().dims();
+    let g = B::float_reshape(grad, Shape::from(vec![n, c, d * h * w]));
+    let g = B::float_sum_dim(B::float_sum_dim(g, 2), 0);
+    B::float_reshape(g, Shape::from(vec![c]))
+}
+
+impl<B: ConvBackend> Backward<B, 3> for ConvBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, Conv3dOptions);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, w, o) = ops.state;
+        if let Some(node) = node_b {
+            grads.register::<B>(node.id, bias_grad::<B>(grad.clone()));
+        }
+        if let Some(node) = node_w {
+            let g = B::conv3d_backward_weight(x.clone(), w.clone(), grad.clone(), o);
+            grads.register::<B>(node.id, g);
+        }
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::conv3d_backward_input(x, w, grad, o));
+        }
+    }
+}
+
+impl<B: ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
+    fn conv3d_forward(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: Conv3dOptions,
+    ) -> FloatTensor<Self> {
+        match ConvBackward
+            .prepare::<C>([input.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (x, w) = (input.primitive().clone(), weight.primitive().clone());
+                let y = B::conv3d_forward(x.clone(), w.clone(), bias.into_primitive(), options);
+                prep.finish((x, w, options), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv3d_forward(
+                input.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                options,
+            )),
+        }
+    }
+
+    fn conv3d_backward_input(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: Conv3dOptions,
+    ) -> FloatTensor<Self> {
+        refuse_tracked::<B, C>("conv3d_backward_input", &[&input, &weight, &grad_output]);
+        untracked::<B, C>(B::conv3d_backward_input(
+            inner::<B, C>(input),
+            inner::<B, C>(weight),
+            inner::<B, C>(grad_output),
+            options,
+        ))
+    }
+
+    fn conv3d_backward_weight(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: Conv3dOptions,
+    ) -> FloatTensor<Self> {
+        refuse_tracked::<B, C>("conv3d_backward_weight", &[&input, &weight, &grad_output]);
+        untracked::<B, C>(B::conv3d_backward_weight(
+            inner::<B, C>(input),
+            inner::<B, C>(weight),
+            inner::<B, C>(grad_output),
+            options,
+        ))
+    }
+}

@@ -1,0 +1,317 @@
+//! 3D convolution on Flex: tiles of unfolded input times the weights, through `gemm`.
+//!
+//! Per sample and group the convolution is `Y = W X`, with `W` the weights as a `[C_out / g,
+//! K]` matrix (their own memory layout) and `X` the unfolded input `[K, Do * Ho * Wo]`. `X`
+//! is `K` times larger than the input (27x for a 3x3x3 kernel), so it is built a tile of output
+//! rows at a time, sized to stay in the L2 cache, and multiplied at once. A 1x1x1 kernel with
+//! stride 1 and no padding needs no unfolding: the input is already `X`.
+//!
+//! - Forward: each tile is written with the bias and accumulated into by one GEMM; tiles of
+//!   every sample and group run in parallel.
+//! - Weight gradient: `dW += dY_tile X_tile^T`, one GEMM per tile with the whole group's
+//!   channels, accumulated per thread and summed at the end (`threads x weight` of memory).
+//! - Input gradient: `dX_tile = W^T dY_tile`, scattered back through the adjoint of the
+//!   unfolding. Tiles whose input footprints overlap would add to the same voxels, so output
+//!   depth is cut into slabs thick enough that slab `i` and slab `i + 2` never share an input
+//!   plane, and the even slabs run in parallel, then the odd ones.
+
+mod columns;
+mod matmul;
+
+use std::cell::RefCell;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use self::columns::{gather, scatter};
+use self::matmul::{matmul_into, MatRef, Shared};
+use super::taps::Real;
+use crate::conv::ConvShape;
+
+/// Elements of one tile's columns: 256 Ki elements (1 MiB in f32) leaves half of a 2 MiB L2 to
+/// the weights and the output tile.
+const TILE_ELEMENTS: usize = 1 << 18;
+
+thread_local! {
+    /// Each thread's column buffer, kept between tiles and calls: buffers of a megabyte are
+    /// mapped and unmapped by the allocator, and the page faults and TLB shootdowns of doing that
+    /// per tile cost a tenth of the backward pass.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of `len` elements of `T` (contents unspecified).
+fn with_scratch<T: Real, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let bytes = len * std::mem::size_of::<T>();
+    let run = |buf: &mut Vec<f64>| {
+        let words = bytes.div_ceil(8);
+        if buf.len() < words {
+            buf.resize(words, 0.0);
+        }
+        let raw: &mut [u8] = bytemuck::cast_slice_mut(&mut buf[..words]);
+        f(bytemuck::cast_slice_mut(&mut raw[..bytes]))
+    };
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => run(&mut buf),
+        // Only if a caller nests: a buffer of its own.
+        Err(_) => run(&mut Vec::new()),
+    })
+}
+
+/// Sizes derived from a [`ConvShape`].
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    s: ConvShape,
+    /// Input and output channels per group.
+    c_in: usize,
+    c_out: usize,
+    /// Rows of the unfolded input: `c_in * kD * kH * kW`.
+    k: usize,
+    /// Voxels per input and per output channel.
+    v_in: usize,
+    v_out: usize,
+    /// Output rows (of `Wo` voxels) per tile.
+    tile_rows: usize,
+    /// The unfolding is the identity (1x1x1 kernel, stride 1, no padding).
+    pointwise: bool,
+}
+
+impl Plan {
+    fn new(s: &ConvShape) -> Self {
+        let c_in = s.in_channels / s.groups;
+        let k = c_in * s.kernel.iter().product::<usize>();
+        let wo = s.output[2];
+        let rows = s.output[0] * s.output[1];
+        let mut tile_rows = (TILE_ELEMENTS / (k * wo).max(1)).clamp(1, rows.max(1));
+        // Enough tiles for every thread several times over.
+        let want = 4 * rayon::current_num_threads();
+        let tasks = |r: usize| s.batch * s.groups * rows.div_ceil(r);
+        while tile_rows > 1 && tasks(tile_rows) < want {
+            tile_rows = tile_rows.div_ceil(2);
+        }
+        Self {
+            s: *s,
+            c_in,
+            c_out: s.out_channels / s.groups,
+            k,
+            v_in: s.input.iter().product(),
+            v_out: s.output.iter().product(),
+            tile_rows,
+            pointwise: s.kernel == [1; 3] && s.stride == [1; 3] && s.padding == [0; 3],
+        }
+    }
+
+    fn wo(&self) -> usize {
+        self.s.output[2]
+    }
+
+    /// Tiles of the output rows `rows` (a range of `(od, oh)` rows).
+    fn tiles(&self, rows: Range<usize>) -> impl Iterator<Item = Range<usize>> {
+        let step = self.tile_rows;
+        rows.clone()
+            .step_by(step)
+            .map(move |r| r..(r + step).min(rows.end))
+    }
+
+    /// Every `(sample, group, tile rows)` of the output.
+    fn tasks(&self) -> Vec<(usize, usize, Range<usize>)> {
+        let rows = self.s.output[0] * self.s.output[1];
+        let mut tasks = Vec::new();
+        for n in 0..self.s.batch {
+            for g in 0..self.s.groups {
+                tasks.extend(self.tiles(0..rows).map(|r| (n, g, r)));
+            }
+        }
+        tasks
+    }
+
+    /// Offset of group `g`'s first input channel of sample `n`.
+    fn input_base(&self, n: usize, g: usize) -> usize {
+        (n * self.s.in_channels + g * self.c_in) * self.v_in
+    }
+
+    /// Offset of group `g`'s first output channel of sample `n`, at output row `row`.
+    fn output_base(&self, n: usize, g: usize, row: usize) -> usize {
+        (n * self.s.out_channels + g * self.c_out) * self.v_out + row * self.wo()
+    }
+
+    /// Group `g`'s weights as a `[C_out / g, K]` matrix.
+    fn weights<'a, T>(&self, w: &'a [T], g: usize) -> MatRef<'a, T> {
+        MatRef::new(
+            w,
+            g * self.c_out * self.k,
+            [self.c_out, self.k],
+            [self.k, 1],
+        )
+    }
+
+    /// Group `g`'s weights transposed, `[K, C_out / g]`.
+    fn weights_t<'a, T>(&self, w: &'a [T], g: usize) -> MatRef<'a, T> {
+        MatRef::new(
+            w,
+            g * self.c_out * self.k,
+            [self.k, self.c_out],
+            [1, self.k],
+        )
+    }
+
+    /// The output gradient of one tile, `[C_out / g, T]`.
+    fn grad_tile<'a, T>(
+        &self,
+        dy: &'a [T],
+        n: usize,
+        g: usize,
+        rows: &Range<usize>,
+    ) -> MatRef<'a, T> {
+        let t = rows.len() * self.wo();
+        MatRef::new(
+            dy,
+            self.output_base(n, g, rows.start),
+            [self.c_out, t],
+            [self.v_out, 1],
+        )
+    }
+
+    /// Scratch elements [`Self::columns`] needs for a tile of `rows`.
+    fn scratch(&self, rows: &Range<usize>) -> usize {
+        if self.pointwise {
+            0
+        } else {
+            self.k * rows.len() * self.wo()
+        }
+    }
+
+    /// The unfolded input of one tile, `[K, T]`, or its transpose: the input itself for a
+    /// pointwise convolution, else `col` filled by [`gather`].
+    fn columns<'a, T: Real>(
+        &self,
+        x: &'a [T],
+        n: usize,
+        g: usize,
+        rows: &Range<usize>,
+        col: &'a mut [T],
+        transpose: bool,
+    ) -> MatRef<'a, T> {
+        let t = rows.len() * self.wo();
+        let (data, offset, stride) = if self.pointwise {
+            (x, self.input_base(n, g) + rows.start * self.wo(), self.v_in)
+        } else {
+            let col = &mut col[..self.k * t];
+            let base = self.input_base(n, g);
+            gather(
+                &x[base..base + self.c_in * self.v_in],
+                &self.s,
+                rows.clone(),
+                col,
+            );
+            (&*col, 0, t)
+        };
+        if transpose {
+            MatRef::new(data, offset, [t, self.k], [1, stride])
+        } else {
+            MatRef::new(data, offset, [self.k, t], [stride, 1])
+        }
+    }
+}
+
+/// `y = conv(x, w) + bias`, `x` `[N, C_in, D, H, W]`, `w` `[C_out, C_in / g, kD, kH, kW]`.
+pub(super) fn forward<T: Real>(x: &[T], w: &[T], bias: &[T], s: &ConvShape) -> Vec<T> {
+    let p = Plan::new(s);
+    let mut out = vec![T::ZERO; s.batch * s.out_channels * p.v_out];
+    let shared = Shared::new(&mut out);
+    p.tasks().into_par_iter().for_each(|(n, g, rows)| {
+        let t = rows.len() * p.wo();
+        let base = p.output_base(n, g, rows.start);
+        for co in 0..p.c_out {
+            // SAFETY: each task owns its tile's rows of every channel of its group.
+            let row = unsafe { shared.slice(base + co * p.v_out, t) };
+            row.fill(bias[g * p.c_out + co]);
+        }
+        with_scratch(p.scratch(&rows), |col| {
+            let cols = p.columns(x, n, g, &rows, col, false);
+            // SAFETY: as above: the tile's rows are this task's alone.
+            unsafe { shared.matmul(base, [p.v_out, 1], p.weights(w, g), cols, true) };
+        });
+    });
+    out
+}
+
+/// Gradient with respect to the weight: `[C_out, C_in / g, kD, kH, kW]`.
+pub(super) fn backward_weight<T: Real>(x: &[T], dy: &[T], s: &ConvShape) -> Vec<T> {
+    let p = Plan::new(s);
+    let tasks = p.tasks();
+    let threads = rayon::current_num_threads().min(tasks.len()).max(1);
+    let per = tasks.len().div_ceil(threads);
+    let size = s.out_channels * p.k;
+    let partials: Vec<Vec<T>> = tasks
+        .par_chunks(per)
+        .map(|chunk| {
+            let mut dw = vec![T::ZERO; size];
+            for (n, g, rows) in chunk {
+                with_scratch(p.scratch(rows), |col| {
+                    let cols_t = p.columns(x, *n, *g, rows, col, true);
+                    let dy_tile = p.grad_tile(dy, *n, *g, rows);
+                    matmul_into(&mut dw, g * p.c_out * p.k, [p.k, 1], dy_tile, cols_t, true);
+                });
+            }
+            dw
+        })
+        .collect();
+    let mut partials = partials.into_iter();
+    let mut dw = partials.next().unwrap_or_else(|| vec![T::ZERO; size]);
+    for part in partials {
+        for (a, b) in dw.iter_mut().zip(part) {
+            *a += b;
+        }
+    }
+    dw
+}
+
+/// Gradient with respect to the input: `[N, C_in, D, H, W]`.
+pub(super) fn backward_input<T: Real>(w: &[T], dy: &[T], s: &ConvShape) -> Vec<T> {
+    let p = Plan::new(s);
+    // Zeros written, not `calloc`ed: the scatter's first touch of a page is a read, and a read
+    // of a calloc'd page maps the shared zero page, so every page then faults again on its first
+    // write and the kernel flushes the TLB of every core.
+    let mut dx = Vec::with_capacity(s.batch * s.in_channels * p.v_in);
+    dx.par_extend(rayon::iter::repeat_n(
+        T::ZERO,
+        s.batch * s.in_channels * p.v_in,
+    ));
+    let shared = Shared::new(&mut dx);
+    if p.pointwise {
+        // dX = W^T dY lands in place: input and output rows are the same voxels.
+        p.tasks().into_par_iter().for_each(|(n, g, rows)| {
+            let base = p.input_base(n, g) + rows.start * p.wo();
+            let dy_tile = p.grad_tile(dy, n, g, &rows);
+            // SAFETY: each task owns its tile's rows of its group's channels.
+            unsafe { shared.matmul(base, [p.v_in, 1], p.weights_t(w, g), dy_tile, false) };
+        });
+        return dx;
+    }
+    // Slabs of output planes; slab i and i + 2 read disjoint input planes (see the module doc).
+    let reach = s.dilation[0] * (s.kernel[0] - 1) + 1;
+    let thickness = reach.div_ceil(s.stride[0]).saturating_sub(1).max(1);
+    let planes = s.output[0];
+    let slabs = planes.div_ceil(thickness);
+    let ho = s.output[1];
+    for phase in 0..2 {
+        let tasks: Vec<(usize, usize, usize)> = (0..s.batch)
+            .flat_map(|n| (0..s.groups).map(move |g| (n, g)))
+            .flat_map(|(n, g)| (phase..slabs).step_by(2).map(move |i| (n, g, i)))
+            .collect();
+        tasks.into_par_iter().for_each(|(n, g, i)| {
+            let planes = i * thickness..((i + 1) * thickness).min(planes);
+            for rows in p.tiles(planes.start * ho..planes.end * ho) {
+                let t = rows.len() * p.wo();
+                with_scratch(p.k * t, |col: &mut [T]| {
+                    let dy_tile = p.grad_tile(dy, n, g, &rows);
+                    matmul_into(col, 0, [t, 1], p.weights_t(w, g), dy_tile, false);
+                    // SAFETY: the slab's input planes are read by no other slab of this
+                    // phase, and other samples and groups are other channels.
+                    unsafe { scatter(col, s, rows, &shared, p.input_base(n, g)) };
+                });
+            }
+        });
+    }
+    dx
+}

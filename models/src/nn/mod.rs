@@ -1,0 +1,7 @@
+//! Layers that run on medburn's own CPU kernels and otherwise behave as their `burn::nn`
+//! counterparts: the same fields, so the same records and saved weights, and the same
+//! configurations.
+
+mod conv3d;
+
+pub use conv3d::Conv3d;
