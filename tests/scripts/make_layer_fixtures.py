@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Reference values and gradients of torch.nn.functional.conv3d and instance_norm for
-medburn-ops (crates/ops/tests/conv.rs and instance_norm.rs).
+"""Reference values and gradients of torch.nn.functional.conv3d, instance_norm and prelu for
+medburn-ops (crates/ops/tests/conv.rs and layers.rs).
 
 Run: python3 tests/scripts/make_layer_fixtures.py  (needs torch; writes
-tests/fixtures/torch/conv3d.json and instance_norm.json)
+tests/fixtures/torch/conv3d.json, instance_norm.json and prelu.json)
 
 Each case stores the input, weight, bias and upstream gradient, and the output and the three
 gradients PyTorch computes in float64. The cases cover stride, padding, dilation, groups,
@@ -56,12 +56,30 @@ def main():
         })
     write("conv3d", cases)
     write("instance_norm", instance_norm_cases())
+    write("prelu", prelu_cases())
 
 
 def write(name, cases):
     out = DIR / f"{name}.json"
     out.write_text(json.dumps({"torch": torch.__version__, "cases": cases}))
     print(f"{out}: {len(cases)} cases")
+
+
+def prelu_cases():
+    """One slope and one per channel; exact zeros in the input (the slope's side, as PyTorch)."""
+    cases = []
+    for shape, slopes in [((2, 3, 3, 4, 5), 1), ((1, 4, 2, 3, 5), 4)]:
+        x = torch.randn(*shape, dtype=torch.float64)
+        x[x.abs() < 0.2] = 0.0
+        x.requires_grad_()
+        a = (torch.rand(slopes, dtype=torch.float64) * 0.5).requires_grad_()
+        y = F.prelu(x, a)
+        dy = torch.randn_like(y)
+        gx, ga = torch.autograd.grad(y, (x, a), dy)
+        cases.append({"shape": list(shape), "input": flat(x), "alpha": flat(a),
+                      "grad_output": flat(dy), "output": flat(y), "grad_input": flat(gx),
+                      "grad_alpha": flat(ga)})
+    return cases
 
 
 def instance_norm_cases():

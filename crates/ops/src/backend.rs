@@ -220,6 +220,43 @@ pub trait NormBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// PReLU with its backward, implemented for Flex (one pass each way), CubeCL (a composition
+/// of Burn's tensor ops) and `Autodiff` over either.
+///
+/// ```
+/// use burn::backend::Dispatch;
+/// use burn::tensor::{Device, Tensor};
+/// use medburn_ops::backend::ActivationBackend;
+///
+/// let device = Device::flex();
+/// let x = Tensor::<5>::full([1, 1, 1, 1, 1], -4.0, &device);
+/// let a = Tensor::<1>::from_floats([0.5], &device);
+/// let y = <Dispatch as ActivationBackend>::prelu_forward(x.into_dispatch(), a.into_dispatch());
+/// assert_eq!(Tensor::<5>::from_dispatch(y).into_scalar::<f32>(), -2.0);
+/// ```
+#[backend_extension(Cube: cfg(feature = "cube"), Flex, Autodiff, Fusion)]
+pub trait ActivationBackend: Backend {
+    /// `x` where `x > 0`, else `alpha x`; `alpha` is `[1]` or `[C]`.
+    #[fusion(dtype = input, shape = input)]
+    fn prelu_forward(input: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::prelu_forward`] with respect to its input.
+    #[fusion(dtype = grad_output, shape = input)]
+    fn prelu_backward_input(
+        input: FloatTensor<Self>,
+        alpha: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::prelu_forward`] with respect to `alpha` (its shape).
+    #[fusion(dtype = grad_output, shape = alpha)]
+    fn prelu_backward_alpha(
+        input: FloatTensor<Self>,
+        alpha: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
 pub(crate) fn pooled_shape(input: &Shape, options: &Pool3dOptions) -> Shape {
     let out = options.output_shape(input).unwrap_or([0; 5]);
     Shape::from(out.to_vec())

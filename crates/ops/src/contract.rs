@@ -378,6 +378,37 @@ pub(crate) fn channel_vector(
     Ok(())
 }
 
+pub(crate) fn prelu(op: &'static str, input: &Spec, alpha: &Spec) -> Result<()> {
+    rank(op, "input", input, 5)?;
+    let c = input.shape[1];
+    if alpha.shape != [1] && alpha.shape != [c] {
+        return err(
+            op,
+            format!("alpha must be [1] or [C] = [{c}], got {:?}", alpha.shape),
+        );
+    }
+    same_float_dtype(op, &[("input", input), ("alpha", alpha)])
+}
+
+pub(crate) fn prelu_backward(
+    op: &'static str,
+    input: &Spec,
+    alpha: &Spec,
+    grad_output: &Spec,
+) -> Result<()> {
+    prelu(op, input, alpha)?;
+    if grad_output.shape != input.shape {
+        return err(
+            op,
+            format!(
+                "grad_output {:?} must have the input's shape {:?}",
+                grad_output.shape, input.shape
+            ),
+        );
+    }
+    same_float_dtype(op, &[("input", input), ("grad_output", grad_output)])
+}
+
 /// Inside a backend method: a broken contract stops the call before any kernel runs.
 pub(crate) fn enforce(checked: Result<()>) {
     if let Err(e) = checked {

@@ -11,6 +11,7 @@
 //!   and velocity fields.
 //! - [`max_pool3d`], [`avg_pool3d`], [`interpolate_3d`]: PyTorch's 3D pooling and resizing.
 //! - [`gaussian_smooth_3d`]: separable Gaussian smoothing.
+//! - [`prelu`]: PyTorch's PReLU, one pass each way on the CPU.
 //! - [`instance_norm_3d`]: PyTorch's instance normalization, two passes each way on the CPU.
 //! - [`conv3d`]: PyTorch's 3D convolution, with a CPU kernel of its own (tiled unfolding and
 //!   GEMM) and Burn's convolution on the GPU.
@@ -30,6 +31,7 @@
 //! # Ok::<(), medburn_ops::OpsError>(())
 //! ```
 
+mod activation;
 mod affine;
 mod autodiff;
 pub mod backend;
@@ -49,6 +51,7 @@ mod pool;
 mod smooth;
 mod warp;
 
+pub use activation::prelu;
 pub use affine::{affine_grid_3d, affine_sample_3d, voxel_matrix_from_theta};
 pub use bspline::{bspline_coefficients, bspline_prefilter_matrix};
 pub use conv::{conv3d, Conv3dOptions};

@@ -228,3 +228,12 @@ fn instance_norm_gradients() {
         |[x]| instance_norm_3d(x.clone(), None, None, 1e-5).unwrap(),
     );
 }
+
+#[test]
+fn prelu_gradients() {
+    // Per-channel slopes; inputs kept away from 0, where the derivative jumps.
+    let x = random([2, 3, 3, 2, 2], 0.1, 1.0) * random([2, 3, 3, 2, 2], -1.0, 1.0).sign();
+    check("prelu", [x, random([1, 3, 1, 1, 1], 0.0, 0.5)], |[x, a]| {
+        prelu(x.clone(), a.clone().reshape([3])).unwrap()
+    });
+}

@@ -130,6 +130,18 @@ fn instance_norm_on_wgpu_matches_flex() {
 }
 
 #[test]
+fn prelu_on_wgpu_matches_flex() {
+    let x = random_data([2, 3, 4, 5, 3], -2.0, 2.0);
+    let a = random_data([1, 3, 1, 1, 1], 0.0, 0.5);
+    parity(
+        "prelu",
+        [x, a],
+        |[x, a]| prelu(x.clone(), a.clone().reshape([3])).unwrap(),
+        1e-5,
+    );
+}
+
+#[test]
 fn fields_and_smoothing_on_wgpu_match_flex() {
     let v = random_data([1, 3, 5, 6, 4], -0.6, 0.6);
     parity(

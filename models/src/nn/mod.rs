@@ -3,5 +3,9 @@
 //! configurations.
 
 mod conv3d;
+mod instance_norm;
+mod prelu;
 
 pub use conv3d::Conv3d;
+pub use instance_norm::InstanceNorm;
+pub use prelu::PRelu;

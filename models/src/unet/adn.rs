@@ -1,8 +1,10 @@
 //! MONAI's `ADN` block: normalization, dropout and activation in a configurable order.
 
 use burn::module::Module;
-use burn::nn::{Dropout, InstanceNorm, PRelu};
+use burn::nn::Dropout;
 use burn::tensor::Tensor;
+
+use crate::nn::{InstanceNorm, PRelu};
 
 /// Normalization (`N`), dropout (`D`) and activation (`A`) applied in the order of
 /// [`ordering`](Adn::ordering), as MONAI's `monai.networks.blocks.ADN`.
@@ -49,7 +51,7 @@ impl Adn {
     /// use medburn_models::Adn;
     ///
     /// let device = Device::flex();
-    /// let adn = Adn { norm: None, dropout: None, act: Some(PReluConfig::new().init(&device)), ordering: "A".into() };
+    /// let adn = Adn { norm: None, dropout: None, act: Some(PReluConfig::new().init(&device).into()), ordering: "A".into() };
     /// let y = adn.forward(Tensor::<5>::full([1, 1, 1, 1, 2], -4.0, &device));
     /// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![-1.0, -1.0]);
     /// ```

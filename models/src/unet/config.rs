@@ -189,13 +189,21 @@ impl UNet3dConfig {
                         InstanceNormConfig::new(channels)
                             .with_epsilon(self.norm_epsilon)
                             .with_affine(self.norm_affine)
-                            .init(device),
+                            .init(device)
+                            .into(),
                     );
                 }
                 'D' if self.dropout > 0.0 => {
                     dropout = Some(DropoutConfig::new(self.dropout).init())
                 }
-                'A' => act = Some(PReluConfig::new().with_alpha(self.prelu_init).init(device)),
+                'A' => {
+                    act = Some(
+                        PReluConfig::new()
+                            .with_alpha(self.prelu_init)
+                            .init(device)
+                            .into(),
+                    )
+                }
                 _ => continue,
             }
             ordering.push(c);

@@ -10,6 +10,7 @@ use burn::backend::autodiff::{
 };
 use burn::backend::{tensor::FloatTensor, AutodiffBackend, TensorMetadata};
 
+mod activation;
 mod conv;
 mod norm;
 mod pool;

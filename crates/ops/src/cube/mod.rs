@@ -1,6 +1,7 @@
 //! [`SamplingBackend`] for Burn's CubeCL backend: one set of kernels for wgpu and CUDA. Under
 //! Burn's default fusion the generated `Fusion<CubeBackend>` implementation calls these.
 
+mod activation;
 mod conv;
 mod kernels;
 mod norm;

@@ -1,6 +1,7 @@
 //! [`SamplingBackend`] for Burn's Flex CPU backend: multithreaded Rust kernels (rayon) in f32
 //! or f64, whichever the input is; other float types run in f32.
 
+mod activation;
 mod conv;
 mod norm;
 mod pool;
@@ -13,7 +14,7 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::{Bytes, DType, Element, FloatDType, Shape};
 
-use crate::backend::{ConvBackend, NormBackend, PoolBackend, SamplingBackend};
+use crate::backend::{ActivationBackend, ConvBackend, NormBackend, PoolBackend, SamplingBackend};
 use crate::bspline::Tridiagonal;
 use crate::contract::{self, enforce, Spec};
 use crate::conv::{Conv3dOptions, ConvShape};
@@ -421,6 +422,64 @@ impl NormBackend for Flex {
             let (x, dy) = (contiguous::<T>(input), contiguous::<T>(grad_output));
             let v = norm::backward(x.storage::<T>(), dy.storage::<T>(), volume, epsilon);
             output(v, &si.shape, si.dtype)
+        })
+    }
+}
+
+impl ActivationBackend for Flex {
+    fn prelu_forward(input: FlexTensor, alpha: FlexTensor) -> FlexTensor {
+        let si = Spec::of(&input);
+        enforce(contract::prelu("prelu", &si, &Spec::of(&alpha)));
+        let (c, volume) = (si.shape[1], si.shape[2..].iter().product());
+        by_dtype!(si.dtype, T => {
+            let (x, a) = (contiguous::<T>(input), contiguous::<T>(alpha));
+            let v = activation::forward(x.storage::<T>(), a.storage::<T>(), c, volume);
+            output(v, &si.shape, si.dtype)
+        })
+    }
+
+    fn prelu_backward_input(
+        input: FlexTensor,
+        alpha: FlexTensor,
+        grad_output: FlexTensor,
+    ) -> FlexTensor {
+        let (si, sa) = (Spec::of(&input), Spec::of(&alpha));
+        let op = "prelu_backward_input";
+        enforce(contract::prelu_backward(
+            op,
+            &si,
+            &sa,
+            &Spec::of(&grad_output),
+        ));
+        let (c, volume) = (si.shape[1], si.shape[2..].iter().product());
+        by_dtype!(si.dtype, T => {
+            let (x, a) = (contiguous::<T>(input), contiguous::<T>(alpha));
+            let dy = contiguous::<T>(grad_output);
+            let v = activation::backward_input(
+                x.storage::<T>(), a.storage::<T>(), dy.storage::<T>(), c, volume);
+            output(v, &si.shape, si.dtype)
+        })
+    }
+
+    fn prelu_backward_alpha(
+        input: FlexTensor,
+        alpha: FlexTensor,
+        grad_output: FlexTensor,
+    ) -> FlexTensor {
+        let (si, sa) = (Spec::of(&input), Spec::of(&alpha));
+        let op = "prelu_backward_alpha";
+        enforce(contract::prelu_backward(
+            op,
+            &si,
+            &sa,
+            &Spec::of(&grad_output),
+        ));
+        let (c, volume) = (si.shape[1], si.shape[2..].iter().product());
+        let slopes = sa.shape[0];
+        by_dtype!(si.dtype, T => {
+            let (x, dy) = (contiguous::<T>(input), contiguous::<T>(grad_output));
+            let v = activation::backward_alpha(x.storage::<T>(), dy.storage::<T>(), slopes, c, volume);
+            output(v, &sa.shape, si.dtype)
         })
     }
 }

@@ -11,6 +11,7 @@ use burn::tensor::module::conv_transpose3d;
 use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{Distribution, Int, Tensor};
 use medburn_core::Device;
+use medburn_models::nn::{InstanceNorm, PRelu};
 use medburn_models::UNet3dConfig;
 use medburn_ops::{conv3d, Conv3dOptions};
 use medburn_train::losses::DiceCeLossConfig;
@@ -227,8 +228,8 @@ fn layer_cases(device: &Device, wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
                 let x = Tensor::<5>::random([2, c, n, n, n], Distribution::Default, &ad);
                 let x = if backward { x.require_grad() } else { x };
                 // MONAI's defaults: InstanceNorm3d without affine, PReLU with one weight.
-                let norm = InstanceNormConfig::new(c).with_affine(false).init(&ad);
-                let act = PReluConfig::new().init(&ad);
+                let norm = InstanceNorm::new(&InstanceNormConfig::new(c).with_affine(false), &ad);
+                let act = PRelu::new(&PReluConfig::new(), &ad);
                 (x, norm, act)
             })
             .collect();

@@ -1,7 +1,7 @@
-//! `instance_norm_3d` against PyTorch (tests/fixtures/torch/instance_norm.json, made by
-//! tests/scripts/make_layer_fixtures.py) in f32 and f64, against Burn's `InstanceNorm` on a
-//! seeded volume, and its argument checks. Finite differences are in finite_differences.rs,
-//! wgpu in gpu_parity.rs.
+//! `instance_norm_3d` and `prelu` against PyTorch (tests/fixtures/torch/instance_norm.json and
+//! prelu.json, made by tests/scripts/make_layer_fixtures.py) in f32 and f64, instance norm
+//! against Burn's `InstanceNorm` on a seeded volume, and their argument checks. Finite
+//! differences are in finite_differences.rs, wgpu in gpu_parity.rs.
 
 mod common;
 
@@ -110,4 +110,52 @@ fn instance_norm_refuses_bad_arguments() {
         assert_eq!(e.op, "instance_norm_3d");
         println!("{what}: {e}");
     }
+}
+
+fn check_prelu(dtype: DType, tol: f64) -> f64 {
+    let device = Device::flex().autodiff();
+    let mut worst = 0.0f64;
+    for case in torch_cases("prelu") {
+        let shape = usizes::<5>(&case["shape"]);
+        let slopes = case["alpha"].as_array().unwrap().len();
+        let x = tensor::<5>(&case["input"], shape, &device, dtype).require_grad();
+        let a = tensor::<1>(&case["alpha"], [slopes], &device, dtype).require_grad();
+        let y = prelu(x.clone(), a.clone()).unwrap();
+        let dy = tensor::<5>(&case["grad_output"], shape, &device, dtype);
+        let grads = (y.clone() * dy).sum().backward();
+        for (what, got, want) in [
+            ("output", values(y), &case["output"]),
+            (
+                "grad_input",
+                values(x.grad(&grads).expect("input gradient")),
+                &case["grad_input"],
+            ),
+            (
+                "grad_alpha",
+                values(a.grad(&grads).expect("alpha gradient")),
+                &case["grad_alpha"],
+            ),
+        ] {
+            let want = floats(want);
+            assert_close(&format!("{shape:?} {slopes} {what}"), &got, &want, tol);
+            worst = worst.max(max_error(&got, &want));
+        }
+    }
+    worst
+}
+
+#[test]
+fn prelu_matches_pytorch_in_f32_and_f64() {
+    println!("f32: max error {:.2e}", check_prelu(DType::F32, 1e-5));
+    println!("f64: max error {:.2e}", check_prelu(DType::F64, 1e-12));
+}
+
+#[test]
+fn prelu_refuses_slopes_that_do_not_fit() {
+    let device = Device::flex();
+    let x = Tensor::<5>::zeros([1, 3, 2, 2, 2], &device);
+    let e = prelu(x.clone(), Tensor::ones([2], &device)).unwrap_err();
+    assert_eq!(e.op, "prelu");
+    let e = prelu(x, Tensor::<1>::ones([1], &device).cast(DType::F64)).unwrap_err();
+    assert!(e.message.contains("F64"), "{e}");
 }
