@@ -121,7 +121,7 @@ impl Conv3dOptions {
             ));
         }
         let g = self.groups;
-        if input[1] % g != 0 || weight[0] % g != 0 {
+        if !input[1].is_multiple_of(g) || !weight[0].is_multiple_of(g) {
             return fail(format!(
                 "groups {g} must divide the input channels {} and the output channels {}",
                 input[1], weight[0]
