@@ -32,6 +32,9 @@ use crate::conv::ConvShape;
 /// the weights and the output tile.
 const TILE_ELEMENTS: usize = 1 << 18;
 
+/// Fewest output voxels a tile is split down to for parallelism.
+const MIN_TILE: usize = 64;
+
 thread_local! {
     /// Each thread's column buffer, kept between tiles and calls: buffers of a megabyte are
     /// mapped and unmapped by the allocator, and the page faults and TLB shootdowns of doing that
@@ -82,10 +85,11 @@ impl Plan {
         let wo = s.output[2];
         let rows = s.output[0] * s.output[1];
         let mut tile_rows = (TILE_ELEMENTS / (k * wo).max(1)).clamp(1, rows.max(1));
-        // Enough tiles for every thread several times over.
+        // Enough tiles for every thread several times over, but not so narrow that the weights
+        // (read once per tile: 28 MB for 512 -> 512 channels) cost more than the columns.
         let want = 4 * rayon::current_num_threads();
         let tasks = |r: usize| s.batch * s.groups * rows.div_ceil(r);
-        while tile_rows > 1 && tasks(tile_rows) < want {
+        while tile_rows > 1 && tasks(tile_rows) < want && tile_rows.div_ceil(2) * wo >= MIN_TILE {
             tile_rows = tile_rows.div_ceil(2);
         }
         Self {
