@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch's conv3d against `medburn bench --only conv_`: every convolution shape of the U-Net
-and of MONAI's resnet18 (crates/medburn/src/cli/bench/conv.rs lists the same shapes), batch 2,
+and of MONAI's resnet18, and the U-Net's transposed convolutions (conv_transpose3d;
+crates/medburn/src/cli/bench/conv.rs lists the same shapes), batch 2,
 forward and forward + backward (gradients to input and weight), same threads, one run
 (alternating rounds, medians).
 
@@ -27,11 +28,14 @@ SHAPES = [
     (1, 64, 64, 7, 2), (64, 64, 16, 3, 1), (64, 128, 16, 3, 2), (64, 128, 16, 1, 2),
     (128, 256, 8, 3, 2), (256, 256, 4, 3, 1), (256, 512, 4, 3, 2), (512, 512, 2, 3, 1),
 ]
+# conv.rs's CONV_TRANSPOSE_SHAPES: padding kernel // 2, output padding stride - 1.
+TRANSPOSE_SHAPES = [(192, 32, 8, 3, 2), (64, 16, 16, 3, 2), (32, 2, 32, 3, 2)]
 
 
-def name(shape, backward):
+def name(shape, transposed, backward):
     cin, cout, n, k, s = shape
-    return f"conv_{cin}_{cout}_{n}_k{k}_s{s}_{'fwdbwd' if backward else 'fwd'}"
+    op = "conv_transpose" if transposed else "conv"
+    return f"{op}_{cin}_{cout}_{n}_k{k}_s{s}_{'fwdbwd' if backward else 'fwd'}"
 
 
 def torch_cases():
@@ -39,23 +43,30 @@ def torch_cases():
     import torch.nn.functional as F
     torch.manual_seed(0)
     cases = {}
-    for shape in SHAPES:
+    shapes = [(s, False) for s in SHAPES] + [(s, True) for s in TRANSPOSE_SHAPES]
+    for shape, transposed in shapes:
         cin, cout, n, k, s = shape
         for backward in (False, True):
             x = torch.rand(2, cin, n, n, n, requires_grad=backward)
-            w = torch.rand(cout, cin, k, k, k, requires_grad=backward)
+            w_shape = (cin, cout, k, k, k) if transposed else (cout, cin, k, k, k)
+            w = torch.rand(*w_shape, requires_grad=backward)
 
-            def run(x=x, w=w, s=s, k=k, backward=backward):
+            def conv(x, w, s=s, k=k, transposed=transposed):
+                if transposed:
+                    return F.conv_transpose3d(x, w, stride=s, padding=k // 2,
+                                              output_padding=s - 1)
+                return F.conv3d(x, w, stride=s, padding=k // 2)
+
+            def run(x=x, w=w, conv=conv, backward=backward):
                 if backward:
-                    y = F.conv3d(x, w, stride=s, padding=k // 2)
-                    y.sum().backward()
+                    conv(x, w).sum().backward()
                     (x.grad.sum() + w.grad.sum()).item()
                     x.grad = None
                     w.grad = None
                 else:
                     with torch.no_grad():
-                        F.conv3d(x, w, stride=s, padding=k // 2).sum().item()
-            cases[name(shape, backward)] = run
+                        conv(x, w).sum().item()
+            cases[name(shape, transposed, backward)] = run
     return cases
 
 

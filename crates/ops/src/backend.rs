@@ -9,6 +9,7 @@ use burn::backend::{backend_extension, tensor::FloatTensor, Backend};
 use burn::tensor::Shape;
 
 use crate::conv::{conv_output_shape, Conv3dOptions};
+use crate::conv_transpose::{conv_transpose_output_shape, ConvTranspose3dOptions};
 use crate::options::SampleOptions;
 use crate::pool::Pool3dOptions;
 
@@ -145,8 +146,8 @@ pub trait PoolBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// 3D convolution with its two backward passes, implemented for Flex (medburn's tiled
-/// unfold-and-GEMM kernel), CubeCL (Burn's own convolution) and `Autodiff` over either.
+/// 3D convolution and transposed convolution with their backward passes, implemented for Flex
+/// (medburn's tiled unfold-and-GEMM kernels), CubeCL (Burn's own convolution) and `Autodiff` over either.
 ///
 /// ```
 /// use burn::backend::Dispatch;
@@ -189,6 +190,35 @@ pub trait ConvBackend: Backend {
         weight: FloatTensor<Self>,
         grad_output: FloatTensor<Self>,
         options: Conv3dOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Transposed convolution of `input` `[N, C_in, D, H, W]` with `weight` `[C_in, C_out /
+    /// groups, kD, kH, kW]`, plus `bias` `[C_out]`: `[N, C_out, Do, Ho, Wo]`.
+    #[fusion(dtype = input, shape = conv_transpose_output_shape(input, weight, options))]
+    fn conv_transpose3d_forward(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTranspose3dOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::conv_transpose3d_forward`] with respect to its input (only the
+    /// input's shape is read).
+    #[fusion(dtype = grad_output, shape = input)]
+    fn conv_transpose3d_backward_input(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: ConvTranspose3dOptions,
+    ) -> FloatTensor<Self>;
+
+    /// Gradient of [`Self::conv_transpose3d_forward`] with respect to its weight.
+    #[fusion(dtype = grad_output, shape = weight)]
+    fn conv_transpose3d_backward_weight(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: ConvTranspose3dOptions,
     ) -> FloatTensor<Self>;
 }
 

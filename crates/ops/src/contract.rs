@@ -10,7 +10,6 @@
 use burn::backend::TensorMetadata;
 use burn::tensor::DType;
 
-use crate::conv::Conv3dOptions;
 use crate::error::{OpsError, Result};
 use crate::pool::Pool3dOptions;
 
@@ -272,35 +271,44 @@ pub(crate) fn max_pool_backward(
     )
 }
 
+/// The geometry of a convolution or a transposed one: what it requires of its operands
+/// (ranks already checked) and the output shape it gives them.
+pub(crate) trait ConvGeometry: std::fmt::Debug {
+    fn check(&self, op: &'static str, input: &[usize], weight: &[usize]) -> Result<()>;
+    fn output_shape(&self, input: &[usize], weight: &[usize]) -> Option<[usize; 5]>;
+}
+
+/// The forward of a convolution or a transposed one: the bias has the output's channels.
 pub(crate) fn conv3d(
     op: &'static str,
     input: &Spec,
     weight: &Spec,
     bias: &Spec,
-    options: &Conv3dOptions,
+    options: &impl ConvGeometry,
 ) -> Result<()> {
     rank(op, "input", input, 5)?;
     rank(op, "weight", weight, 5)?;
     options.check(op, &input.shape, &weight.shape)?;
-    if bias.shape != [weight.shape[0]] {
+    let c_out = options
+        .output_shape(&input.shape, &weight.shape)
+        .map_or(0, |o| o[1]);
+    if bias.shape != [c_out] {
         return err(
             op,
-            format!(
-                "bias must be [C_out] = [{}], got {:?}",
-                weight.shape[0], bias.shape
-            ),
+            format!("bias must be [C_out] = [{c_out}], got {:?}", bias.shape),
         );
     }
     same_float_dtype(op, &[("input", input), ("weight", weight), ("bias", bias)])
 }
 
-/// Both backward passes of a convolution: `grad_output` must have the forward's output shape.
+/// Both backward passes of a convolution or a transposed one: `grad_output` must have the
+/// forward's output shape.
 pub(crate) fn conv3d_backward(
     op: &'static str,
     input: &Spec,
     weight: &Spec,
     grad_output: &Spec,
-    options: &Conv3dOptions,
+    options: &impl ConvGeometry,
 ) -> Result<()> {
     rank(op, "input", input, 5)?;
     rank(op, "weight", weight, 5)?;

@@ -13,7 +13,7 @@ use burn::backend::Dispatch;
 use burn::tensor::{Shape, Tensor};
 
 use crate::backend::ConvBackend;
-use crate::contract::{self, Spec};
+use crate::contract::{self, ConvGeometry, Spec};
 use crate::error::{OpsError, Result};
 
 /// Stride, padding, dilation and groups of a 3D convolution, in tensor order `[D, H, W]`, with
@@ -111,9 +111,15 @@ impl Conv3dOptions {
         Some(out)
     }
 
-    /// Fails unless the options can convolve `input` with `weight` (ranks checked by the
-    /// caller).
-    pub(crate) fn check(&self, op: &'static str, input: &[usize], weight: &[usize]) -> Result<()> {
+    /// Burn's options, for the backends that run Burn's own convolution.
+    #[cfg(feature = "cube")]
+    pub(crate) fn to_burn(self) -> burn::tensor::ops::ConvOptions<3> {
+        burn::tensor::ops::ConvOptions::new(self.stride, self.padding, self.dilation, self.groups)
+    }
+}
+
+impl ConvGeometry for Conv3dOptions {
+    fn check(&self, op: &'static str, input: &[usize], weight: &[usize]) -> Result<()> {
         let fail = |m: String| Err(OpsError::new(op, m));
         if self.stride.contains(&0) || self.dilation.contains(&0) || self.groups == 0 {
             return fail(format!(
@@ -143,10 +149,8 @@ impl Conv3dOptions {
         Ok(())
     }
 
-    /// Burn's options, for the backends that run Burn's own convolution.
-    #[cfg(feature = "cube")]
-    pub(crate) fn to_burn(self) -> burn::tensor::ops::ConvOptions<3> {
-        burn::tensor::ops::ConvOptions::new(self.stride, self.padding, self.dilation, self.groups)
+    fn output_shape(&self, input: &[usize], weight: &[usize]) -> Option<[usize; 5]> {
+        Conv3dOptions::output_shape(self, input, weight)
     }
 }
 

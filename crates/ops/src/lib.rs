@@ -14,7 +14,8 @@
 //! - [`prelu`]: PyTorch's PReLU, one pass each way on the CPU.
 //! - [`instance_norm_3d`]: PyTorch's instance normalization, two passes each way on the CPU.
 //! - [`conv3d`]: PyTorch's 3D convolution, with a CPU kernel of its own (tiled unfolding and
-//!   GEMM) and Burn's convolution on the GPU.
+//!   GEMM) and Burn's convolution on the GPU; [`conv_transpose3d`], its adjoint, on the same
+//!   kernels.
 //!
 //! Every function checks its arguments and returns an [`OpsError`] instead of panicking.
 //!
@@ -38,6 +39,7 @@ pub mod backend;
 mod bspline;
 mod contract;
 mod conv;
+mod conv_transpose;
 mod coordinates;
 #[cfg(feature = "cube")]
 mod cube;
@@ -55,6 +57,7 @@ pub use activation::prelu;
 pub use affine::{affine_grid_3d, affine_sample_3d, voxel_matrix_from_theta};
 pub use bspline::{bspline_coefficients, bspline_prefilter_matrix};
 pub use conv::{conv3d, Conv3dOptions};
+pub use conv_transpose::{conv_transpose3d, ConvTranspose3dOptions};
 pub use error::{OpsError, Result};
 pub use grid_sample::{grid_sample_3d, voxel_affine_sample_3d};
 pub use interpolate::{interpolate_3d, Interpolate3dOptions, InterpolateMode};

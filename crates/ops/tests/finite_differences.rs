@@ -221,6 +221,38 @@ fn conv3d_gradients() {
 }
 
 #[test]
+fn conv_transpose3d_gradients() {
+    // The U-Net up-sampling, and mixed strides, output padding, dilation and groups.
+    let up = ConvTranspose3dOptions::default()
+        .with_stride([2; 3])
+        .with_padding([1; 3])
+        .with_output_padding([1; 3]);
+    let mixed = ConvTranspose3dOptions::default()
+        .with_stride([1, 2, 3])
+        .with_padding([0, 1, 1])
+        .with_output_padding([1, 1, 0])
+        .with_dilation([2, 1, 1])
+        .with_groups(2);
+    for (x, w, o) in [
+        ([1, 3, 2, 3, 2], [3, 2, 3, 3, 3], up),
+        ([2, 4, 3, 2, 2], [4, 1, 2, 3, 2], mixed),
+    ] {
+        let co = o.output_shape(&x, &w).unwrap()[1];
+        check(
+            &format!("conv_transpose3d {o:?}"),
+            [
+                random(x, -1.0, 1.0),
+                random(w, -1.0, 1.0),
+                random([1, co, 1, 1, 1], -1.0, 1.0),
+            ],
+            |[x, w, b]| {
+                conv_transpose3d(x.clone(), w.clone(), Some(b.clone().reshape([co])), o).unwrap()
+            },
+        );
+    }
+}
+
+#[test]
 fn instance_norm_gradients() {
     check(
         "instance_norm_3d",

@@ -119,6 +119,40 @@ fn conv3d_on_wgpu_matches_flex() {
 }
 
 #[test]
+fn conv_transpose3d_on_wgpu_matches_flex() {
+    // Burn's transposed convolution on wgpu against medburn's on Flex: the U-Net up-sampling,
+    // and groups with a kernel of 2.
+    for (o, w) in [
+        (
+            ConvTranspose3dOptions::default()
+                .with_stride([2; 3])
+                .with_padding([1; 3])
+                .with_output_padding([1; 3]),
+            [2, 3, 3, 3, 3],
+        ),
+        (
+            ConvTranspose3dOptions::default()
+                .with_stride([2, 1, 2])
+                .with_groups(2),
+            [2, 2, 2, 2, 2],
+        ),
+    ] {
+        let x = random_data([1, 2, 3, 4, 3], -1.0, 1.0);
+        let co = o.output_shape(&[1, 2, 3, 4, 3], &w).unwrap()[1];
+        let wd = random_data(w, -0.5, 0.5);
+        let b = random_data([1, co, 1, 1, 1], -1.0, 1.0);
+        parity(
+            "conv_transpose3d",
+            [x, wd, b],
+            |[x, w, b]| {
+                conv_transpose3d(x.clone(), w.clone(), Some(b.clone().reshape([co])), o).unwrap()
+            },
+            1e-4,
+        );
+    }
+}
+
+#[test]
 fn instance_norm_on_wgpu_matches_flex() {
     let x = random_data([2, 3, 4, 5, 3], -2.0, 3.0);
     parity(

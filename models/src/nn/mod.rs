@@ -3,9 +3,11 @@
 //! configurations.
 
 mod conv3d;
+mod conv_transpose3d;
 mod instance_norm;
 mod prelu;
 
 pub use conv3d::Conv3d;
+pub use conv_transpose3d::ConvTranspose3d;
 pub use instance_norm::InstanceNorm;
 pub use prelu::PRelu;

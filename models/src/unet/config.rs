@@ -301,7 +301,8 @@ impl UNet3dConfig {
             .with_padding([p; 3])
             .with_padding_out([stride - 1; 3])
             .with_bias(self.bias)
-            .init(device);
+            .init(device)
+            .into();
         let conv_only = is_top && self.num_res_units == 0;
         let upsample = TransposedConvolution {
             conv,

@@ -1,9 +1,7 @@
 //! MONAI's `Convolution` block: a (transposed) convolution followed by an optional ADN.
 
+use crate::nn::{Conv3d, ConvTranspose3d};
 use burn::module::Module;
-use burn::nn::conv::ConvTranspose3d;
-
-use crate::nn::Conv3d;
 use burn::tensor::Tensor;
 
 use super::Adn;
@@ -87,7 +85,7 @@ impl TransposedConvolution {
     /// use medburn_models::TransposedConvolution;
     ///
     /// let device = Device::flex();
-    /// let conv = ConvTranspose3dConfig::new([2, 1], [2, 2, 2]).with_stride([2, 2, 2]).init(&device);
+    /// let conv = ConvTranspose3dConfig::new([2, 1], [2, 2, 2]).with_stride([2, 2, 2]).init(&device).into();
     /// let block = TransposedConvolution { conv, adn: None };
     /// assert_eq!(block.forward(Tensor::<5>::ones([1, 2, 2, 3, 4], &device)).dims(), [1, 1, 4, 6, 8]);
     /// ```

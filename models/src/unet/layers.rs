@@ -85,7 +85,7 @@ impl UpLayer {
     /// use medburn_models::{TransposedConvolution, UpLayer};
     ///
     /// let device = Device::flex();
-    /// let conv = ConvTranspose3dConfig::new([4, 2], [1, 1, 1]).init(&device);
+    /// let conv = ConvTranspose3dConfig::new([4, 2], [1, 1, 1]).init(&device).into();
     /// let layer = UpLayer { upsample: TransposedConvolution { conv, adn: None }, residual: None };
     /// assert_eq!(layer.forward(Tensor::<5>::ones([1, 4, 2, 2, 2], &device)).dims(), [1, 2, 2, 2, 2]);
     /// ```

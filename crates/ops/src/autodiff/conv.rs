@@ -1,4 +1,4 @@
-//! [`ConvBackend`] for `Autodiff<B, C>`: the forward keeps its input and weight, and the
+//! [`ConvBackend`] for `Autodiff<B, C>`, convolution and transposed convolution: the forward keeps its input and weight, and the
 //! backward computes each tracked parent's gradient with `B`'s kernels (the bias gradient is
 //! the output gradient summed over batch and voxels).
 
@@ -15,9 +15,86 @@ use burn::tensor::Shape;
 use super::{inner, refuse_tracked, untracked};
 use crate::backend::ConvBackend;
 use crate::conv::Conv3dOptions;
+use crate::conv_transpose::ConvTranspose3dOptions;
+
+/// The options of a convolution or a transposed one, with the backward kernels each takes.
+trait ConvKind: Copy + std::fmt::Debug + Send + Sync + 'static {
+    fn forward<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        b: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B>;
+    fn backward_input<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B>;
+    fn backward_weight<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B>;
+}
+
+impl ConvKind for Conv3dOptions {
+    fn forward<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        b: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B> {
+        B::conv3d_forward(x, w, b, o)
+    }
+    fn backward_input<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B> {
+        B::conv3d_backward_input(x, w, grad, o)
+    }
+    fn backward_weight<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B> {
+        B::conv3d_backward_weight(x, w, grad, o)
+    }
+}
+
+impl ConvKind for ConvTranspose3dOptions {
+    fn forward<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        b: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B> {
+        B::conv_transpose3d_forward(x, w, b, o)
+    }
+    fn backward_input<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B> {
+        B::conv_transpose3d_backward_input(x, w, grad, o)
+    }
+    fn backward_weight<B: ConvBackend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        o: Self,
+    ) -> FloatTensor<B> {
+        B::conv_transpose3d_backward_weight(x, w, grad, o)
+    }
+}
 
 #[derive(Debug)]
-struct ConvBackward;
+struct ConvBackward<O>(std::marker::PhantomData<O>);
 
 /// `[N, C, D, H, W]` summed to `[C]`.
 fn bias_grad<B: ConvBackend>(grad: FloatTensor<B>) -> FloatTensor<B> {
@@ -27,8 +104,8 @@ fn bias_grad<B: ConvBackend>(grad: FloatTensor<B>) -> FloatTensor<B> {
     B::float_reshape(g, Shape::from(vec![c]))
 }
 
-impl<B: ConvBackend> Backward<B, 3> for ConvBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>, Conv3dOptions);
+impl<B: ConvBackend, O: ConvKind> Backward<B, 3> for ConvBackward<O> {
+    type State = (FloatTensor<B>, FloatTensor<B>, O);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
@@ -38,12 +115,38 @@ impl<B: ConvBackend> Backward<B, 3> for ConvBackward {
             grads.register::<B>(node.id, bias_grad::<B>(grad.clone()));
         }
         if let Some(node) = node_w {
-            let g = B::conv3d_backward_weight(x.clone(), w.clone(), grad.clone(), o);
+            let g = O::backward_weight::<B>(x.clone(), w.clone(), grad.clone(), o);
             grads.register::<B>(node.id, g);
         }
         if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::conv3d_backward_input(x, w, grad, o));
+            grads.register::<B>(node.id, O::backward_input::<B>(x, w, grad, o));
         }
+    }
+}
+
+/// The forward of either kind, recording its backward where a parent is tracked.
+fn forward<B: ConvBackend, C: CheckpointStrategy, O: ConvKind>(
+    input: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: FloatTensor<Autodiff<B, C>>,
+    options: O,
+) -> FloatTensor<Autodiff<B, C>> {
+    match ConvBackward::<O>(std::marker::PhantomData)
+        .prepare::<C>([input.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (x, w) = (input.primitive().clone(), weight.primitive().clone());
+            let y = O::forward::<B>(x.clone(), w.clone(), bias.into_primitive(), options);
+            prep.finish((x, w, options), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(O::forward::<B>(
+            input.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            options,
+        )),
     }
 }
 
@@ -54,23 +157,7 @@ impl<B: ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         options: Conv3dOptions,
     ) -> FloatTensor<Self> {
-        match ConvBackward
-            .prepare::<C>([input.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (x, w) = (input.primitive().clone(), weight.primitive().clone());
-                let y = B::conv3d_forward(x.clone(), w.clone(), bias.into_primitive(), options);
-                prep.finish((x, w, options), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv3d_forward(
-                input.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                options,
-            )),
-        }
+        forward::<B, C, _>(input, weight, bias, options)
     }
 
     fn conv3d_backward_input(
@@ -96,6 +183,51 @@ impl<B: ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
     ) -> FloatTensor<Self> {
         refuse_tracked::<B, C>("conv3d_backward_weight", &[&input, &weight, &grad_output]);
         untracked::<B, C>(B::conv3d_backward_weight(
+            inner::<B, C>(input),
+            inner::<B, C>(weight),
+            inner::<B, C>(grad_output),
+            options,
+        ))
+    }
+
+    fn conv_transpose3d_forward(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTranspose3dOptions,
+    ) -> FloatTensor<Self> {
+        forward::<B, C, _>(input, weight, bias, options)
+    }
+
+    fn conv_transpose3d_backward_input(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: ConvTranspose3dOptions,
+    ) -> FloatTensor<Self> {
+        refuse_tracked::<B, C>(
+            "conv_transpose3d_backward_input",
+            &[&input, &weight, &grad_output],
+        );
+        untracked::<B, C>(B::conv_transpose3d_backward_input(
+            inner::<B, C>(input),
+            inner::<B, C>(weight),
+            inner::<B, C>(grad_output),
+            options,
+        ))
+    }
+
+    fn conv_transpose3d_backward_weight(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        options: ConvTranspose3dOptions,
+    ) -> FloatTensor<Self> {
+        refuse_tracked::<B, C>(
+            "conv_transpose3d_backward_weight",
+            &[&input, &weight, &grad_output],
+        );
+        untracked::<B, C>(B::conv_transpose3d_backward_weight(
             inner::<B, C>(input),
             inner::<B, C>(weight),
             inner::<B, C>(grad_output),

@@ -18,6 +18,7 @@ use crate::backend::{ActivationBackend, ConvBackend, NormBackend, PoolBackend, S
 use crate::bspline::Tridiagonal;
 use crate::contract::{self, enforce, Spec};
 use crate::conv::{Conv3dOptions, ConvShape};
+use crate::conv_transpose::ConvTranspose3dOptions;
 use crate::options::SampleOptions;
 use crate::pool::Pool3dOptions;
 use sample::{AffinePositions, Dims, GridPositions};
@@ -362,7 +363,7 @@ impl ConvBackend for Flex {
         let dtype = grad_output.dtype();
         by_dtype!(dtype, T => {
             let (w, dy) = (contiguous::<T>(weight), contiguous::<T>(grad_output));
-            let v = conv::backward_input(w.storage::<T>(), dy.storage::<T>(), &s);
+            let v = conv::backward_input(w.storage::<T>(), dy.storage::<T>(), &s, None);
             output(v, &s.input_dims(), dtype)
         })
     }
@@ -388,6 +389,85 @@ impl ConvBackend for Flex {
         by_dtype!(dtype, T => {
             let (x, dy) = (contiguous::<T>(input), contiguous::<T>(grad_output));
             let v = conv::backward_weight(x.storage::<T>(), dy.storage::<T>(), &s);
+            output(v, &s.weight_dims(), dtype)
+        })
+    }
+
+    // A transposed convolution runs the convolution kernels on the convolution it is the
+    // adjoint of, `s`: its forward is their input gradient, and so on.
+
+    fn conv_transpose3d_forward(
+        input: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvTranspose3dOptions,
+    ) -> FlexTensor {
+        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
+        let op = "conv_transpose3d";
+        enforce(contract::conv3d(op, &si, &sw, &Spec::of(&bias), &options));
+        let s = options
+            .adjoint_shape(&si.shape, &sw.shape)
+            .expect("checked by the contract");
+        by_dtype!(si.dtype, T => {
+            let (x, w, b) = (contiguous::<T>(input), contiguous::<T>(weight), contiguous::<T>(bias));
+            let v = conv::backward_input(w.storage::<T>(), x.storage::<T>(), &s, Some(b.storage::<T>()));
+            output(v, &s.input_dims(), si.dtype)
+        })
+    }
+
+    fn conv_transpose3d_backward_input(
+        input: FlexTensor,
+        weight: FlexTensor,
+        grad_output: FlexTensor,
+        options: ConvTranspose3dOptions,
+    ) -> FlexTensor {
+        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
+        let op = "conv_transpose3d_backward_input";
+        enforce(contract::conv3d_backward(
+            op,
+            &si,
+            &sw,
+            &Spec::of(&grad_output),
+            &options,
+        ));
+        let s = options
+            .adjoint_shape(&si.shape, &sw.shape)
+            .expect("checked by the contract");
+        drop(input);
+        let dtype = grad_output.dtype();
+        by_dtype!(dtype, T => {
+            let (w, dy) = (contiguous::<T>(weight), contiguous::<T>(grad_output));
+            let zeros = vec![T::ZERO; s.out_channels];
+            let v = conv::forward(dy.storage::<T>(), w.storage::<T>(), &zeros, &s);
+            output(v, &s.output_dims(), dtype)
+        })
+    }
+
+    fn conv_transpose3d_backward_weight(
+        input: FlexTensor,
+        weight: FlexTensor,
+        grad_output: FlexTensor,
+        options: ConvTranspose3dOptions,
+    ) -> FlexTensor {
+        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
+        let op = "conv_transpose3d_backward_weight";
+        enforce(contract::conv3d_backward(
+            op,
+            &si,
+            &sw,
+            &Spec::of(&grad_output),
+            &options,
+        ));
+        let s = options
+            .adjoint_shape(&si.shape, &sw.shape)
+            .expect("checked by the contract");
+        drop(weight);
+        let dtype = grad_output.dtype();
+        by_dtype!(dtype, T => {
+            let (x, dy) = (contiguous::<T>(input), contiguous::<T>(grad_output));
+            // The adjoint convolution's input is this op's output gradient, and its output
+            // gradient this op's input.
+            let v = conv::backward_weight(dy.storage::<T>(), x.storage::<T>(), &s);
             output(v, &s.weight_dims(), dtype)
         })
     }

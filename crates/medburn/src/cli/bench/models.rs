@@ -7,13 +7,11 @@ use std::cell::RefCell;
 use burn::module::Module;
 use burn::nn::{InstanceNormConfig, PReluConfig};
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::module::conv_transpose3d;
-use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{Distribution, Int, Tensor};
 use medburn_core::Device;
 use medburn_models::nn::{InstanceNorm, PRelu};
 use medburn_models::UNet3dConfig;
-use medburn_ops::{conv3d, Conv3dOptions};
+use medburn_ops::{conv3d, conv_transpose3d, Conv3dOptions, ConvTranspose3dOptions};
 use medburn_train::losses::DiceCeLossConfig;
 
 use super::case::Case;
@@ -193,14 +191,11 @@ fn layer_cases(device: &Device, wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
                 for (x, w, stride, k, transposed) in &layers {
                     let p = k / 2;
                     let y = if *transposed {
-                        let o = ConvTransposeOptions::new(
-                            [*stride; 3],
-                            [p; 3],
-                            [stride - 1; 3],
-                            [1; 3],
-                            1,
-                        );
-                        conv_transpose3d(x.clone(), w.clone(), None, o)
+                        let o = ConvTranspose3dOptions::default()
+                            .with_stride([*stride; 3])
+                            .with_padding([p; 3])
+                            .with_output_padding([stride - 1; 3]);
+                        conv_transpose3d(x.clone(), w.clone(), None, o)?
                     } else {
                         let o = Conv3dOptions::default()
                             .with_stride([*stride; 3])

@@ -74,7 +74,8 @@ struct Plan {
     v_out: usize,
     /// Output rows (of `Wo` voxels) per tile.
     tile_rows: usize,
-    /// The unfolding is the identity (1x1x1 kernel, stride 1, no padding).
+    /// The unfolding is the identity (1x1x1 kernel, stride 1, no padding, as many input as
+    /// output voxels).
     pointwise: bool,
 }
 
@@ -100,7 +101,11 @@ impl Plan {
             v_in: s.input.iter().product(),
             v_out: s.output.iter().product(),
             tile_rows,
-            pointwise: s.kernel == [1; 3] && s.stride == [1; 3] && s.padding == [0; 3],
+            // A transposed convolution's output padding can make the input longer.
+            pointwise: s.kernel == [1; 3]
+                && s.stride == [1; 3]
+                && s.padding == [0; 3]
+                && s.input == s.output,
         }
     }
 
@@ -270,25 +275,33 @@ pub(super) fn backward_weight<T: Real>(x: &[T], dy: &[T], s: &ConvShape) -> Vec<
     dw
 }
 
-/// Gradient with respect to the input: `[N, C_in, D, H, W]`.
-pub(super) fn backward_input<T: Real>(w: &[T], dy: &[T], s: &ConvShape) -> Vec<T> {
+/// Gradient with respect to the input: `[N, C_in, D, H, W]`, plus `bias` `[C_in]` where given
+/// (the forward of a transposed convolution, whose output this is).
+pub(super) fn backward_input<T: Real>(
+    w: &[T],
+    dy: &[T],
+    s: &ConvShape,
+    bias: Option<&[T]>,
+) -> Vec<T> {
     let p = Plan::new(s);
-    // Zeros written, not `calloc`ed: the scatter's first touch of a page is a read, and a read
-    // of a calloc'd page maps the shared zero page, so every page then faults again on its first
+    // Written, not `calloc`ed: the scatter's first touch of a page is a read, and a read of a
+    // calloc'd page maps the shared zero page, so every page then faults again on its first
     // write and the kernel flushes the TLB of every core.
     let mut dx = Vec::with_capacity(s.batch * s.in_channels * p.v_in);
-    dx.par_extend(rayon::iter::repeat_n(
-        T::ZERO,
-        s.batch * s.in_channels * p.v_in,
-    ));
+    let channels = s.batch * s.in_channels;
+    dx.par_extend((0..channels).into_par_iter().flat_map_iter(|nc| {
+        let fill = bias.map_or(T::ZERO, |b| b[nc % s.in_channels]);
+        std::iter::repeat_n(fill, p.v_in)
+    }));
     let shared = Shared::new(&mut dx);
     if p.pointwise {
         // dX = W^T dY lands in place: input and output rows are the same voxels.
         p.tasks().into_par_iter().for_each(|(n, g, rows)| {
             let base = p.input_base(n, g) + rows.start * p.wo();
             let dy_tile = p.grad_tile(dy, n, g, &rows);
+            let add = bias.is_some();
             // SAFETY: each task owns its tile's rows of its group's channels.
-            unsafe { shared.matmul(base, [p.v_in, 1], p.weights_t(w, g), dy_tile, false) };
+            unsafe { shared.matmul(base, [p.v_in, 1], p.weights_t(w, g), dy_tile, add) };
         });
         return dx;
     }
