@@ -17,6 +17,7 @@
 
 mod columns;
 mod matmul;
+mod rows;
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -25,6 +26,7 @@ use rayon::prelude::*;
 
 use self::columns::{gather, scatter};
 use self::matmul::{matmul_into, MatRef, Shared};
+use self::rows::RowLayout;
 use super::taps::Real;
 use crate::conv::ConvShape;
 
@@ -74,6 +76,8 @@ struct Plan {
     v_out: usize,
     /// Output rows (of `Wo` voxels) per tile.
     tile_rows: usize,
+    /// The padded-row layout, where it is cheaper than unfolding every tap (see [`rows`]).
+    layout: Option<RowLayout>,
     /// The unfolding is the identity (1x1x1 kernel, stride 1, no padding, as many input as
     /// output voxels).
     pointwise: bool,
@@ -85,7 +89,15 @@ impl Plan {
         let k = c_in * s.kernel.iter().product::<usize>();
         let wo = s.output[2];
         let rows = s.output[0] * s.output[1];
-        let mut tile_rows = (TILE_ELEMENTS / (k * wo).max(1)).clamp(1, rows.max(1));
+        let c_out = s.out_channels / s.groups;
+        let pointwise =
+            s.kernel == [1; 3] && s.stride == [1; 3] && s.padding == [0; 3] && s.input == s.output;
+        let layout = RowLayout::choose(s).filter(|_| !pointwise);
+        let per_row = match layout {
+            Some(l) => l.scratch(s, c_out, 1),
+            None => k * wo,
+        };
+        let mut tile_rows = (TILE_ELEMENTS / per_row.max(1)).clamp(1, rows.max(1));
         // Enough tiles for every thread several times over, but not so narrow that the weights
         // (read once per tile: 28 MB for 512 -> 512 channels) cost more than the columns.
         let want = 4 * rayon::current_num_threads();
@@ -96,16 +108,14 @@ impl Plan {
         Self {
             s: *s,
             c_in,
-            c_out: s.out_channels / s.groups,
+            c_out,
             k,
             v_in: s.input.iter().product(),
             v_out: s.output.iter().product(),
             tile_rows,
-            // A transposed convolution's output padding can make the input longer.
-            pointwise: s.kernel == [1; 3]
-                && s.stride == [1; 3]
-                && s.padding == [0; 3]
-                && s.input == s.output,
+            layout,
+            // (A transposed convolution's output padding can make the input longer.)
+            pointwise,
         }
     }
 
@@ -182,11 +192,17 @@ impl Plan {
 
     /// Scratch elements [`Self::columns`] needs for a tile of `rows`.
     fn scratch(&self, rows: &Range<usize>) -> usize {
-        if self.pointwise {
-            0
-        } else {
-            self.k * rows.len() * self.wo()
+        match self.layout {
+            _ if self.pointwise => 0,
+            Some(l) => l.scratch(&self.s, self.c_out, rows.len()),
+            None => self.k * rows.len() * self.wo(),
         }
+    }
+
+    /// Group `g`'s input of sample `n`, `[C_in / g, D, H, W]`.
+    fn group_input<'a, T>(&self, x: &'a [T], n: usize, g: usize) -> &'a [T] {
+        let base = self.input_base(n, g);
+        &x[base..base + self.c_in * self.v_in]
     }
 
     /// The unfolded input of one tile, `[K, T]`, or its transpose: the input itself for a
@@ -205,13 +221,7 @@ impl Plan {
             (x, self.input_base(n, g) + rows.start * self.wo(), self.v_in)
         } else {
             let col = &mut col[..self.k * t];
-            let base = self.input_base(n, g);
-            gather(
-                &x[base..base + self.c_in * self.v_in],
-                &self.s,
-                rows.clone(),
-                col,
-            );
+            gather(self.group_input(x, n, g), &self.s, rows.clone(), col);
             (&*col, 0, t)
         };
         if transpose {
@@ -224,19 +234,41 @@ impl Plan {
 
 /// `y = conv(x, w) + bias`, `x` `[N, C_in, D, H, W]`, `w` `[C_out, C_in / g, kD, kH, kW]`.
 pub(super) fn forward<T: Real>(x: &[T], w: &[T], bias: &[T], s: &ConvShape) -> Vec<T> {
-    let p = Plan::new(s);
+    forward_with(&Plan::new(s), x, w, bias)
+}
+
+fn forward_with<T: Real>(p: &Plan, x: &[T], w: &[T], bias: &[T]) -> Vec<T> {
+    let s = &p.s;
     let mut out = vec![T::ZERO; s.batch * s.out_channels * p.v_out];
     let shared = Shared::new(&mut out);
     p.tasks().into_par_iter().for_each(|(n, g, rows)| {
-        let t = rows.len() * p.wo();
         let base = p.output_base(n, g, rows.start);
-        for co in 0..p.c_out {
-            // SAFETY: each task owns its tile's rows of every channel of its group.
-            let row = unsafe { shared.slice(base + co * p.v_out, t) };
-            row.fill(bias[g * p.c_out + co]);
+        if p.layout.is_some() {
+            // The bias is added as the tile is written.
+        } else {
+            let t = rows.len() * p.wo();
+            for co in 0..p.c_out {
+                // SAFETY: each task owns its tile's rows of every channel of its group.
+                let row = unsafe { shared.slice(base + co * p.v_out, t) };
+                row.fill(bias[g * p.c_out + co]);
+            }
         }
-        with_scratch(p.scratch(&rows), |col| {
-            let cols = p.columns(x, n, g, &rows, col, false);
+        with_scratch(p.scratch(&rows), |scratch| {
+            if let Some(l) = p.layout {
+                let (r, y) = l.split(s, rows.len(), scratch);
+                l.gather(p.group_input(x, n, g), s, &rows, r);
+                let (wg, tq) = (g * p.c_out * p.k, rows.len() * l.wq);
+                for c in 0..s.kernel[2] {
+                    let taps = l.taps(s, r, rows.len(), c, false);
+                    let w_c = l.weights(s, w, wg, p.c_out, c, false);
+                    matmul_into(y, 0, [tq, 1], w_c, taps, c > 0);
+                }
+                let bias = &bias[g * p.c_out..(g + 1) * p.c_out];
+                // SAFETY: as above: the tile's rows are this task's alone.
+                unsafe { l.write_output(y, s, rows.len(), &shared, base, bias) };
+                return;
+            }
+            let cols = p.columns(x, n, g, &rows, scratch, false);
             // SAFETY: as above: the tile's rows are this task's alone.
             unsafe { shared.matmul(base, [p.v_out, 1], p.weights(w, g), cols, true) };
         });
@@ -246,7 +278,11 @@ pub(super) fn forward<T: Real>(x: &[T], w: &[T], bias: &[T], s: &ConvShape) -> V
 
 /// Gradient with respect to the weight: `[C_out, C_in / g, kD, kH, kW]`.
 pub(super) fn backward_weight<T: Real>(x: &[T], dy: &[T], s: &ConvShape) -> Vec<T> {
-    let p = Plan::new(s);
+    backward_weight_with(&Plan::new(s), x, dy)
+}
+
+fn backward_weight_with<T: Real>(p: &Plan, x: &[T], dy: &[T]) -> Vec<T> {
+    let s = &p.s;
     let tasks = p.tasks();
     let threads = rayon::current_num_threads().min(tasks.len()).max(1);
     let per = tasks.len().div_ceil(threads);
@@ -256,8 +292,22 @@ pub(super) fn backward_weight<T: Real>(x: &[T], dy: &[T], s: &ConvShape) -> Vec<
         .map(|chunk| {
             let mut dw = vec![T::ZERO; size];
             for (n, g, rows) in chunk {
-                with_scratch(p.scratch(rows), |col| {
-                    let cols_t = p.columns(x, *n, *g, rows, col, true);
+                with_scratch(p.scratch(rows), |scratch| {
+                    if let Some(l) = p.layout {
+                        let (r, dy_q) = l.split(s, rows.len(), scratch);
+                        l.gather(p.group_input(x, *n, *g), s, rows, r);
+                        let dy_tile = &dy[p.output_base(*n, *g, rows.start)..];
+                        l.read_grad(dy_tile, s, rows.len(), p.c_out, dy_q);
+                        let t = rows.len() * l.wq;
+                        let dy_q = MatRef::new(dy_q, 0, [p.c_out, t], [t, 1]);
+                        for c in 0..s.kernel[2] {
+                            let taps_t = l.taps(s, r, rows.len(), c, true);
+                            let at = g * p.c_out * p.k + c;
+                            matmul_into(&mut dw, at, [p.k, s.kernel[2]], dy_q, taps_t, true);
+                        }
+                        return;
+                    }
+                    let cols_t = p.columns(x, *n, *g, rows, scratch, true);
                     let dy_tile = p.grad_tile(dy, *n, *g, rows);
                     matmul_into(&mut dw, g * p.c_out * p.k, [p.k, 1], dy_tile, cols_t, true);
                 });
@@ -283,7 +333,11 @@ pub(super) fn backward_input<T: Real>(
     s: &ConvShape,
     bias: Option<&[T]>,
 ) -> Vec<T> {
-    let p = Plan::new(s);
+    backward_input_with(&Plan::new(s), w, dy, bias)
+}
+
+fn backward_input_with<T: Real>(p: &Plan, w: &[T], dy: &[T], bias: Option<&[T]>) -> Vec<T> {
+    let s = &p.s;
     // Written, not `calloc`ed: the scatter's first touch of a page is a read, and a read of a
     // calloc'd page maps the shared zero page, so every page then faults again on its first
     // write and the kernel flushes the TLB of every core.
@@ -320,6 +374,24 @@ pub(super) fn backward_input<T: Real>(
             let planes = i * thickness..((i + 1) * thickness).min(planes);
             for rows in p.tiles(planes.start * ho..planes.end * ho) {
                 let t = rows.len() * p.wo();
+                if let Some(l) = p.layout {
+                    with_scratch(p.scratch(&rows), |scratch: &mut [T]| {
+                        let (r, dy_q) = l.split(s, rows.len(), scratch);
+                        let dy_tile = &dy[p.output_base(n, g, rows.start)..];
+                        l.read_grad(dy_tile, s, rows.len(), p.c_out, dy_q);
+                        let tq = rows.len() * l.wq;
+                        let dy_q = MatRef::new(dy_q, 0, [p.c_out, tq], [tq, 1]);
+                        l.clear_for_accumulation(s, rows.len(), r);
+                        for c in 0..s.kernel[2] {
+                            let (at, strides) = l.taps_dst(s, rows.len(), c);
+                            let w_t = l.weights(s, w, g * p.c_out * p.k, p.c_out, c, true);
+                            matmul_into(r, at, strides, w_t, dy_q, c > 0);
+                        }
+                        // SAFETY: as below.
+                        unsafe { l.scatter(r, s, &rows, &shared, p.input_base(n, g)) };
+                    });
+                    continue;
+                }
                 with_scratch(p.k * t, |col: &mut [T]| {
                     let dy_tile = p.grad_tile(dy, n, g, &rows);
                     matmul_into(col, 0, [t, 1], p.weights_t(w, g), dy_tile, false);
@@ -331,4 +403,109 @@ pub(super) fn backward_input<T: Real>(
         });
     }
     dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1).
+    fn values(len: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect()
+    }
+
+    fn shape(input: [usize; 5], weight: [usize; 5], o: crate::Conv3dOptions) -> ConvShape {
+        ConvShape::new(&input, &weight, &o).unwrap()
+    }
+
+    /// The padded-row layout against unfolding every tap, all three kernels, on shapes where
+    /// the cost rule would and would not pick it: strides, padding beyond the kernel's
+    /// reach, dilation, groups, non-cubic kernels, several tiles and slabs.
+    #[test]
+    fn padded_rows_equal_unfolding() {
+        let o = crate::Conv3dOptions::default();
+        let cases = [
+            shape([2, 3, 5, 6, 17], [4, 3, 3, 3, 3], o.with_padding([1; 3])),
+            shape(
+                [1, 2, 7, 5, 16],
+                [3, 2, 3, 3, 3],
+                o.with_stride([2; 3]).with_padding([1; 3]),
+            ),
+            shape(
+                [1, 4, 6, 7, 13],
+                [6, 2, 3, 2, 4],
+                o.with_stride([1, 2, 3])
+                    .with_padding([0, 1, 5])
+                    .with_groups(2),
+            ),
+            shape(
+                [2, 2, 9, 8, 15],
+                [2, 2, 3, 3, 3],
+                o.with_padding([2; 3]).with_dilation([2; 3]),
+            ),
+            shape(
+                [1, 1, 11, 10, 19],
+                [4, 1, 7, 7, 7],
+                o.with_stride([2; 3]).with_padding([3; 3]),
+            ),
+            shape(
+                [1, 16, 40, 12, 24],
+                [8, 16, 3, 3, 3],
+                o.with_padding([1; 3]),
+            ),
+        ];
+        for (i, s) in cases.iter().enumerate() {
+            let unfold = Plan {
+                layout: None,
+                ..Plan::new(s)
+            };
+            let mut rows = Plan {
+                layout: Some(RowLayout::new(s)),
+                ..Plan::new(s)
+            };
+            // Small tiles too: several per slab.
+            rows.tile_rows = rows.tile_rows.min(3);
+            let x = values(s.input_dims().iter().product(), 1 + i as u64);
+            let w = values(s.weight_dims().iter().product(), 100 + i as u64);
+            let b = values(s.out_channels, 200 + i as u64);
+            let dy = values(s.output_dims().iter().product(), 300 + i as u64);
+            let pairs = [
+                (
+                    forward_with(&unfold, &x, &w, &b),
+                    forward_with(&rows, &x, &w, &b),
+                ),
+                (
+                    backward_weight_with(&unfold, &x, &dy),
+                    backward_weight_with(&rows, &x, &dy),
+                ),
+                (
+                    backward_input_with(&unfold, &w, &dy, None),
+                    backward_input_with(&rows, &w, &dy, None),
+                ),
+                (
+                    backward_input_with(&unfold, &w, &dy, Some(&x[..s.in_channels])),
+                    backward_input_with(&rows, &w, &dy, Some(&x[..s.in_channels])),
+                ),
+            ];
+            for (k, (a, b)) in pairs.iter().enumerate() {
+                assert_eq!(a.len(), b.len());
+                let e = a
+                    .iter()
+                    .zip(b)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                assert!(e < 1e-12, "case {i} kernel {k}: max error {e:e} ({s:?})");
+            }
+        }
+    }
 }
