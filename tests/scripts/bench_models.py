@@ -7,7 +7,8 @@ same threads, in one run (alternating rounds, medians).
 
 Needs torch and monai. Prints a table of medians and ratios (MONAI time / medburn time: above 1
 means medburn is faster), where the training step's time goes (forward, backward, optimizer;
-convolution forward and its two backward passes; normalization), and the JSON of all sides.
+convolution forward and its two backward passes; normalization), the peak resident memory of
+the step, inference and one convolution on each side (Linux), and the JSON of all sides.
 """
 import argparse
 import json
@@ -161,10 +162,33 @@ def median_time(fn, runs):
     return statistics.median(times)
 
 
-def medburn_median(binary, name, runs, env):
+def medburn_record(binary, name, runs, env):
     out = subprocess.run([binary, "bench", "--only", name, "--json", "--runs", str(runs)],
                          capture_output=True, text=True, env=env, check=True)
-    return next(r["median_s"] for r in json.loads(out.stdout)["results"] if r["name"] == name)
+    return next(r for r in json.loads(out.stdout)["results"] if r["name"] == name)
+
+
+def status_bytes(field):
+    with open("/proc/self/status") as f:
+        line = next(l for l in f if l.startswith(field))
+    return int(line.split()[1]) * 1024
+
+
+def peak_rss(fn):
+    """Peak resident memory of one call beyond the resident set before it, as `medburn bench`
+    measures its own (src/cli/bench/rss.rs): VmHWM after resetting it through clear_refs."""
+    import gc
+    fn()
+    gc.collect()
+    before = status_bytes("VmRSS:")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    fn()
+    return status_bytes("VmHWM:") - before
+
+
+# Cases whose peak memory is compared.
+MEMORY_CASES = ["unet_train_step", "unet_inference", "conv3d_16_fwd_bwd"]
 
 
 def main():
@@ -183,13 +207,16 @@ def main():
     if a.before:
         binaries["before"] = a.before
     times = {side: {k: [] for k in cases} for side in ["reference", *binaries]}
+    memory = {}
     for _ in range(a.rounds):
         for k, fn in cases.items():
             times["reference"][k].append(median_time(fn, a.runs))
         # `--only` matches by substring and no case name contains another: run them one by one.
         for side, binary in binaries.items():
             for k in cases:
-                times[side][k].append(medburn_median(binary, k, a.runs, env))
+                r = medburn_record(binary, k, a.runs, env)
+                times[side][k].append(r["median_s"])
+                memory.setdefault(k, {})[side] = (r.get("peak_rss_bytes"), r["peak_host_bytes"])
     import torch
     print(f"threads {a.threads}, torch {torch.__version__}")
     head = f"{'case':<24} {'MONAI/PyTorch s':>16} {'medburn s':>10} {'ratio':>7}"
@@ -214,6 +241,21 @@ def main():
         for k in parts["reference"]:
             print(f"{k:<30} " + " / ".join(f"{parts[side][k]:>8.4f}" for side in parts))
         rows["breakdown"] = parts
+    mib = 1 << 20
+    print("\npeak memory beyond the inputs and model, MiB: PyTorch resident / medburn resident "
+          "(medburn heap allocation)")
+    for k in MEMORY_CASES:
+        if k not in cases:
+            continue
+        ref = peak_rss(cases[k])
+        rows[k]["reference_peak_rss_bytes"] = ref
+        line = f"{k:<24} {ref / mib:>8.1f}"
+        for side in binaries:
+            rss, heap = memory[k][side]
+            rows[k][f"{side}_peak_rss_bytes"] = rss
+            rows[k][f"{side}_peak_host_bytes"] = heap
+            line += f" / {rss / mib if rss is not None else float('nan'):>8.1f} ({heap / mib:.1f})"
+        print(line)
     print(json.dumps(rows, indent=2))
 
 

@@ -11,6 +11,7 @@ mod case;
 mod conv;
 mod io;
 mod models;
+mod rss;
 mod ops;
 mod spatial;
 
@@ -61,6 +62,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     for case in cases.iter().filter(|c| wanted(c.name)) {
         (case.run)()?; // warm-up
         let base = super::alloc::reset_peak();
+        let resident = rss::reset_peak();
         let mut times = Vec::with_capacity(a.runs);
         for _ in 0..a.runs.max(1) {
             let t = Instant::now();
@@ -68,6 +70,7 @@ pub fn run(a: BenchArgs) -> CliResult {
             times.push(t.elapsed().as_secs_f64());
         }
         let peak = super::alloc::peak_since(base);
+        let peak_rss = resident.zip(rss::peak()).map(|(r, p)| p.saturating_sub(r));
         let mut sorted = times.clone();
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
@@ -80,7 +83,13 @@ pub fn run(a: BenchArgs) -> CliResult {
                 peak as f64 / (1 << 20) as f64
             );
         }
-        let mut r = json!({"name": case.name, "median_s": median, "times_s": times, "peak_host_bytes": peak});
+        let mut r = json!({
+            "name": case.name,
+            "median_s": median,
+            "times_s": times,
+            "peak_host_bytes": peak,
+            "peak_rss_bytes": peak_rss,
+        });
         if case.name.starts_with("nifti_write") {
             r["output_bytes"] = json!(std::fs::metadata(&out)?.len());
         }
