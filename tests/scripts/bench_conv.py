@@ -17,7 +17,8 @@ import math
 import os
 import statistics
 import subprocess
-import time
+
+from benchlib import median_time
 
 # (in, out, edge, kernel, stride), padding kernel // 2: the order of conv.rs's CONV_SHAPES.
 SHAPES = [
@@ -68,16 +69,6 @@ def torch_cases():
                         conv(x, w).sum().item()
             cases[name(shape, transposed, backward)] = run
     return cases
-
-
-def median_time(fn, runs):
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def medburn_medians(binary, only, runs, env):

@@ -15,7 +15,8 @@ import json
 import os
 import statistics
 import subprocess
-import time
+
+from benchlib import median_time
 
 
 def torch_cases(threads):
@@ -150,16 +151,6 @@ def breakdown(t):
         "norm+PReLU forward": t["unet_norms_forward"],
         "norm+PReLU backward": t["unet_norms_backward"] - t["unet_norms_forward"],
     }
-
-
-def median_time(fn, runs):
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def medburn_record(binary, name, runs, env):

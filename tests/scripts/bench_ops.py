@@ -13,10 +13,11 @@ import json
 import math
 import statistics
 import subprocess
-import time
 
 import torch
 import torch.nn.functional as F
+
+from benchlib import median_time
 
 
 def theta(n):
@@ -70,16 +71,6 @@ def cases():
         "interpolate_trilinear_1x128_to_192": lambda: F.interpolate(
             x128, size=(192, 192, 192), mode="trilinear", align_corners=False).sum().item(),
     }
-
-
-def median_time(fn, runs):
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main():

@@ -14,10 +14,11 @@ import json
 import math
 import statistics
 import subprocess
-import time
 
 import numpy as np
 import SimpleITK as sitk
+
+from benchlib import median_time
 
 INTERP = {"nearest": sitk.sitkNearestNeighbor, "linear": sitk.sitkLinear, "bspline": sitk.sitkBSpline}
 
@@ -51,15 +52,6 @@ def cases(img):
     return out
 
 
-def median_time(fn, runs):
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("medburn")
@@ -79,7 +71,7 @@ def main():
         for r in o["results"]:
             mb.setdefault(r["name"], []).append(r["median_s"])
         for name, fn in sitk_cases.items():
-            st.setdefault(name, []).append(median_time(fn, args.runs))
+            st.setdefault(name, []).append(median_time(fn, args.runs, warm_up=False))
     print(f"medburn on {args.device} with {threads} threads; SimpleITK {sitk.Version_VersionString()} with "
           f"{sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()} threads; median of {args.rounds} rounds x "
           f"{args.runs} runs")

@@ -351,6 +351,11 @@ pub(crate) fn instance_norm_backward(
     epsilon: f64,
 ) -> Result<()> {
     instance_norm(op, input, epsilon)?;
+    grad_like_input(op, input, grad_output)
+}
+
+/// An elementwise op's output gradient: the input's shape and dtype.
+fn grad_like_input(op: &'static str, input: &Spec, grad_output: &Spec) -> Result<()> {
     if grad_output.shape != input.shape {
         return err(
             op,
@@ -405,16 +410,7 @@ pub(crate) fn prelu_backward(
     grad_output: &Spec,
 ) -> Result<()> {
     prelu(op, input, alpha)?;
-    if grad_output.shape != input.shape {
-        return err(
-            op,
-            format!(
-                "grad_output {:?} must have the input's shape {:?}",
-                grad_output.shape, input.shape
-            ),
-        );
-    }
-    same_float_dtype(op, &[("input", input), ("grad_output", grad_output)])
+    grad_like_input(op, input, grad_output)
 }
 
 /// Inside a backend method: a broken contract stops the call before any kernel runs.
