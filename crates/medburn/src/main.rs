@@ -10,6 +10,7 @@ use clap::Parser;
 static ALLOCATOR: cli::alloc::Counting = cli::alloc::Counting;
 
 fn main() -> ExitCode {
+    cli::malloc::keep_freed_memory();
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info

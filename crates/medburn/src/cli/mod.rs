@@ -7,6 +7,7 @@ mod convert;
 mod demo;
 mod info;
 mod io_demo;
+pub mod malloc;
 mod synth;
 mod train;
 mod transform;

@@ -3,6 +3,7 @@
 
 mod activation;
 mod conv;
+mod isa;
 mod norm;
 mod pool;
 mod prefilter;

@@ -11,8 +11,8 @@ mod case;
 mod conv;
 mod io;
 mod models;
-mod rss;
 mod ops;
+mod rss;
 mod spatial;
 
 #[derive(Debug, Args)]

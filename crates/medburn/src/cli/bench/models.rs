@@ -220,11 +220,15 @@ fn layer_cases(device: &Device, wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
         let layers: Vec<_> = UNET_NORMS
             .iter()
             .map(|&(c, n)| {
-                let x = Tensor::<5>::random([2, c, n, n, n], Distribution::Default, &ad);
+                // The forward alone off the autodiff device: Burn's autodiff keeps the graph of
+                // a forward that is never back-propagated (PReLU's weight is tracked), so each
+                // run would map fresh memory.
+                let dev = if backward { ad.clone() } else { device.clone() };
+                let x = Tensor::<5>::random([2, c, n, n, n], Distribution::Default, &dev);
                 let x = if backward { x.require_grad() } else { x };
                 // MONAI's defaults: InstanceNorm3d without affine, PReLU with one weight.
-                let norm = InstanceNorm::new(&InstanceNormConfig::new(c).with_affine(false), &ad);
-                let act = PRelu::new(&PReluConfig::new(), &ad);
+                let norm = InstanceNorm::new(&InstanceNormConfig::new(c).with_affine(false), &dev);
+                let act = PRelu::new(&PReluConfig::new(), &dev);
                 (x, norm, act)
             })
             .collect();

@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use super::super::isa::Isa;
 use super::super::taps::{
     nearest_index, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real,
     ReflectionPad, Tap, ZerosPad,
@@ -267,25 +268,6 @@ const LANE: [f64; LANES] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
 
 /// Which instruction set the interior loops were compiled for, chosen once per call from what
 /// the CPU reports (never from the build's target flags, so one binary runs everywhere).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Isa {
-    /// The build's baseline (SSE2 on x86-64).
-    Baseline,
-    /// x86-64 with AVX2 (256-bit vectors).
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-}
-
-impl Isa {
-    pub(super) fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return Isa::Avx2;
-        }
-        Isa::Baseline
-    }
-}
-
 /// Runs `$body` (an `#[inline(always)]` function call) compiled for the detected instruction
 /// set: the same code, vectorized as wide as the CPU allows.
 macro_rules! dispatch {
