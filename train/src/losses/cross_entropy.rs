@@ -36,8 +36,17 @@ pub fn cross_entropy(
             "label_smoothing must be in [0, 1], got {label_smoothing}"
         )));
     }
-    let log_p = log_softmax(logits, 1);
-    let t = one_hot(labels, c)?;
+    Ok(cross_entropy_of(
+        log_softmax(logits, 1),
+        one_hot(labels, c)?,
+        label_smoothing,
+    ))
+}
+
+/// [`cross_entropy`] from the log-probabilities and the one-hot targets, both `[N, C, D, H,
+/// W]`, checked by the caller.
+pub(crate) fn cross_entropy_of(log_p: Tensor<5>, t: Tensor<5>, label_smoothing: f64) -> Tensor<1> {
+    let c = t.dims()[1];
     let target = if label_smoothing > 0.0 {
         t * (1.0 - label_smoothing) + label_smoothing / c as f64
     } else {
@@ -45,5 +54,5 @@ pub fn cross_entropy(
     };
     // Σ over classes, mean over voxels (N·D·H·W of them).
     let per_voxel = (log_p * target).sum_dim(1);
-    Ok(per_voxel.mean().neg())
+    per_voxel.mean().neg()
 }

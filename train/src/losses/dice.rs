@@ -151,8 +151,14 @@ impl DiceLoss {
     ) -> Result<Tensor<2>, InputError> {
         self.config.check()?;
         let c = logits_and_labels(&logits, &labels)?;
-        let mut p = softmax(logits, 1);
-        let mut t = one_hot(labels, c)?;
+        Ok(self.per_class_of(softmax(logits, 1), one_hot(labels, c)?))
+    }
+
+    /// [`Self::per_class`] from the class probabilities `p` and the one-hot targets `t`, both
+    /// `[N, C, D, H, W]` and checked by the caller.
+    pub(crate) fn per_class_of(&self, p: Tensor<5>, t: Tensor<5>) -> Tensor<2> {
+        let c = p.dims()[1];
+        let (mut p, mut t) = (p, t);
         if !self.config.include_background {
             p = p.narrow(1, 1, c - 1);
             t = t.narrow(1, 1, c - 1);
@@ -179,6 +185,6 @@ impl DiceLoss {
         } else {
             pred + truth + self.config.smooth_dr
         };
-        Ok((numerator / denominator).neg() + 1.0)
+        (numerator / denominator).neg() + 1.0
     }
 }

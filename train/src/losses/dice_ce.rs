@@ -4,7 +4,12 @@ use burn::config::Config;
 use burn::tensor::{Int, Tensor};
 
 use super::check::non_negative;
-use super::{cross_entropy, DiceLoss, DiceLossConfig, InputError};
+use burn::tensor::activation::log_softmax;
+
+use super::check::logits_and_labels;
+use super::cross_entropy::cross_entropy_of;
+use super::one_hot;
+use super::{DiceLoss, DiceLossConfig, InputError};
 
 /// The options of [`DiceCeLoss`], named as MONAI's `DiceCELoss` arguments, with MONAI's
 /// defaults. Softmax and one-hot labels are implied (`softmax=True, to_onehot_y=True`),
@@ -141,8 +146,24 @@ impl DiceCeLoss {
     ) -> Result<Tensor<1>, InputError> {
         non_negative("lambda_dice", self.config.lambda_dice)?;
         non_negative("lambda_ce", self.config.lambda_ce)?;
-        let dice = self.dice.forward(logits.clone(), labels.clone())?;
-        let ce = cross_entropy(logits, labels, self.config.label_smoothing)?;
+        let smoothing = self.config.label_smoothing;
+        non_negative("label_smoothing", smoothing)?;
+        if smoothing > 1.0 {
+            return Err(InputError::Option(format!(
+                "label_smoothing must be in [0, 1], got {smoothing}"
+            )));
+        }
+        self.dice.config().check()?;
+        let c = logits_and_labels(&logits, &labels)?;
+        // One log-softmax and one one-hot encoding for both terms (MONAI computes each twice):
+        // the probabilities are its exponential.
+        let log_p = log_softmax(logits, 1);
+        let t = one_hot(labels, c)?;
+        let dice = self
+            .dice
+            .per_class_of(log_p.clone().exp(), t.clone())
+            .mean();
+        let ce = cross_entropy_of(log_p, t, smoothing);
         Ok(dice * self.config.lambda_dice + ce * self.config.lambda_ce)
     }
 }
