@@ -10,6 +10,7 @@
 use burn::backend::TensorMetadata;
 use burn::tensor::DType;
 
+use crate::conv::ConvShape;
 use crate::error::{OpsError, Result};
 use crate::pool::Pool3dOptions;
 
@@ -276,6 +277,41 @@ pub(crate) fn max_pool_backward(
 pub(crate) trait ConvGeometry: std::fmt::Debug {
     fn check(&self, op: &'static str, input: &[usize], weight: &[usize]) -> Result<()>;
     fn output_shape(&self, input: &[usize], weight: &[usize]) -> Option<[usize; 5]>;
+    /// The convolution the CPU kernels run: this one, or the one a transposed convolution is
+    /// the adjoint of.
+    fn kernel_shape(&self, input: &[usize], weight: &[usize]) -> Option<ConvShape>;
+}
+
+/// Inside a backend's forward: [`conv3d`] enforced, and the kernels' shape.
+pub(crate) fn enforce_conv<T: TensorMetadata>(
+    op: &'static str,
+    [input, weight, bias]: [&T; 3],
+    options: &impl ConvGeometry,
+) -> ConvShape {
+    let (si, sw) = (Spec::of(input), Spec::of(weight));
+    enforce(conv3d(op, &si, &sw, &Spec::of(bias), options));
+    options
+        .kernel_shape(&si.shape, &sw.shape)
+        .expect("checked by the contract")
+}
+
+/// Inside a backend's backward pass: [`conv3d_backward`] enforced, and the kernels' shape.
+pub(crate) fn enforce_conv_backward<T: TensorMetadata>(
+    op: &'static str,
+    [input, weight, grad_output]: [&T; 3],
+    options: &impl ConvGeometry,
+) -> ConvShape {
+    let (si, sw) = (Spec::of(input), Spec::of(weight));
+    enforce(conv3d_backward(
+        op,
+        &si,
+        &sw,
+        &Spec::of(grad_output),
+        options,
+    ));
+    options
+        .kernel_shape(&si.shape, &sw.shape)
+        .expect("checked by the contract")
 }
 
 /// The forward of a convolution or a transposed one: the bias has the output's channels.

@@ -152,6 +152,10 @@ impl ConvGeometry for Conv3dOptions {
     fn output_shape(&self, input: &[usize], weight: &[usize]) -> Option<[usize; 5]> {
         Conv3dOptions::output_shape(self, input, weight)
     }
+
+    fn kernel_shape(&self, input: &[usize], weight: &[usize]) -> Option<ConvShape> {
+        ConvShape::new(input, weight, self)
+    }
 }
 
 /// Everything a convolution kernel needs to know about its operands, checked.

@@ -210,6 +210,10 @@ impl ConvGeometry for ConvTranspose3dOptions {
     fn output_shape(&self, input: &[usize], weight: &[usize]) -> Option<[usize; 5]> {
         ConvTranspose3dOptions::output_shape(self, input, weight)
     }
+
+    fn kernel_shape(&self, input: &[usize], weight: &[usize]) -> Option<ConvShape> {
+        self.adjoint_shape(input, weight)
+    }
 }
 
 pub(crate) fn conv_transpose_output_shape(

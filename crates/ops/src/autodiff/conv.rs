@@ -124,6 +124,21 @@ impl<B: ConvBackend, O: ConvKind> Backward<B, 3> for ConvBackward<O> {
     }
 }
 
+/// A backward method called directly, on untracked tensors: `kernel` runs on `B` (tracked
+/// tensors are refused, see `refuse_tracked`).
+fn backward_on_inner<B: ConvBackend, C: CheckpointStrategy>(
+    op: &str,
+    [input, weight, grad]: [FloatTensor<Autodiff<B, C>>; 3],
+    kernel: impl FnOnce(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    refuse_tracked::<B, C>(op, &[&input, &weight, &grad]);
+    untracked::<B, C>(kernel(
+        inner::<B, C>(input),
+        inner::<B, C>(weight),
+        inner::<B, C>(grad),
+    ))
+}
+
 /// The forward of either kind, recording its backward where a parent is tracked.
 fn forward<B: ConvBackend, C: CheckpointStrategy, O: ConvKind>(
     input: FloatTensor<Autodiff<B, C>>,
@@ -166,13 +181,11 @@ impl<B: ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
         grad_output: FloatTensor<Self>,
         options: Conv3dOptions,
     ) -> FloatTensor<Self> {
-        refuse_tracked::<B, C>("conv3d_backward_input", &[&input, &weight, &grad_output]);
-        untracked::<B, C>(B::conv3d_backward_input(
-            inner::<B, C>(input),
-            inner::<B, C>(weight),
-            inner::<B, C>(grad_output),
-            options,
-        ))
+        backward_on_inner::<B, C>(
+            "conv3d_backward_input",
+            [input, weight, grad_output],
+            |x, w, g| B::conv3d_backward_input(x, w, g, options),
+        )
     }
 
     fn conv3d_backward_weight(
@@ -181,13 +194,11 @@ impl<B: ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
         grad_output: FloatTensor<Self>,
         options: Conv3dOptions,
     ) -> FloatTensor<Self> {
-        refuse_tracked::<B, C>("conv3d_backward_weight", &[&input, &weight, &grad_output]);
-        untracked::<B, C>(B::conv3d_backward_weight(
-            inner::<B, C>(input),
-            inner::<B, C>(weight),
-            inner::<B, C>(grad_output),
-            options,
-        ))
+        backward_on_inner::<B, C>(
+            "conv3d_backward_weight",
+            [input, weight, grad_output],
+            |x, w, g| B::conv3d_backward_weight(x, w, g, options),
+        )
     }
 
     fn conv_transpose3d_forward(
@@ -205,16 +216,11 @@ impl<B: ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
         grad_output: FloatTensor<Self>,
         options: ConvTranspose3dOptions,
     ) -> FloatTensor<Self> {
-        refuse_tracked::<B, C>(
+        backward_on_inner::<B, C>(
             "conv_transpose3d_backward_input",
-            &[&input, &weight, &grad_output],
-        );
-        untracked::<B, C>(B::conv_transpose3d_backward_input(
-            inner::<B, C>(input),
-            inner::<B, C>(weight),
-            inner::<B, C>(grad_output),
-            options,
-        ))
+            [input, weight, grad_output],
+            |x, w, g| B::conv_transpose3d_backward_input(x, w, g, options),
+        )
     }
 
     fn conv_transpose3d_backward_weight(
@@ -223,15 +229,10 @@ impl<B: ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
         grad_output: FloatTensor<Self>,
         options: ConvTranspose3dOptions,
     ) -> FloatTensor<Self> {
-        refuse_tracked::<B, C>(
+        backward_on_inner::<B, C>(
             "conv_transpose3d_backward_weight",
-            &[&input, &weight, &grad_output],
-        );
-        untracked::<B, C>(B::conv_transpose3d_backward_weight(
-            inner::<B, C>(input),
-            inner::<B, C>(weight),
-            inner::<B, C>(grad_output),
-            options,
-        ))
+            [input, weight, grad_output],
+            |x, w, g| B::conv_transpose3d_backward_weight(x, w, g, options),
+        )
     }
 }

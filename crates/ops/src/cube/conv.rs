@@ -6,7 +6,7 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeBackend;
 
 use crate::backend::ConvBackend;
-use crate::contract::{self, enforce, Spec};
+use crate::contract;
 use crate::conv::Conv3dOptions;
 use crate::conv_transpose::ConvTranspose3dOptions;
 
@@ -19,13 +19,7 @@ impl ConvBackend for CubeBackend {
         bias: CubeTensor,
         options: Conv3dOptions,
     ) -> CubeTensor {
-        enforce(contract::conv3d(
-            "conv3d",
-            &Spec::of(&input),
-            &Spec::of(&weight),
-            &Spec::of(&bias),
-            &options,
-        ));
+        contract::enforce_conv("conv3d", [&input, &weight, &bias], &options);
         <Burn as ModuleOps<Burn>>::conv3d(input, weight, Some(bias), options.to_burn())
     }
 
@@ -35,13 +29,11 @@ impl ConvBackend for CubeBackend {
         grad_output: CubeTensor,
         options: Conv3dOptions,
     ) -> CubeTensor {
-        enforce(contract::conv3d_backward(
+        contract::enforce_conv_backward(
             "conv3d_backward_input",
-            &Spec::of(&input),
-            &Spec::of(&weight),
-            &Spec::of(&grad_output),
+            [&input, &weight, &grad_output],
             &options,
-        ));
+        );
         <Burn as ModuleOps<Burn>>::conv3d_x_backward(input, weight, grad_output, options.to_burn())
     }
 
@@ -51,13 +43,11 @@ impl ConvBackend for CubeBackend {
         grad_output: CubeTensor,
         options: Conv3dOptions,
     ) -> CubeTensor {
-        enforce(contract::conv3d_backward(
+        contract::enforce_conv_backward(
             "conv3d_backward_weight",
-            &Spec::of(&input),
-            &Spec::of(&weight),
-            &Spec::of(&grad_output),
+            [&input, &weight, &grad_output],
             &options,
-        ));
+        );
         <Burn as ModuleOps<Burn>>::conv3d_weight_backward(
             input,
             weight,
@@ -72,13 +62,7 @@ impl ConvBackend for CubeBackend {
         bias: CubeTensor,
         options: ConvTranspose3dOptions,
     ) -> CubeTensor {
-        enforce(contract::conv3d(
-            "conv_transpose3d",
-            &Spec::of(&input),
-            &Spec::of(&weight),
-            &Spec::of(&bias),
-            &options,
-        ));
+        contract::enforce_conv("conv_transpose3d", [&input, &weight, &bias], &options);
         <Burn as ModuleOps<Burn>>::conv_transpose3d(input, weight, Some(bias), options.to_burn())
     }
 
@@ -88,13 +72,11 @@ impl ConvBackend for CubeBackend {
         grad_output: CubeTensor,
         options: ConvTranspose3dOptions,
     ) -> CubeTensor {
-        enforce(contract::conv3d_backward(
+        contract::enforce_conv_backward(
             "conv_transpose3d_backward_input",
-            &Spec::of(&input),
-            &Spec::of(&weight),
-            &Spec::of(&grad_output),
+            [&input, &weight, &grad_output],
             &options,
-        ));
+        );
         <Burn as ModuleOps<Burn>>::conv_transpose3d_x_backward(
             weight,
             grad_output,
@@ -108,13 +90,11 @@ impl ConvBackend for CubeBackend {
         grad_output: CubeTensor,
         options: ConvTranspose3dOptions,
     ) -> CubeTensor {
-        enforce(contract::conv3d_backward(
+        contract::enforce_conv_backward(
             "conv_transpose3d_backward_weight",
-            &Spec::of(&input),
-            &Spec::of(&weight),
-            &Spec::of(&grad_output),
+            [&input, &weight, &grad_output],
             &options,
-        ));
+        );
         <Burn as ModuleOps<Burn>>::conv_transpose3d_weight_backward(
             input,
             weight,

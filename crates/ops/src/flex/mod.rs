@@ -18,7 +18,7 @@ use burn::tensor::{Bytes, DType, Element, FloatDType, Shape};
 use crate::backend::{ActivationBackend, ConvBackend, NormBackend, PoolBackend, SamplingBackend};
 use crate::bspline::Tridiagonal;
 use crate::contract::{self, enforce, Spec};
-use crate::conv::{Conv3dOptions, ConvShape};
+use crate::conv::Conv3dOptions;
 use crate::conv_transpose::ConvTranspose3dOptions;
 use crate::options::SampleOptions;
 use crate::pool::Pool3dOptions;
@@ -328,19 +328,12 @@ impl ConvBackend for Flex {
         bias: FlexTensor,
         options: Conv3dOptions,
     ) -> FlexTensor {
-        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
-        enforce(contract::conv3d(
-            "conv3d",
-            &si,
-            &sw,
-            &Spec::of(&bias),
-            &options,
-        ));
-        let s = ConvShape::new(&si.shape, &sw.shape, &options).expect("checked by the contract");
-        by_dtype!(si.dtype, T => {
+        let s = contract::enforce_conv("conv3d", [&input, &weight, &bias], &options);
+        let dtype = input.dtype();
+        by_dtype!(dtype, T => {
             let (x, w, b) = (contiguous::<T>(input), contiguous::<T>(weight), contiguous::<T>(bias));
             let v = conv::forward(x.storage::<T>(), w.storage::<T>(), b.storage::<T>(), &s);
-            output(v, &s.output_dims(), si.dtype)
+            output(v, &s.output_dims(), dtype)
         })
     }
 
@@ -350,16 +343,11 @@ impl ConvBackend for Flex {
         grad_output: FlexTensor,
         options: Conv3dOptions,
     ) -> FlexTensor {
-        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
-        let op = "conv3d_backward_input";
-        enforce(contract::conv3d_backward(
-            op,
-            &si,
-            &sw,
-            &Spec::of(&grad_output),
+        let s = contract::enforce_conv_backward(
+            "conv3d_backward_input",
+            [&input, &weight, &grad_output],
             &options,
-        ));
-        let s = ConvShape::new(&si.shape, &sw.shape, &options).expect("checked by the contract");
+        );
         drop(input);
         let dtype = grad_output.dtype();
         by_dtype!(dtype, T => {
@@ -375,16 +363,11 @@ impl ConvBackend for Flex {
         grad_output: FlexTensor,
         options: Conv3dOptions,
     ) -> FlexTensor {
-        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
-        let op = "conv3d_backward_weight";
-        enforce(contract::conv3d_backward(
-            op,
-            &si,
-            &sw,
-            &Spec::of(&grad_output),
+        let s = contract::enforce_conv_backward(
+            "conv3d_backward_weight",
+            [&input, &weight, &grad_output],
             &options,
-        ));
-        let s = ConvShape::new(&si.shape, &sw.shape, &options).expect("checked by the contract");
+        );
         drop(weight);
         let dtype = grad_output.dtype();
         by_dtype!(dtype, T => {
@@ -403,16 +386,12 @@ impl ConvBackend for Flex {
         bias: FlexTensor,
         options: ConvTranspose3dOptions,
     ) -> FlexTensor {
-        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
-        let op = "conv_transpose3d";
-        enforce(contract::conv3d(op, &si, &sw, &Spec::of(&bias), &options));
-        let s = options
-            .adjoint_shape(&si.shape, &sw.shape)
-            .expect("checked by the contract");
-        by_dtype!(si.dtype, T => {
+        let s = contract::enforce_conv("conv_transpose3d", [&input, &weight, &bias], &options);
+        let dtype = input.dtype();
+        by_dtype!(dtype, T => {
             let (x, w, b) = (contiguous::<T>(input), contiguous::<T>(weight), contiguous::<T>(bias));
             let v = conv::backward_input(w.storage::<T>(), x.storage::<T>(), &s, Some(b.storage::<T>()));
-            output(v, &s.input_dims(), si.dtype)
+            output(v, &s.input_dims(), dtype)
         })
     }
 
@@ -422,18 +401,11 @@ impl ConvBackend for Flex {
         grad_output: FlexTensor,
         options: ConvTranspose3dOptions,
     ) -> FlexTensor {
-        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
-        let op = "conv_transpose3d_backward_input";
-        enforce(contract::conv3d_backward(
-            op,
-            &si,
-            &sw,
-            &Spec::of(&grad_output),
+        let s = contract::enforce_conv_backward(
+            "conv_transpose3d_backward_input",
+            [&input, &weight, &grad_output],
             &options,
-        ));
-        let s = options
-            .adjoint_shape(&si.shape, &sw.shape)
-            .expect("checked by the contract");
+        );
         drop(input);
         let dtype = grad_output.dtype();
         by_dtype!(dtype, T => {
@@ -450,18 +422,11 @@ impl ConvBackend for Flex {
         grad_output: FlexTensor,
         options: ConvTranspose3dOptions,
     ) -> FlexTensor {
-        let (si, sw) = (Spec::of(&input), Spec::of(&weight));
-        let op = "conv_transpose3d_backward_weight";
-        enforce(contract::conv3d_backward(
-            op,
-            &si,
-            &sw,
-            &Spec::of(&grad_output),
+        let s = contract::enforce_conv_backward(
+            "conv_transpose3d_backward_weight",
+            [&input, &weight, &grad_output],
             &options,
-        ));
-        let s = options
-            .adjoint_shape(&si.shape, &sw.shape)
-            .expect("checked by the contract");
+        );
         drop(weight);
         let dtype = grad_output.dtype();
         by_dtype!(dtype, T => {
