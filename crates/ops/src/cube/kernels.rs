@@ -117,6 +117,7 @@ fn axis_taps<F: Float>(
     offsets: &mut Array<usize>,
     weights: &mut Array<F>,
     derivatives: &mut Array<F>,
+    masks: &mut Array<F>,
     #[comptime] interpolation: Interpolation,
     #[comptime] padding: Padding,
     #[comptime] rounding: Rounding,
@@ -141,6 +142,7 @@ fn axis_taps<F: Float>(
             }
             offsets[0] = usize::cast_from(select(valid, i, 0)) * stride;
             weights[0] = select(valid, F::new(1.0), F::new(0.0));
+            masks[0] = weights[0];
             derivatives[0] = F::new(0.0);
         }
         Interpolation::Linear => {
@@ -160,6 +162,8 @@ fn axis_taps<F: Float>(
             weights[1] = select(v1, t, F::new(0.0));
             derivatives[0] = select(v0, -g, F::new(0.0));
             derivatives[1] = select(v1, g, F::new(0.0));
+            masks[0] = select(v0, F::new(1.0), F::new(0.0));
+            masks[1] = select(v1, F::new(1.0), F::new(0.0));
         }
         Interpolation::BSpline => {
             let keep = if comptime!(padding == Padding::Zeros || padding == Padding::Itk) {
@@ -197,6 +201,10 @@ fn axis_taps<F: Float>(
             offsets[1] = usize::cast_from(mirror(i0, size)) * stride;
             offsets[2] = usize::cast_from(mirror(i0 + 1, size)) * stride;
             offsets[3] = usize::cast_from(mirror(i0 + 2, size)) * stride;
+            #[unroll]
+            for k in 0..4 {
+                masks[k] = keep;
+            }
         }
     }
 }
@@ -267,18 +275,29 @@ fn unnormalize<F: Float>(g: F, size: i32, #[comptime] align: bool) -> F {
 }
 
 /// The taps of one point on the three axes, for a volume with element strides `strides`
-/// `(W, H, D)`.
+/// `(W, H, D)`. A tap outside the volume has weight 0, offset 0 and mask 0: its voxel is read
+/// (a harmless address) but never used, so a NaN or infinite voxel 0 does not reach points
+/// outside the volume (`0 * NaN` would).
 #[derive(CubeType)]
 struct PointTaps<F: Float> {
     ox: Array<usize>,
     wx: Array<F>,
     dx: Array<F>,
+    mx: Array<F>,
     oy: Array<usize>,
     wy: Array<F>,
     dy: Array<F>,
+    my: Array<F>,
     oz: Array<usize>,
     wz: Array<F>,
     dz: Array<F>,
+    mz: Array<F>,
+}
+
+/// The voxel `v` of tap `(a, b, e)`, or 0 where any of its axes is outside the volume.
+#[cube]
+fn masked<F: Float>(t: &PointTaps<F>, a: usize, b: usize, e: usize, v: F) -> F {
+    select(t.mz[a] * t.my[b] * t.mx[e] > F::new(0.0), v, F::new(0.0))
 }
 
 #[cube]
@@ -297,12 +316,15 @@ fn point_taps<F: Float>(
         ox: Array::new(k),
         wx: Array::new(k),
         dx: Array::new(k),
+        mx: Array::new(k),
         oy: Array::new(k),
         wy: Array::new(k),
         dy: Array::new(k),
+        my: Array::new(k),
         oz: Array::new(k),
         wz: Array::new(k),
         dz: Array::new(k),
+        mz: Array::new(k),
     };
     let (px, py, pz) = p;
     let (w, h, d) = sizes;
@@ -314,6 +336,7 @@ fn point_taps<F: Float>(
         &mut t.ox,
         &mut t.wx,
         &mut t.dx,
+        &mut t.mx,
         interpolation,
         padding,
         rounding,
@@ -326,6 +349,7 @@ fn point_taps<F: Float>(
         &mut t.oy,
         &mut t.wy,
         &mut t.dy,
+        &mut t.my,
         interpolation,
         padding,
         rounding,
@@ -338,6 +362,7 @@ fn point_taps<F: Float>(
         &mut t.oz,
         &mut t.wz,
         &mut t.dz,
+        &mut t.mz,
         interpolation,
         padding,
         rounding,
@@ -403,7 +428,7 @@ pub(crate) fn sample_kernel<F: Float, C: Float>(
                 let off = base + t.oz[a] + t.oy[b];
                 #[unroll]
                 for e in 0..k {
-                    acc += wab * t.wx[e] * C::cast_from(input[off + t.ox[e]]);
+                    acc += wab * t.wx[e] * masked(&t, a, b, e, C::cast_from(input[off + t.ox[e]]));
                 }
             }
         }
@@ -560,7 +585,7 @@ fn position_gradient<F: Float, C: Float>(
                 let off = base + t.oz[a] + t.oy[b];
                 #[unroll]
                 for e in 0..k {
-                    let v = g * C::cast_from(input[off + t.ox[e]]);
+                    let v = g * masked(t, a, b, e, C::cast_from(input[off + t.ox[e]]));
                     gx += t.wz[a] * t.wy[b] * t.dx[e] * v;
                     gy += t.wz[a] * t.dy[b] * t.wx[e] * v;
                     gz += t.dz[a] * t.wy[b] * t.wx[e] * v;

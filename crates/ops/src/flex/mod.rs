@@ -2,6 +2,7 @@
 //! or f64, whichever the input is; other float types run in f32.
 
 mod activation;
+mod buffer;
 mod conv;
 mod isa;
 mod norm;

@@ -84,9 +84,21 @@ macro_rules! impl_real {
 impl_real!(f32);
 impl_real!(f64);
 
+/// The offset of a tap outside the volume: beyond every volume (the sum of three stays below
+/// `usize::MAX`), so [`read`] gives 0 for it and a scatter skips it. Reading voxel 0 with weight
+/// 0 instead would turn a NaN or infinite voxel 0 into NaN at every point outside the volume;
+/// PyTorch and ITK read nothing there.
+pub(crate) const OUTSIDE: usize = usize::MAX / 4;
+
+/// The voxel at element offset `at` (a sum of tap offsets), 0 for a tap outside the volume.
+#[inline(always)]
+pub(crate) fn read<T: Real>(volume: &[T], at: usize) -> T {
+    volume.get(at).copied().unwrap_or(T::ZERO)
+}
+
 /// One tap: an element offset along the axis (index times stride), its weight, and the
 /// derivative of the weight with respect to the position. A tap outside the volume (zero
-/// padding) has weight and derivative 0 and offset 0, so reading it is harmless.
+/// padding) has weight and derivative 0 and offset [`OUTSIDE`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tap<T> {
     pub offset: usize,
@@ -96,7 +108,7 @@ pub(crate) struct Tap<T> {
 
 impl<T: Real> Tap<T> {
     const NONE: Self = Tap {
-        offset: 0,
+        offset: OUTSIDE,
         w: T::ZERO,
         dw: T::ZERO,
     };

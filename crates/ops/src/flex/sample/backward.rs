@@ -3,8 +3,10 @@
 
 use rayon::prelude::*;
 
+use super::super::buffer::zeroed;
 use super::super::taps::{
-    BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real, ReflectionPad, ZerosPad,
+    read, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real, ReflectionPad,
+    ZerosPad,
 };
 use super::forward::with_kernel;
 use super::positions::{AffinePositions, GridPositions};
@@ -33,7 +35,7 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd:
     let voxels = dims.voxels();
     let points = dims.points();
     let slab = channels * voxels;
-    let mut grad = vec![T::ZERO; n_batch * slab];
+    let mut grad = zeroed(n_batch * slab);
     if grad.is_empty() || points == 0 {
         return grad;
     }
@@ -55,7 +57,10 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd:
                             let gab = g * a.w * b.w;
                             let off = a.offset + b.offset;
                             for cc in &t.x {
-                                volume[off + cc.offset] += gab * cc.w;
+                                // A tap outside the volume has nothing to receive.
+                                if let Some(v) = volume.get_mut(off + cc.offset) {
+                                    *v += gab * cc.w;
+                                }
                             }
                         }
                     }
@@ -123,7 +128,7 @@ fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
 ) -> Vec<T> {
     let [n_batch, ..] = dims.input;
     let [od, oh, ow] = dims.output;
-    let mut grad = vec![T::ZERO; n_batch * dims.points() * 3];
+    let mut grad = zeroed(n_batch * dims.points() * 3);
     if grad.is_empty() || o.interpolation == Interpolation::Nearest {
         return grad;
     }
@@ -241,8 +246,8 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
     let slab = channels * voxels;
     let rows = od * oh;
     let scale = positions.scale();
-    let mut grad_input = vec![T::ZERO; n_batch * slab];
-    let mut grad_grid = vec![T::ZERO; n_batch * points * 3];
+    let mut grad_input = zeroed(n_batch * slab);
+    let mut grad_grid = zeroed(n_batch * points * 3);
     if grad_input.is_empty() || grad_grid.is_empty() {
         return (grad_input, grad_grid);
     }
@@ -270,10 +275,12 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
                             let gab = g * a.w * b.w;
                             let (mut s, mut sd) = (T::ZERO, T::ZERO);
                             for cc in &t.x {
-                                let v = volume[off + cc.offset];
+                                let v = read(volume, off + cc.offset);
                                 s += cc.w * v;
                                 sd += cc.dw * v;
-                                dst[off + cc.offset] += gab * cc.w;
+                                if let Some(d) = dst.get_mut(off + cc.offset) {
+                                    *d += gab * cc.w;
+                                }
                             }
                             acc[0] += g * a.w * b.w * sd;
                             acc[1] += g * a.w * b.dw * s;

@@ -3,12 +3,13 @@
 
 use rayon::prelude::*;
 
+use super::super::buffer::zeroed;
 use super::super::isa::Isa;
 use super::super::taps::{
-    nearest_index, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real,
+    nearest_index, read, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real,
     ReflectionPad, Tap, ZerosPad,
 };
-use super::{interpolate, point_taps, Dims, Positions};
+use super::{gather, interpolate, point_taps, Dims, Positions};
 use crate::options::{Interpolation, Padding, Rounding, SampleOptions};
 
 /// Calls `$f::<T, P, K, Kernel, Pad>` for the options' interpolation and padding.
@@ -87,7 +88,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
     let [n_batch, channels, ..] = dims.input;
     let [od, oh, ow] = dims.output;
     let voxels = dims.voxels();
-    let mut output = vec![T::ZERO; n_batch * channels * dims.points()];
+    let mut output = zeroed(n_batch * channels * dims.points());
     if output.is_empty() {
         return output;
     }
@@ -124,7 +125,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                             for &(off, w) in row {
                                 let mut s = T::ZERO;
                                 for c in tx {
-                                    s += c.w * volume[off + c.offset];
+                                    s += c.w * read(volume, off + c.offset);
                                 }
                                 acc += w * s;
                             }
@@ -146,8 +147,14 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                         _ => (0, ow),
                     };
                     let (lo, hi) = match line {
-                        Some((base, step)) if K <= 2 => {
-                            let (lo, hi) = within_run(base, step, dims.input, ow, -INSIDE_MARGIN);
+                        // Non-finite positions take the general path, which knows their rule.
+                        Some((base, step))
+                            if K <= 2
+                                && base.iter().chain(&step).all(|v| v.to_f64().is_finite()) =>
+                        {
+                            let margin =
+                                interior_margin::<K>(Pd::PADDING, o.align_corners, dims.input);
+                            let (lo, hi) = within_run(base, step, dims.input, ow, margin);
                             let lo = lo.clamp(start, end);
                             (lo, hi.clamp(lo, end))
                         }
@@ -194,9 +201,38 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
     output
 }
 
-/// How far inside the volume, in voxels, the interior run keeps every position: rounding cannot
-/// step outside.
+/// How far inside the volume, in voxels, the interior run keeps every position where its rule
+/// holds only inside: rounding cannot step outside.
 const INSIDE_MARGIN: f64 = 1e-3;
+
+/// How far beyond the outermost voxel centres (negative: inside them) the interior run's
+/// formula, clamped indices and fractions, gives what the padding rule gives, less
+/// [`INSIDE_MARGIN`] for positions formed in the input's type.
+/// - Nearest, every rule, within half a voxel: the nearest index of a position in
+///   `(-0.5, n - 0.5)` is its clamp's (reflection about -0.5 or 0 moves no such point to
+///   another voxel).
+/// - Linear: border clamps everywhere as the run does; ITK clamps inside the outer voxel faces;
+///   zero padding and reflection blend with a zero or a mirrored neighbour outside the centres.
+///   The clamped lower corner needs two voxels on every axis.
+fn interior_margin<const K: usize>(
+    padding: Padding,
+    align_corners: bool,
+    input: [usize; 5],
+) -> f64 {
+    let half = 0.5 - INSIDE_MARGIN;
+    if K == 1 {
+        return half;
+    }
+    if input[2..].iter().any(|&n| n < 2) {
+        return -INSIDE_MARGIN;
+    }
+    match padding {
+        Padding::Border => f64::INFINITY,
+        Padding::Itk => half,
+        Padding::Reflection if !align_corners => half,
+        Padding::Zeros | Padding::Reflection => -INSIDE_MARGIN,
+    }
+}
 
 /// How far beyond the outermost voxel centres a position may lie and still touch the volume
 /// (a linear tap reaches one voxel out), plus room for the per-point positions, formed in the
@@ -240,10 +276,10 @@ fn within_run<T: Real>(
 
 /// A row of affine positions `base + x * step` (voxel `(x, y, z)`), in f64: in f32, from 2^14
 /// voxels along an axis, rounding exceeds the interior run's margin.
-struct Row {
-    base: [f64; 3],
-    step: [f64; 3],
-    input: [usize; 5],
+pub(super) struct Row {
+    pub(super) base: [f64; 3],
+    pub(super) step: [f64; 3],
+    pub(super) input: [usize; 5],
 }
 
 impl Row {
@@ -435,11 +471,26 @@ fn nearest_run<T: Real>(
     out: &mut [T],
     rounding: Rounding,
 ) {
-    dispatch!(isa, nearest_blocks::<T>(volume, row, lo, out, rounding))
+    let done = as_f32(volume, out).map_or(0, |(v, o)| {
+        gather::nearest(v, row, lo, o, rounding == Rounding::HalfUp)
+    });
+    let out = &mut out[done..];
+    dispatch!(
+        isa,
+        nearest_blocks::<T>(volume, row, lo + done, out, rounding)
+    )
+}
+
+/// The volume and output as f32 slices where `T` is f32: the gathers' type.
+fn as_f32<'a, T: Real>(volume: &'a [T], out: &'a mut [T]) -> Option<(&'a [f32], &'a mut [f32])> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        .then(|| (bytemuck::cast_slice(volume), bytemuck::cast_slice_mut(out)))
 }
 
 /// Trilinear samples of points `lo..lo + out.len()` of `row`, compiled for `isa`.
 fn linear_run<T: Real>(isa: Isa, volume: &[T], row: &Row, lo: usize, out: &mut [T]) {
+    let done = as_f32(volume, out).map_or(0, |(v, o)| gather::linear(v, row, lo, o));
+    let (lo, out) = (lo + done, &mut out[done..]);
     dispatch!(
         isa,
         linear_blocks::<T>(volume, row, lo, out, Rounding::HalfToEven)
@@ -496,7 +547,13 @@ fn blocked_len(run: usize, voxels: usize) -> usize {
 /// Nearest samples of points `lo..lo + out.len()` of `row`, all inside the volume (the
 /// interior run).
 #[inline(always)]
-fn nearest_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], rounding: Rounding) {
+pub(super) fn nearest_blocks<T: Real>(
+    volume: &[T],
+    row: &Row,
+    lo: usize,
+    out: &mut [T],
+    rounding: Rounding,
+) {
     let [_, _, d, h, w] = row.input;
     let last = [w - 1, h - 1, d - 1].map(|n| n as f64);
     let half_up = rounding == Rounding::HalfUp;
@@ -531,7 +588,13 @@ fn nearest_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], ro
 /// every axis (its margin excludes size 1), and indices are clamped to `n - 2`, so the `+ 1`
 /// neighbours are in the volume.
 #[inline(always)]
-fn linear_blocks<T: Real>(volume: &[T], row: &Row, lo: usize, out: &mut [T], _: Rounding) {
+pub(super) fn linear_blocks<T: Real>(
+    volume: &[T],
+    row: &Row,
+    lo: usize,
+    out: &mut [T],
+    _: Rounding,
+) {
     let [_, _, d, h, w] = row.input;
     let plane = h * w;
     let last = [w, h, d].map(|n| n.saturating_sub(2) as f64);

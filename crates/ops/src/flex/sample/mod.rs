@@ -11,6 +11,7 @@
 
 mod backward;
 mod forward;
+mod gather;
 mod positions;
 mod scatter;
 
@@ -20,7 +21,7 @@ pub(crate) use backward::{
 pub(crate) use forward::forward;
 pub(crate) use positions::{AffinePositions, GridPositions, Positions};
 
-use super::taps::{Kernel, PadRule, Real, Tap};
+use super::taps::{read, Kernel, PadRule, Real, Tap};
 use crate::options::SampleOptions;
 
 /// Input volume and output grid sizes.
@@ -117,7 +118,7 @@ pub(super) fn interpolate<T: Real, const K: usize>(volume: &[T], t: &PointTaps<T
             let wab = a.w * b.w;
             let off = a.offset + b.offset;
             for c in &t.x {
-                acc += wab * c.w * volume[off + c.offset];
+                acc += wab * c.w * read(volume, off + c.offset);
             }
         }
     }
@@ -134,7 +135,7 @@ pub(super) fn value_gradient<T: Real, const K: usize>(volume: &[T], t: &PointTap
             let off = a.offset + b.offset;
             let (mut s, mut sd) = (T::ZERO, T::ZERO);
             for c in &t.x {
-                let v = volume[off + c.offset];
+                let v = read(volume, off + c.offset);
                 s += c.w * v;
                 sd += c.dw * v;
             }

@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use super::super::buffer::zeroed;
 use super::super::taps::Real;
 
 /// Splits `s` into consecutive pieces of the given lengths.
@@ -82,7 +83,7 @@ pub(super) fn scatter_rows<T: Real, F>(
             .into_par_iter()
             .enumerate()
             .map(|(t, block)| {
-                let mut buf = vec![T::ZERO; slab];
+                let mut buf = zeroed(slab);
                 pass(n, bounds[t]..bounds[t + 1], &mut buf, block);
                 buf
             })
