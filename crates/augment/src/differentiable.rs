@@ -11,7 +11,7 @@ use medburn_spatial::{resample_voxels, Interpolator};
 
 use crate::error::{AugmentError, Result};
 use crate::spatial::affine::AffineSample;
-use crate::spatial::elastic::{spline_field, ElasticSample};
+use crate::spatial::elastic::{spline_field, ControlField, ElasticSample};
 
 /// The parameters of [`crate::RandomAffine`] as tensors `[N, 3]` (shear aside): rotation of
 /// the content about the world x, y, z axes (radians, x first), scale factors, translation
@@ -199,7 +199,8 @@ pub fn differentiable_elastic(
 }
 
 /// The drawn control displacements of elastic samples as the tensor [`differentiable_elastic`]
-/// takes (`None`: no displacement).
+/// takes (`None`: no displacement). Fails on samples of different control grids, on
+/// displacements that are not finite, and on a batch without a deformed sample.
 ///
 /// ```
 /// use burn::tensor::Device;
@@ -212,30 +213,5 @@ pub fn elastic_tensor(
     samples: &[Option<ElasticSample>],
     device: &burn::tensor::Device,
 ) -> Result<Tensor<5>> {
-    let Some(first) = samples.iter().flatten().next() else {
-        return Err(AugmentError::Params("no elastic sample".into()));
-    };
-    let size = first.control_size;
-    let points: usize = size.iter().product();
-    let mut v = Vec::with_capacity(samples.len() * 3 * points);
-    for s in samples {
-        match s {
-            Some(s) if s.control_size == size && s.displacement_mm.len() == points => {
-                for c in 0..3 {
-                    v.extend(s.displacement_mm.iter().map(|d| d[c] as f32));
-                }
-            }
-            Some(_) => {
-                return Err(AugmentError::Params(
-                    "elastic samples of different control grids".into(),
-                ))
-            }
-            None => v.extend(std::iter::repeat_n(0.0f32, 3 * points)),
-        }
-    }
-    let [ci, cj, ck] = size;
-    Ok(Tensor::from_data(
-        TensorData::new(v, [samples.len(), 3, ck, cj, ci]),
-        device,
-    ))
+    ControlField::in_mm(samples)?.tensor(samples.len(), device)
 }

@@ -136,6 +136,28 @@ impl ControlField {
     /// Converts drawn samples (mm, world axes) to voxels of `geometry`; a one-voxel axis does
     /// not move.
     pub(crate) fn new(samples: &[Option<ElasticSample>], geometry: &Geometry) -> Result<Self> {
+        let to_index = geometry.physical_to_index_matrix();
+        let size = geometry.size();
+        Self::converted(samples, |d, c| {
+            if size[c] > 1 {
+                (0..3).map(|k| to_index[c][k] * d[k]).sum()
+            } else {
+                0.0
+            }
+        })
+    }
+
+    /// The drawn samples as they are (mm along world axes).
+    pub(crate) fn in_mm(samples: &[Option<ElasticSample>]) -> Result<Self> {
+        Self::converted(samples, |d, c| d[c])
+    }
+
+    /// Channel `c` of each control point is `convert(displacement_mm, c)`. Every deformed
+    /// sample must share the first one's control grid and be finite.
+    fn converted(
+        samples: &[Option<ElasticSample>],
+        convert: impl Fn(&[f64; 3], usize) -> f64,
+    ) -> Result<Self> {
         let Some(first) = samples.iter().flatten().next() else {
             return Err(AugmentError::Params(
                 "an elastic stage without a deformed sample".into(),
@@ -143,8 +165,6 @@ impl ControlField {
         };
         let control_size = first.control_size;
         let points: usize = control_size.iter().product();
-        let to_index = geometry.physical_to_index_matrix();
-        let size = geometry.size();
         let mut values = Vec::with_capacity(samples.len());
         for s in samples {
             let Some(s) = s else {
@@ -166,10 +186,7 @@ impl ControlField {
             let mut v = vec![0.0f32; 3 * points];
             for (p, d) in s.displacement_mm.iter().enumerate() {
                 for c in 0..3 {
-                    if size[c] > 1 {
-                        let x: f64 = (0..3).map(|k| to_index[c][k] * d[k]).sum();
-                        v[c * points + p] = x as f32;
-                    }
+                    v[c * points + p] = convert(d, c) as f32;
                 }
             }
             values.push(Some(v));
@@ -234,8 +251,8 @@ impl ControlField {
         spline_field(self.tensor(batch, device)?, size)
     }
 
-    /// `[N, 3, ck, cj, ci]` on `device`.
-    fn tensor(&self, batch: usize, device: &Device) -> Result<Tensor<5>> {
+    /// `[N, 3, ck, cj, ci]` on `device`, zeros for samples left alone.
+    pub(crate) fn tensor(&self, batch: usize, device: &Device) -> Result<Tensor<5>> {
         if batch != self.values.len() {
             return Err(AugmentError::Params(format!(
                 "elastic field for {} samples on a batch of {batch}",

@@ -45,6 +45,38 @@ fn tap(
         .filter(|&i| i < len)
 }
 
+/// Calls `row(r, j, input_row_start)` for every `(ci, a, b)` (as `r = (ci * kD + a) * kH + b`)
+/// and tile row `j`, in that order, with the start of the input row that D tap `a` and H tap
+/// `b` of output row `rows.start + j` read in channel `ci` of the group's input (`None` where
+/// the row is in the D or H padding). Both layouts, full unfolding and padded rows, walk this.
+#[inline]
+pub(super) fn for_each_input_row(
+    s: &ConvShape,
+    rows: &Range<usize>,
+    mut row: impl FnMut(usize, usize, Option<usize>),
+) {
+    let [d, h, w] = s.input;
+    let [k0, k1, _] = s.kernel;
+    let ho_len = s.output[1];
+    for ci in 0..s.in_channels / s.groups {
+        for a in 0..k0 {
+            for b in 0..k1 {
+                let r = (ci * k0 + a) * k1 + b;
+                for (j, index) in rows.clone().enumerate() {
+                    let (od, oh) = (index / ho_len, index % ho_len);
+                    let id = tap(od, a, s.stride[0], s.dilation[0], s.padding[0], d);
+                    let ih = tap(oh, b, s.stride[1], s.dilation[1], s.padding[1], h);
+                    let start = match (id, ih) {
+                        (Some(id), Some(ih)) => Some(((ci * d + id) * h + ih) * w),
+                        _ => None,
+                    };
+                    row(r, j, start);
+                }
+            }
+        }
+    }
+}
+
 /// Calls `row(k, j, input_row_start)` for every weight element `k` and tile row `j` whose
 /// input row exists (`None` where the row is in the D or H padding), in `k` order.
 #[inline]
@@ -53,29 +85,12 @@ fn for_each_row(
     rows: &Range<usize>,
     mut row: impl FnMut(usize, usize, Option<usize>),
 ) {
-    let [d, h, w] = s.input;
-    let [k0, k1, k2] = s.kernel;
-    let ho_len = s.output[1];
-    let c_in = s.in_channels / s.groups;
-    for ci in 0..c_in {
-        for a in 0..k0 {
-            for b in 0..k1 {
-                let k_ab = ((ci * k0 + a) * k1 + b) * k2;
-                for (j, r) in rows.clone().enumerate() {
-                    let (od, oh) = (r / ho_len, r % ho_len);
-                    let id = tap(od, a, s.stride[0], s.dilation[0], s.padding[0], d);
-                    let ih = tap(oh, b, s.stride[1], s.dilation[1], s.padding[1], h);
-                    let start = match (id, ih) {
-                        (Some(id), Some(ih)) => Some(((ci * d + id) * h + ih) * w),
-                        _ => None,
-                    };
-                    for c in 0..k2 {
-                        row(k_ab + c, j, start);
-                    }
-                }
-            }
+    let k2 = s.kernel[2];
+    for_each_input_row(s, rows, |r, j, start| {
+        for c in 0..k2 {
+            row(r * k2 + c, j, start);
         }
-    }
+    });
 }
 
 /// The W taps of kernel column `c`: the outputs that read inside the row, and the input index

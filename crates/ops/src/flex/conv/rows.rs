@@ -14,6 +14,7 @@
 
 use std::ops::Range;
 
+use super::columns::for_each_input_row;
 use super::matmul::{MatRef, Shared};
 use crate::conv::ConvShape;
 use crate::flex::taps::Real;
@@ -141,31 +142,9 @@ impl RowLayout {
         rows: &Range<usize>,
         mut row: impl FnMut(usize, Option<usize>),
     ) {
-        let [d, h, w] = s.input;
-        let [k0, k1, _] = s.kernel;
-        let ho = s.output[1];
         let stride = self.r_stride(s, rows.len());
         let len = self.row_len(s);
-        let tap = |o: usize, k: usize, a: usize, n: usize| {
-            (o * s.stride[a] + k * s.dilation[a])
-                .checked_sub(s.padding[a])
-                .filter(|&i| i < n)
-        };
-        for ci in 0..s.in_channels / s.groups {
-            for a in 0..k0 {
-                for b in 0..k1 {
-                    let r = (ci * k0 + a) * k1 + b;
-                    for (j, row_index) in rows.clone().enumerate() {
-                        let (od, oh) = (row_index / ho, row_index % ho);
-                        let start = match (tap(od, a, 0, d), tap(oh, b, 1, h)) {
-                            (Some(id), Some(ih)) => Some(((ci * d + id) * h + ih) * w),
-                            _ => None,
-                        };
-                        row(r * stride + j * len, start);
-                    }
-                }
-            }
-        }
+        for_each_input_row(s, rows, |r, j, start| row(r * stride + j * len, start));
     }
 
     /// Fills `R` with the padded input rows of the tile's output rows `rows`, from one
