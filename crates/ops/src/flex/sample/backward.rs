@@ -258,8 +258,32 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
         for row in rows {
             let (z, y) = (row / oh, row % oh);
             for x in 0..ow {
-                let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
+                let at = positions.at(n, z, y, x);
                 let p = row * ow + x;
+                let q = ((row - first) * ow + x) * 3;
+                if K == 2 {
+                    if let Some((corner, frac)) = interior_corner(at, dims.input) {
+                        let mut acc = [T::ZERO; 3];
+                        for c in 0..channels {
+                            let g = grad_output[(n * channels + c) * points + p];
+                            if g == T::ZERO {
+                                continue;
+                            }
+                            let nc = n * channels + c;
+                            let volume = &input[nc * voxels..(nc + 1) * voxels];
+                            let dst = &mut buf[c * voxels..(c + 1) * voxels];
+                            let d = linear_both(volume, dst, corner, dims.input, frac, g);
+                            for k in 0..3 {
+                                acc[k] += d[k];
+                            }
+                        }
+                        for k in 0..3 {
+                            gg[q + k] = acc[k] * scale[k];
+                        }
+                        continue;
+                    }
+                }
+                let t = point_taps::<T, K, Kn, Pd>(at, dims.input, o);
                 let mut acc = [T::ZERO; 3];
                 for c in 0..channels {
                     let g = grad_output[(n * channels + c) * points + p];
@@ -288,7 +312,6 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
                         }
                     }
                 }
-                let q = ((row - first) * ow + x) * 3;
                 for k in 0..3 {
                     gg[q + k] = acc[k] * scale[k];
                 }
@@ -297,4 +320,61 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
     };
     scatter_rows(&mut grad_input, slab, &mut grad_grid, ow * 3, rows, pass);
     (grad_input, grad_grid)
+}
+
+/// The lower corner offset and the fractions of a point strictly inside the volume on every
+/// axis (`0 < p < n - 1`), where every padding rule leaves a linear sample's taps as they are
+/// (the taps [`point_taps`] finds there); `None` elsewhere, NaN included.
+#[inline(always)]
+fn interior_corner<T: Real>(p: [T; 3], input: [usize; 5]) -> Option<(usize, [T; 3])> {
+    let [_, _, d, h, w] = input;
+    let sizes = [w, h, d];
+    let mut index = [0usize; 3];
+    let mut frac = [T::ZERO; 3];
+    for a in 0..3 {
+        if !(p[a] > T::ZERO && p[a] < T::from_f64(sizes[a] as f64 - 1.0)) {
+            return None;
+        }
+        // Positive: truncation is floor.
+        let i = p[a].to_i64();
+        index[a] = i as usize;
+        frac[a] = p[a] - T::from_i64(i);
+    }
+    Some(((index[2] * h + index[1]) * w + index[0], frac))
+}
+
+/// One channel of a linear sample's backward at an interior point: adds `g` times each corner's
+/// weight to `dst` and returns `g * d(value)/d(x, y, z)`, the sums the per-point path makes
+/// (`dw` is -1 and +1 on each axis).
+#[inline(always)]
+fn linear_both<T: Real>(
+    volume: &[T],
+    dst: &mut [T],
+    corner: usize,
+    input: [usize; 5],
+    t: [T; 3],
+    g: T,
+) -> [T; 3] {
+    let [_, _, _, h, w] = input;
+    let plane = h * w;
+    let wx = [T::ONE - t[0], t[0]];
+    let wy = [T::ONE - t[1], t[1]];
+    let wz = [T::ONE - t[2], t[2]];
+    let mut acc = [T::ZERO; 3];
+    for (a, &za) in wz.iter().enumerate() {
+        let dz = if a == 0 { -T::ONE } else { T::ONE };
+        for (b, &yb) in wy.iter().enumerate() {
+            let dy = if b == 0 { -T::ONE } else { T::ONE };
+            let off = corner + a * plane + b * w;
+            let (v0, v1) = (volume[off], volume[off + 1]);
+            let gab = g * za * yb;
+            dst[off] += gab * wx[0];
+            dst[off + 1] += gab * wx[1];
+            let s = wx[0] * v0 + wx[1] * v1;
+            acc[0] += g * za * yb * (v1 - v0);
+            acc[1] += g * za * dy * s;
+            acc[2] += g * dz * yb * s;
+        }
+    }
+    acc
 }
