@@ -44,8 +44,21 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd:
         for row in rows {
             let (z, y) = (row / oh, row % oh);
             for x in 0..ow {
-                let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
+                let at = positions.at(n, z, y, x);
                 let p = row * ow + x;
+                if K == 2 {
+                    if let Some((corner, frac)) = interior_corner(at, dims.input) {
+                        for c in 0..channels {
+                            let g = grad_output[(n * channels + c) * points + p];
+                            if g != T::ZERO {
+                                let dst = &mut buf[c * voxels..(c + 1) * voxels];
+                                linear_scatter(dst, corner, dims.input, frac, g);
+                            }
+                        }
+                        continue;
+                    }
+                }
+                let t = point_taps::<T, K, Kn, Pd>(at, dims.input, o);
                 for c in 0..channels {
                     let g = grad_output[(n * channels + c) * points + p];
                     if g == T::ZERO {
@@ -343,6 +356,23 @@ fn interior_corner<T: Real>(p: [T; 3], input: [usize; 5]) -> Option<(usize, [T; 
     Some(((index[2] * h + index[1]) * w + index[0], frac))
 }
 
+/// Adds `g` times each corner's linear weight to `dst` at an interior point.
+#[inline(always)]
+fn linear_scatter<T: Real>(dst: &mut [T], corner: usize, input: [usize; 5], t: [T; 3], g: T) {
+    let [_, _, _, h, w] = input;
+    let wx = [T::ONE - t[0], t[0]];
+    let wy = [T::ONE - t[1], t[1]];
+    let wz = [T::ONE - t[2], t[2]];
+    for (a, &za) in wz.iter().enumerate() {
+        for (b, &yb) in wy.iter().enumerate() {
+            let off = corner + a * h * w + b * w;
+            let gab = g * za * yb;
+            dst[off] += gab * wx[0];
+            dst[off + 1] += gab * wx[1];
+        }
+    }
+}
+
 /// One channel of a linear sample's backward at an interior point: adds `g` times each corner's
 /// weight to `dst` and returns `g * d(value)/d(x, y, z)`, the sums the per-point path makes
 /// (`dw` is -1 and +1 on each axis).
@@ -355,8 +385,8 @@ fn linear_both<T: Real>(
     t: [T; 3],
     g: T,
 ) -> [T; 3] {
+    linear_scatter(dst, corner, input, t, g);
     let [_, _, _, h, w] = input;
-    let plane = h * w;
     let wx = [T::ONE - t[0], t[0]];
     let wy = [T::ONE - t[1], t[1]];
     let wz = [T::ONE - t[2], t[2]];
@@ -365,11 +395,8 @@ fn linear_both<T: Real>(
         let dz = if a == 0 { -T::ONE } else { T::ONE };
         for (b, &yb) in wy.iter().enumerate() {
             let dy = if b == 0 { -T::ONE } else { T::ONE };
-            let off = corner + a * plane + b * w;
+            let off = corner + a * h * w + b * w;
             let (v0, v1) = (volume[off], volume[off + 1]);
-            let gab = g * za * yb;
-            dst[off] += gab * wx[0];
-            dst[off + 1] += gab * wx[1];
             let s = wx[0] * v0 + wx[1] * v1;
             acc[0] += g * za * yb * (v1 - v0);
             acc[1] += g * za * dy * s;
