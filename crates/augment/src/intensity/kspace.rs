@@ -3,7 +3,7 @@
 //! channel. The FFTs run on the host (`fft.rs`): on a GPU the volume goes down and back up once
 //! per artifact.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use medburn_core::Geometry;
 use medburn_ops::{voxel_affine_sample_3d, Interpolation, SampleOptions};
 use rand::RngCore;
@@ -256,6 +256,19 @@ impl RandomMotion {
     }
 }
 
+/// A tensor's values as f32 on the host, where the spectra are computed.
+fn download(x: Tensor<5>, what: &str) -> Result<Vec<f32>> {
+    x.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| AugmentError::Params(format!("{what}: {e:?}")))
+}
+
+/// Host values back on `device` as `dtype`.
+fn upload(values: Vec<f32>, dims: [usize; 5], device: &Device, dtype: DType) -> Tensor<5> {
+    Tensor::<5>::from_data(TensorData::new(values, dims), device).cast(dtype)
+}
+
 /// Each channel of a `[1, C, D, H, W]` sample through `f` on its spectrum.
 fn per_channel(
     x: Tensor<5>,
@@ -265,18 +278,14 @@ fn per_channel(
     let [_, c, d, h, w] = dims;
     let v = d * h * w;
     let (device, dtype) = (x.device(), x.dtype());
-    let host = x
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| AugmentError::Params(format!("k-space: {e:?}")))?;
+    let host = download(x, "k-space")?;
     let mut out = Vec::with_capacity(host.len());
     for ch in 0..c {
         let mut s = Spectrum::forward(&host[ch * v..(ch + 1) * v], [w, h, d]);
         f(&mut s, ch)?;
         out.extend(s.inverse_real());
     }
-    Ok(Tensor::<5>::from_data(TensorData::new(out, dims), &device).cast(dtype))
+    Ok(upload(out, dims, &device, dtype))
 }
 
 pub(crate) fn apply_ghosting(
@@ -392,11 +401,7 @@ pub(crate) fn apply_motion(
             [d, h, w],
             SampleOptions::itk(Interpolation::Linear),
         )?;
-        let host = copies
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| AugmentError::Params(format!("motion: {e:?}")))?;
+        let host = download(copies, "motion")?;
         let v = d * h * w;
         // Segments of k along the centred spectrum: [0, t1 nk), [t1 nk, t2 nk), ..., up to nk;
         // the original fills the segment holding the centre (TorchIO's `sort_spectra`).
@@ -434,9 +439,6 @@ pub(crate) fn apply_motion(
             }
             out.extend(result.inverse_real());
         }
-        Ok(
-            Tensor::<5>::from_data(TensorData::new(out, [1, c, d, h, w]), &x.device())
-                .cast(x.dtype()),
-        )
+        Ok(upload(out, [1, c, d, h, w], &x.device(), x.dtype()))
     })
 }
