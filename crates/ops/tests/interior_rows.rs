@@ -8,7 +8,7 @@
 mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use common::{max_error, seeded_uniform};
+use common::{max_error, seeded_uniform, values};
 use medburn_ops::{
     grid_sample_3d, voxel_affine_sample_3d, Interpolation, Padding, Rounding, SampleOptions,
 };
@@ -53,15 +53,6 @@ fn grid(m: &[[f64; 4]; 3], align_corners: bool) -> Vec<f32> {
         }
     }
     g
-}
-
-fn values(t: Tensor<5>) -> Vec<f64> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f64::from)
-        .collect()
 }
 
 #[test]

@@ -11,7 +11,7 @@ use super::super::taps::{
 use super::forward::with_kernel;
 use super::positions::{AffinePositions, GridPositions};
 use super::scatter::scatter_rows;
-use super::{point_taps, value_gradient, Dims, Positions};
+use super::{interior_axis, point_taps, value_gradient, Dims, PointTaps, Positions};
 use crate::options::{Interpolation, Padding, SampleOptions};
 
 /// Gradient of the loss with respect to the input, from `grad_output` (`[N, C, Do, Ho, Wo]`).
@@ -44,38 +44,12 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd:
         for row in rows {
             let (z, y) = (row / oh, row % oh);
             for x in 0..ow {
-                let at = positions.at(n, z, y, x);
+                let point = PointBackward::new::<Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                 let p = row * ow + x;
-                if K == 2 {
-                    if let Some((corner, frac)) = interior_corner(at, dims.input) {
-                        for c in 0..channels {
-                            let g = grad_output[(n * channels + c) * points + p];
-                            if g != T::ZERO {
-                                let dst = &mut buf[c * voxels..(c + 1) * voxels];
-                                linear_scatter(dst, corner, dims.input, frac, g);
-                            }
-                        }
-                        continue;
-                    }
-                }
-                let t = point_taps::<T, K, Kn, Pd>(at, dims.input, o);
                 for c in 0..channels {
                     let g = grad_output[(n * channels + c) * points + p];
-                    if g == T::ZERO {
-                        continue;
-                    }
-                    let volume = &mut buf[c * voxels..(c + 1) * voxels];
-                    for a in &t.z {
-                        for b in &t.y {
-                            let gab = g * a.w * b.w;
-                            let off = a.offset + b.offset;
-                            for cc in &t.x {
-                                // A tap outside the volume has nothing to receive.
-                                if let Some(v) = volume.get_mut(off + cc.offset) {
-                                    *v += gab * cc.w;
-                                }
-                            }
-                        }
+                    if g != T::ZERO {
+                        point.scatter(&mut buf[c * voxels..(c + 1) * voxels], dims.input, g);
                     }
                 }
             }
@@ -271,32 +245,8 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
         for row in rows {
             let (z, y) = (row / oh, row % oh);
             for x in 0..ow {
-                let at = positions.at(n, z, y, x);
+                let point = PointBackward::new::<Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                 let p = row * ow + x;
-                let q = ((row - first) * ow + x) * 3;
-                if K == 2 {
-                    if let Some((corner, frac)) = interior_corner(at, dims.input) {
-                        let mut acc = [T::ZERO; 3];
-                        for c in 0..channels {
-                            let g = grad_output[(n * channels + c) * points + p];
-                            if g == T::ZERO {
-                                continue;
-                            }
-                            let nc = n * channels + c;
-                            let volume = &input[nc * voxels..(nc + 1) * voxels];
-                            let dst = &mut buf[c * voxels..(c + 1) * voxels];
-                            let d = linear_both(volume, dst, corner, dims.input, frac, g);
-                            for k in 0..3 {
-                                acc[k] += d[k];
-                            }
-                        }
-                        for k in 0..3 {
-                            gg[q + k] = acc[k] * scale[k];
-                        }
-                        continue;
-                    }
-                }
-                let t = point_taps::<T, K, Kn, Pd>(at, dims.input, o);
                 let mut acc = [T::ZERO; 3];
                 for c in 0..channels {
                     let g = grad_output[(n * channels + c) * points + p];
@@ -306,25 +256,9 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
                     let nc = n * channels + c;
                     let volume = &input[nc * voxels..(nc + 1) * voxels];
                     let dst = &mut buf[c * voxels..(c + 1) * voxels];
-                    for a in &t.z {
-                        for b in &t.y {
-                            let off = a.offset + b.offset;
-                            let gab = g * a.w * b.w;
-                            let (mut s, mut sd) = (T::ZERO, T::ZERO);
-                            for cc in &t.x {
-                                let v = read(volume, off + cc.offset);
-                                s += cc.w * v;
-                                sd += cc.dw * v;
-                                if let Some(d) = dst.get_mut(off + cc.offset) {
-                                    *d += gab * cc.w;
-                                }
-                            }
-                            acc[0] += g * a.w * b.w * sd;
-                            acc[1] += g * a.w * b.dw * s;
-                            acc[2] += g * a.dw * b.w * s;
-                        }
-                    }
+                    point.both(volume, dst, dims.input, g, &mut acc);
                 }
+                let q = ((row - first) * ow + x) * 3;
                 for k in 0..3 {
                     gg[q + k] = acc[k] * scale[k];
                 }
@@ -335,73 +269,110 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
     (grad_input, grad_grid)
 }
 
-/// The lower corner offset and the fractions of a point strictly inside the volume on every
-/// axis (`0 < p < n - 1`), where every padding rule leaves a linear sample's taps as they are
-/// (the taps [`point_taps`] finds there); `None` elsewhere, NaN included.
-#[inline(always)]
-fn interior_corner<T: Real>(p: [T; 3], input: [usize; 5]) -> Option<(usize, [T; 3])> {
-    let [_, _, d, h, w] = input;
-    let sizes = [w, h, d];
-    let mut index = [0usize; 3];
-    let mut frac = [T::ZERO; 3];
-    for a in 0..3 {
-        if !(p[a] > T::ZERO && p[a] < T::from_f64(sizes[a] as f64 - 1.0)) {
-            return None;
-        }
-        // Positive: truncation is floor.
-        let i = p[a].to_i64();
-        index[a] = i as usize;
-        frac[a] = p[a] - T::from_i64(i);
-    }
-    Some(((index[2] * h + index[1]) * w + index[0], frac))
+/// How the backward reads one output point's taps: a linear point strictly inside the volume
+/// by its lower corner offset and fractions (eight voxels, no padding logic), any other by the
+/// general taps.
+enum PointBackward<T, const K: usize> {
+    Interior { corner: usize, frac: [T; 3] },
+    Taps(PointTaps<T, K>),
 }
 
-/// Adds `g` times each corner's linear weight to `dst` at an interior point.
-#[inline(always)]
-fn linear_scatter<T: Real>(dst: &mut [T], corner: usize, input: [usize; 5], t: [T; 3], g: T) {
-    let [_, _, _, h, w] = input;
-    let wx = [T::ONE - t[0], t[0]];
-    let wy = [T::ONE - t[1], t[1]];
-    let wz = [T::ONE - t[2], t[2]];
-    for (a, &za) in wz.iter().enumerate() {
-        for (b, &yb) in wy.iter().enumerate() {
-            let off = corner + a * h * w + b * w;
-            let gab = g * za * yb;
-            dst[off] += gab * wx[0];
-            dst[off + 1] += gab * wx[1];
+impl<T: Real, const K: usize> PointBackward<T, K> {
+    #[inline(always)]
+    fn new<Kn: Kernel<K>, Pd: PadRule>(p: [T; 3], input: [usize; 5], o: SampleOptions) -> Self {
+        if K == 2 {
+            let [_, _, d, h, w] = input;
+            if let (Some((i, tx)), Some((j, ty)), Some((k, tz))) = (
+                interior_axis(p[0], w),
+                interior_axis(p[1], h),
+                interior_axis(p[2], d),
+            ) {
+                return Self::Interior {
+                    corner: (k * h + j) * w + i,
+                    frac: [tx, ty, tz],
+                };
+            }
+        }
+        Self::Taps(point_taps::<T, K, Kn, Pd>(p, input, o))
+    }
+
+    /// Adds `g` times each tap's weight to `dst` (one channel's input gradient).
+    #[inline(always)]
+    fn scatter(&self, dst: &mut [T], input: [usize; 5], g: T) {
+        match self {
+            Self::Interior { corner, frac } => {
+                let [_, _, _, h, w] = input;
+                let [wx, wy, wz] = corner_weights(*frac);
+                for (a, &za) in wz.iter().enumerate() {
+                    for (b, &yb) in wy.iter().enumerate() {
+                        let off = corner + a * h * w + b * w;
+                        let gab = g * za * yb;
+                        dst[off] += gab * wx[0];
+                        dst[off + 1] += gab * wx[1];
+                    }
+                }
+            }
+            Self::Taps(t) => {
+                for a in &t.z {
+                    for b in &t.y {
+                        let gab = g * a.w * b.w;
+                        let off = a.offset + b.offset;
+                        for cc in &t.x {
+                            // A tap outside the volume has nothing to receive.
+                            if let Some(v) = dst.get_mut(off + cc.offset) {
+                                *v += gab * cc.w;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Self::scatter`], and adds `g * d(value)/d(x, y, z)` of channel `volume` to `acc`.
+    #[inline(always)]
+    fn both(&self, volume: &[T], dst: &mut [T], input: [usize; 5], g: T, acc: &mut [T; 3]) {
+        self.scatter(dst, input, g);
+        match self {
+            Self::Interior { corner, frac } => {
+                // The general taps' sums with `dw` -1 and +1 on each axis.
+                let [_, _, _, h, w] = input;
+                let [wx, wy, wz] = corner_weights(*frac);
+                for (a, &za) in wz.iter().enumerate() {
+                    let dz = if a == 0 { -T::ONE } else { T::ONE };
+                    for (b, &yb) in wy.iter().enumerate() {
+                        let dy = if b == 0 { -T::ONE } else { T::ONE };
+                        let off = corner + a * h * w + b * w;
+                        let (v0, v1) = (volume[off], volume[off + 1]);
+                        let s = wx[0] * v0 + wx[1] * v1;
+                        acc[0] += g * za * yb * (v1 - v0);
+                        acc[1] += g * za * dy * s;
+                        acc[2] += g * dz * yb * s;
+                    }
+                }
+            }
+            Self::Taps(t) => {
+                for a in &t.z {
+                    for b in &t.y {
+                        let off = a.offset + b.offset;
+                        let (mut s, mut sd) = (T::ZERO, T::ZERO);
+                        for cc in &t.x {
+                            let v = read(volume, off + cc.offset);
+                            s += cc.w * v;
+                            sd += cc.dw * v;
+                        }
+                        acc[0] += g * a.w * b.w * sd;
+                        acc[1] += g * a.w * b.dw * s;
+                        acc[2] += g * a.dw * b.w * s;
+                    }
+                }
+            }
         }
     }
 }
 
-/// One channel of a linear sample's backward at an interior point: adds `g` times each corner's
-/// weight to `dst` and returns `g * d(value)/d(x, y, z)`, the sums the per-point path makes
-/// (`dw` is -1 and +1 on each axis).
+/// Linear weights `[1 - t, t]` of the x, y and z corners.
 #[inline(always)]
-fn linear_both<T: Real>(
-    volume: &[T],
-    dst: &mut [T],
-    corner: usize,
-    input: [usize; 5],
-    t: [T; 3],
-    g: T,
-) -> [T; 3] {
-    linear_scatter(dst, corner, input, t, g);
-    let [_, _, _, h, w] = input;
-    let wx = [T::ONE - t[0], t[0]];
-    let wy = [T::ONE - t[1], t[1]];
-    let wz = [T::ONE - t[2], t[2]];
-    let mut acc = [T::ZERO; 3];
-    for (a, &za) in wz.iter().enumerate() {
-        let dz = if a == 0 { -T::ONE } else { T::ONE };
-        for (b, &yb) in wy.iter().enumerate() {
-            let dy = if b == 0 { -T::ONE } else { T::ONE };
-            let off = corner + a * h * w + b * w;
-            let (v0, v1) = (volume[off], volume[off + 1]);
-            let s = wx[0] * v0 + wx[1] * v1;
-            acc[0] += g * za * yb * (v1 - v0);
-            acc[1] += g * za * dy * s;
-            acc[2] += g * dz * yb * s;
-        }
-    }
-    acc
+fn corner_weights<T: Real>(t: [T; 3]) -> [[T; 2]; 3] {
+    t.map(|t| [T::ONE - t, t])
 }

@@ -68,8 +68,20 @@ pub(super) fn point_taps<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     }
 }
 
-/// Linear taps of a point strictly inside the volume on every axis (`0 < p < n - 1`): there
-/// every padding rule leaves the position as it is with a gradient multiplier of 1, so the
+/// The lower index and fraction of a position strictly inside an axis of `size` voxels
+/// (`0 < x < size - 1`), where every padding rule leaves a linear sample's position as it is
+/// with a gradient multiplier of 1; `None` elsewhere, NaN and axes of one voxel included.
+#[inline(always)]
+pub(super) fn interior_axis<T: Real>(x: T, size: usize) -> Option<(usize, T)> {
+    if !(x > T::ZERO && x < T::from_f64(size as f64 - 1.0)) {
+        return None;
+    }
+    // Positive: truncation is floor.
+    let i = x.to_i64();
+    Some((i as usize, x - T::from_i64(i)))
+}
+
+/// Linear taps of a point strictly inside the volume on every axis ([`interior_axis`]): the
 /// taps are `floor(p)` and `floor(p) + 1` with weights `1 - t` and `t`, exactly what
 /// [`Kernel::taps`] computes, without its padding logic and bounds tests. Called with `K = 2`.
 #[inline(always)]
@@ -79,14 +91,8 @@ fn interior_linear_taps<T: Real, const K: usize>(
 ) -> Option<PointTaps<T, K>> {
     let [_, _, d, h, w] = input;
     let axis = |x: T, size: usize, stride: usize| -> Option<[Tap<T>; K]> {
-        // Also false for NaN, and for axes of one voxel.
-        if !(x > T::ZERO && x < T::from_f64(size as f64 - 1.0)) {
-            return None;
-        }
-        // Positive: truncation is floor.
-        let i = x.to_i64();
-        let t = x - T::from_i64(i);
-        let base = i as usize * stride;
+        let (i, t) = interior_axis(x, size)?;
+        let base = i * stride;
         Some(core::array::from_fn(|k| {
             if k == 0 {
                 Tap {
