@@ -29,8 +29,11 @@ pub(crate) trait Real:
     fn floor(self) -> Self;
     /// Saturating: NaN becomes 0, infinities the extreme integers (Rust `as` semantics).
     fn to_i64(self) -> i64;
+    /// Saturating, as [`Self::to_i64`]; vectorizes where `to_i64` of f32 does not.
+    fn to_i32(self) -> i32;
     fn fmod(self, m: Self) -> Self;
     fn from_i64(i: i64) -> Self;
+    fn from_i32(i: i32) -> Self;
     fn is_nan(self) -> bool;
     /// `floor` as an integer, by truncation and a correction: `f32::floor` is a library call
     /// on x86-64 without SSE4.1, and this runs for every tap. Saturating like `to_i64`.
@@ -67,11 +70,19 @@ macro_rules! impl_real {
                 self as i64
             }
             #[inline(always)]
+            fn to_i32(self) -> i32 {
+                self as i32
+            }
+            #[inline(always)]
             fn fmod(self, m: Self) -> Self {
                 self % m
             }
             #[inline(always)]
             fn from_i64(i: i64) -> Self {
+                i as $t
+            }
+            #[inline(always)]
+            fn from_i32(i: i32) -> Self {
                 i as $t
             }
             #[inline(always)]

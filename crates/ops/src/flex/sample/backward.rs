@@ -4,11 +4,13 @@
 use rayon::prelude::*;
 
 use super::super::buffer::zeroed;
+use super::super::isa::Isa;
 use super::super::taps::{
     read, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real, ReflectionPad,
     ZerosPad,
 };
 use super::forward::with_kernel;
+use super::interior::{linear_row, RowSource, Wanted};
 use super::positions::{AffinePositions, GridPositions};
 use super::scatter::scatter_rows;
 use super::{interior_axis, point_taps, value_gradient, Dims, PointTaps, Positions};
@@ -39,11 +41,12 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd:
     if grad.is_empty() || points == 0 {
         return grad;
     }
+    let isa = Isa::detect();
     // Scatters the rows `rows` of sample `n` into `buf` (one sample's `[C, D, H, W]`).
     let scatter = |n: usize, rows: core::ops::Range<usize>, buf: &mut [T]| {
         for row in rows {
             let (z, y) = (row / oh, row % oh);
-            for x in 0..ow {
+            let general = |x: usize, buf: &mut [T]| {
                 let point = PointBackward::new::<Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                 let p = row * ow + x;
                 for c in 0..channels {
@@ -51,6 +54,32 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd:
                     if g != T::ZERO {
                         point.scatter(&mut buf[c * voxels..(c + 1) * voxels], dims.input, g);
                     }
+                }
+                [T::ZERO; 3]
+            };
+            if K == 2 {
+                let source = RowSource {
+                    input: &[],
+                    grad_output: &grad_output[n * channels * points..(n + 1) * channels * points],
+                    dims: dims.input,
+                    first: row * ow,
+                };
+                let at = |x0: usize| positions.block(n, z, y, x0);
+                let scale = [T::ONE; 3];
+                linear_row(
+                    isa,
+                    Wanted::Input,
+                    &source,
+                    ow,
+                    &at,
+                    scale,
+                    buf,
+                    &mut [],
+                    &general,
+                );
+            } else {
+                for x in 0..ow {
+                    general(x, buf);
                 }
             }
         }
@@ -119,17 +148,45 @@ fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
     if grad.is_empty() || o.interpolation == Interpolation::Nearest {
         return grad;
     }
+    let [_, channels, ..] = dims.input;
+    let (voxels, points) = (dims.voxels(), dims.points());
     let scale = positions.scale();
+    let isa = Isa::detect();
     grad.par_chunks_mut(ow * 3)
         .enumerate()
         .for_each(|(row, out)| {
             let y = row % oh;
             let z = (row / oh) % od;
             let n = row / (oh * od);
-            for x in 0..ow {
+            let general = |x: usize, _: &mut [T]| {
                 let point = (z * oh + y) * ow + x;
                 let p = positions.at(n, z, y, x);
-                let g = position_gradient::<T, K, Kn, Pd>(input, grad_output, p, n, point, dims, o);
+                position_gradient::<T, K, Kn, Pd>(input, grad_output, p, n, point, dims, o)
+            };
+            if K == 2 {
+                let (slab, go) = (channels * voxels, channels * points);
+                let source = RowSource {
+                    input: &input[n * slab..(n + 1) * slab],
+                    grad_output: &grad_output[n * go..(n + 1) * go],
+                    dims: dims.input,
+                    first: (z * oh + y) * ow,
+                };
+                let at = |x0: usize| positions.block(n, z, y, x0);
+                linear_row(
+                    isa,
+                    Wanted::Positions,
+                    &source,
+                    ow,
+                    &at,
+                    scale,
+                    &mut [],
+                    out,
+                    &general,
+                );
+                return;
+            }
+            for x in 0..ow {
+                let g = general(x, &mut []);
                 for a in 0..3 {
                     out[x * 3 + a] = g[a] * scale[a];
                 }
@@ -238,13 +295,15 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
     if grad_input.is_empty() || grad_grid.is_empty() {
         return (grad_input, grad_grid);
     }
+    let isa = Isa::detect();
     // Rows `rows` of sample `n`: scatter into `buf` (one sample's input gradient) and write
     // the grid gradient of those rows into `gg` (starting at row `rows.start`).
     let pass = |n: usize, rows: core::ops::Range<usize>, buf: &mut [T], gg: &mut [T]| {
         let first = rows.start;
         for row in rows {
             let (z, y) = (row / oh, row % oh);
-            for x in 0..ow {
+            // One point's scatter into `buf` and its (unscaled) grid gradient.
+            let general = |x: usize, buf: &mut [T]| {
                 let point = PointBackward::new::<Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
                 let p = row * ow + x;
                 let mut acc = [T::ZERO; 3];
@@ -258,9 +317,36 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
                     let dst = &mut buf[c * voxels..(c + 1) * voxels];
                     point.both(volume, dst, dims.input, g, &mut acc);
                 }
-                let q = ((row - first) * ow + x) * 3;
+                acc
+            };
+            let q = (row - first) * ow * 3;
+            let out = &mut gg[q..q + ow * 3];
+            if K == 2 {
+                let go = channels * points;
+                let source = RowSource {
+                    input: &input[n * slab..(n + 1) * slab],
+                    grad_output: &grad_output[n * go..(n + 1) * go],
+                    dims: dims.input,
+                    first: row * ow,
+                };
+                let at = |x0: usize| positions.block(n, z, y, x0);
+                linear_row(
+                    isa,
+                    Wanted::Both,
+                    &source,
+                    ow,
+                    &at,
+                    scale,
+                    buf,
+                    out,
+                    &general,
+                );
+                continue;
+            }
+            for x in 0..ow {
+                let acc = general(x, buf);
                 for k in 0..3 {
-                    gg[q + k] = acc[k] * scale[k];
+                    out[x * 3 + k] = acc[k] * scale[k];
                 }
             }
         }
@@ -375,4 +461,102 @@ impl<T: Real, const K: usize> PointBackward<T, K> {
 #[inline(always)]
 fn corner_weights<T: Real>(t: [T; 3]) -> [[T; 2]; 3] {
     t.map(|t| [T::ONE - t, t])
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::super::super::taps::{Linear, ZerosPad};
+    use super::*;
+    use crate::options::Interpolation;
+
+    /// A row of 37 points (four blocks and a tail) on two channels, positions partly outside
+    /// the volume, zero output gradients and a NaN voxel: the blocks' input and position
+    /// gradients equal the general per-point path's to the bit, for each choice of gradients.
+    #[test]
+    fn row_blocks_equal_the_general_path_to_the_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        let (channels, d, h, w, ow) = (2, 5, 6, 9, 37);
+        let dims = [1, channels, d, h, w];
+        let voxels = d * h * w;
+        let o = SampleOptions::new(Interpolation::Linear);
+        for wanted in [Wanted::Input, Wanted::Positions, Wanted::Both] {
+            let mut input: Vec<f32> = (0..channels * voxels)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            input[rng.random_range(0..channels * voxels)] = f32::NAN;
+            let grad_output: Vec<f32> = (0..channels * ow)
+                .map(|_| {
+                    if rng.random_bool(0.2) {
+                        0.0
+                    } else {
+                        rng.random_range(-1.0..1.0)
+                    }
+                })
+                .collect();
+            // Mostly inside, some blocks wholly, some partly.
+            let positions: Vec<[f32; 3]> = (0..ow)
+                .map(|_| [w, h, d].map(|n| rng.random_range(-0.3..n as f32 - 0.7)))
+                .collect();
+            let at = |x0: usize| core::array::from_fn(|l| positions[x0 + l]);
+            let general = |x: usize, buf: &mut [f32]| {
+                let point = PointBackward::new::<Linear, ZerosPad>(positions[x], dims, o);
+                let mut acc = [0.0; 3];
+                for c in 0..channels {
+                    let g = grad_output[c * ow + x];
+                    if g == 0.0 {
+                        continue;
+                    }
+                    let volume = &input[c * voxels..(c + 1) * voxels];
+                    let dst = &mut buf[c * voxels..(c + 1) * voxels];
+                    match wanted {
+                        Wanted::Input => point.scatter(dst, dims, g),
+                        Wanted::Positions => {
+                            let mut scratch = vec![0.0; voxels];
+                            point.both(volume, &mut scratch, dims, g, &mut acc)
+                        }
+                        Wanted::Both => point.both(volume, dst, dims, g, &mut acc),
+                    }
+                }
+                acc
+            };
+            let source = RowSource {
+                input: &input,
+                grad_output: &grad_output,
+                dims,
+                first: 0,
+            };
+            let scale = [0.5, 2.0, 1.5];
+            let (mut buf, mut grid) = (vec![0f32; channels * voxels], vec![0f32; ow * 3]);
+            linear_row(
+                Isa::detect(),
+                wanted,
+                &source,
+                ow,
+                &at,
+                scale,
+                &mut buf,
+                &mut grid,
+                &general,
+            );
+            let (mut want_buf, mut want_grid) = (vec![0f32; channels * voxels], vec![0f32; ow * 3]);
+            for x in 0..ow {
+                let acc = general(x, &mut want_buf);
+                for a in 0..3 {
+                    want_grid[x * 3 + a] = acc[a] * scale[a];
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            if wanted != Wanted::Positions {
+                assert_eq!(bits(&buf), bits(&want_buf), "input gradient");
+                assert!(buf.iter().any(|v| *v != 0.0));
+            }
+            if wanted != Wanted::Input {
+                assert_eq!(bits(&grid), bits(&want_grid), "position gradient");
+                assert!(grid.iter().filter(|v| v.is_finite() && **v != 0.0).count() > ow);
+            }
+        }
+    }
 }

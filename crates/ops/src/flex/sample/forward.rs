@@ -9,6 +9,7 @@ use super::super::taps::{
     nearest_index, read, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real,
     ReflectionPad, Tap, ZerosPad,
 };
+use super::block::{inside_lanes, Corners, LANES};
 use super::{gather, interpolate, point_taps, Dims, Positions};
 use crate::options::{Interpolation, Padding, Rounding, SampleOptions};
 
@@ -166,7 +167,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                     };
                     if line.is_none() && K == 2 {
                         // A grid: blocks of points strictly inside take the block loop.
-                        let at = |x: usize| positions.at(n, z, y, x);
+                        let at = |x0: usize| positions.block(n, z, y, x0);
                         grid_linear_run(isa, volume, &at, dims.input, out, &general);
                         return;
                     }
@@ -294,10 +295,6 @@ impl Row {
     }
 }
 
-/// Points per block of the interior loops: positions, indices and weights of a block are
-/// computed lane by lane in arrays (which the compiler vectorizes), then its voxels are read.
-const LANES: usize = 8;
-
 /// `[0, 1, .., LANES - 1]` as f64: `x0 as f64 + LANE[l]` is `(x0 + l) as f64` exactly, so a
 /// block's positions are the scalar loop's to the bit.
 const LANE: [f64; LANES] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
@@ -331,7 +328,7 @@ macro_rules! dispatch {
 
 /// Linear samples of one row of grid positions `at(x)`, compiled for `isa`: blocks whose points
 /// all lie strictly inside the volume take the block loop, the rest `general`.
-fn grid_linear_run<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
+fn grid_linear_run<T: Real, A: Fn(usize) -> [[T; 3]; LANES], G: Fn(usize) -> T>(
     isa: Isa,
     volume: &[T],
     at: &A,
@@ -342,27 +339,27 @@ fn grid_linear_run<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx2 {
         #[target_feature(enable = "avx2")]
-        fn avx2<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
+        fn avx2<T: Real, A: Fn(usize) -> [[T; 3]; LANES], G: Fn(usize) -> T>(
             volume: &[T],
             at: &A,
             input: [usize; 5],
             out: &mut [T],
             general: &G,
         ) {
-            grid_linear_blocks(volume, at, input, out, general)
+            grid_linear_blocks(Isa::Avx2, volume, at, input, out, general)
         }
         // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
         return unsafe { avx2(volume, at, input, out, general) };
     }
-    let _ = isa;
-    grid_linear_blocks(volume, at, input, out, general)
+    grid_linear_blocks(isa, volume, at, input, out, general)
 }
 
-/// The body of [`grid_linear_run`]. Inside the volume every padding rule leaves a position as
-/// it is, so a block computes the same taps and the same weighted sum as [`interpolate`] does
-/// (bitwise), with positions, indices and weights lane by lane.
+/// The body of [`grid_linear_run`]: the lanes of a block strictly inside the volume take
+/// [`Corners::trilinear`] (the same taps and the same weighted sum as [`interpolate`], to the
+/// bit), the other lanes and the row's tail `general`.
 #[inline(always)]
-fn grid_linear_blocks<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
+fn grid_linear_blocks<T: Real, A: Fn(usize) -> [[T; 3]; LANES], G: Fn(usize) -> T>(
+    isa: Isa,
     volume: &[T],
     at: &A,
     input: [usize; 5],
@@ -370,46 +367,23 @@ fn grid_linear_blocks<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
     general: &G,
 ) {
     let [_, _, d, h, w] = input;
-    let plane = h * w;
-    let upper = [
-        T::from_f64(w as f64 - 1.0),
-        T::from_f64(h as f64 - 1.0),
-        T::from_f64(d as f64 - 1.0),
-    ];
-    let max = volume.len().saturating_sub(plane + w + 2);
-    let blocked = blocked_len(out.len(), volume.len());
-    let (hi, wi) = (h as i32, w as i32);
+    let size = [d, h, w];
+    let blocked = out.len() / LANES * LANES;
     let (head, tail) = out.split_at_mut(blocked);
     for (b, block) in head.chunks_exact_mut(LANES).enumerate() {
         let x0 = b * LANES;
-        let mut p = [[T::ZERO; 3]; LANES];
-        let mut inside = true;
-        for (l, p) in p.iter_mut().enumerate() {
-            *p = at(x0 + l);
-            inside &= p[0] > T::ZERO && p[0] < upper[0];
-            inside &= p[1] > T::ZERO && p[1] < upper[1];
-            inside &= p[2] > T::ZERO && p[2] < upper[2];
-        }
-        if !inside {
+        let p = at(x0);
+        let Some(inside) = inside_lanes(&p, size) else {
             for (l, v) in block.iter_mut().enumerate() {
                 *v = general(x0 + l);
             }
             continue;
-        }
-        let mut offset = [0i32; LANES];
-        let mut t = [[T::ZERO; 3]; LANES];
-        for l in 0..LANES {
-            // Positive: truncation is floor.
-            let (ix, iy, iz) = (p[l][0].to_i64(), p[l][1].to_i64(), p[l][2].to_i64());
-            t[l] = [
-                p[l][0] - T::from_i64(ix),
-                p[l][1] - T::from_i64(iy),
-                p[l][2] - T::from_i64(iz),
-            ];
-            offset[l] = (iz as i32 * hi + iy as i32) * wi + ix as i32;
-        }
+        };
+        Corners::new(&p, &inside, size).trilinear(isa, volume, size, block);
         for (l, v) in block.iter_mut().enumerate() {
-            *v = weighted_trilinear(volume, (offset[l] as usize).min(max), w, plane, t[l]);
+            if !inside[l] {
+                *v = general(x0 + l);
+            }
         }
     }
     for (k, v) in tail.iter_mut().enumerate() {
@@ -441,25 +415,6 @@ fn grid_nearest_row<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
         let index = |a: usize| nearest_index(p[a], rounding) as usize;
         *v = volume[(index(2) * h + index(1)) * w + index(0)];
     }
-}
-
-/// Trilinear interpolation from offset `o` as [`interpolate`] sums it: z, then y, then x taps,
-/// `(w_z * w_y) * w_x * v` added in that order, so the result is the same to the bit.
-#[inline(always)]
-fn weighted_trilinear<T: Real>(volume: &[T], o: usize, w: usize, plane: usize, t: [T; 3]) -> T {
-    let wx = [T::ONE - t[0], t[0]];
-    let wy = [T::ONE - t[1], t[1]];
-    let wz = [T::ONE - t[2], t[2]];
-    let mut acc = T::ZERO;
-    for (a, &za) in wz.iter().enumerate() {
-        for (b, &yb) in wy.iter().enumerate() {
-            let wab = za * yb;
-            let off = o + a * plane + b * w;
-            acc += wab * wx[0] * volume[off];
-            acc += wab * wx[1] * volume[off + 1];
-        }
-    }
-    acc
 }
 
 /// Nearest samples of points `lo..lo + out.len()` of `row`, compiled for `isa`.

@@ -10,8 +10,10 @@
 //! threads within a memory budget).
 
 mod backward;
+mod block;
 mod forward;
 mod gather;
+mod interior;
 mod positions;
 mod scatter;
 

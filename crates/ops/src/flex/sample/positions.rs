@@ -1,6 +1,7 @@
 //! Where each output point samples: a normalized grid or a voxel affine.
 
 use super::super::taps::Real;
+use super::block::LANES;
 use super::Dims;
 use crate::coordinates::unnormalize;
 
@@ -8,6 +9,11 @@ use crate::coordinates::unnormalize;
 /// and the derivative of that position with respect to the source coordinate, per axis.
 pub(crate) trait Positions<T>: Sync {
     fn at(&self, n: usize, z: usize, y: usize, x: usize) -> [T; 3];
+    /// The positions of points `x0 .. x0 + LANES` of row `(n, z, y)`, each as [`Self::at`].
+    #[inline(always)]
+    fn block(&self, n: usize, z: usize, y: usize, x0: usize) -> [[T; 3]; LANES] {
+        core::array::from_fn(|l| self.at(n, z, y, x0 + l))
+    }
     fn scale(&self) -> [T; 3];
     /// For sources where each position coordinate depends on one output index only
     /// (`p_a = s_a * index_a + o_a`, a diagonal voxel affine: resizing, scaling, shifting), the
@@ -57,6 +63,20 @@ impl<T: Real> Positions<T> for GridPositions<'_, T> {
             g[1] * self.scale[1] + self.offset[1],
             g[2] * self.scale[2] + self.offset[2],
         ]
+    }
+    #[inline(always)]
+    fn block(&self, n: usize, z: usize, y: usize, x0: usize) -> [[T; 3]; LANES] {
+        // One bounds check for the block's values.
+        let [d, h, w] = self.output;
+        let b = (((n * d + z) * h + y) * w + x0) * 3;
+        let g = &self.grid[b..b + 3 * LANES];
+        core::array::from_fn(|l| {
+            [
+                g[3 * l] * self.scale[0] + self.offset[0],
+                g[3 * l + 1] * self.scale[1] + self.offset[1],
+                g[3 * l + 2] * self.scale[2] + self.offset[2],
+            ]
+        })
     }
     fn scale(&self) -> [T; 3] {
         self.scale
