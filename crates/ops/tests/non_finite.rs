@@ -91,6 +91,36 @@ fn affine_rows_outside_read_nothing(device: &Device) {
         }
     }
 }
+/// An infinite grid position under linear zero padding reads nothing: value 0 and zero
+/// gradients, as PyTorch's `grid_sample` gives (checked with torch 2.15).
+fn infinite_positions_read_nothing(device: &Device) {
+    let device = device.clone().autodiff();
+    let (inf, n) = (f32::INFINITY, 4);
+    let flat = [inf, 0.0, 0.0, -inf, 0.0, 0.0, 0.0, inf, 0.0, 0.0, 0.0, -inf];
+    let o = SampleOptions::new(Interpolation::Linear);
+    let x = input(&device).require_grad();
+    let g = Tensor::<5>::from_data(TensorData::new(flat.to_vec(), [1, 1, 1, n, 3]), &device)
+        .require_grad();
+    let y = grid_sample_3d(x.clone(), g.clone(), o).unwrap();
+    let grads = y.clone().sum().backward();
+    assert_eq!(vec(y), vec![0.0; n]);
+    let gg = vec(g.grad(&grads).unwrap());
+    assert!(gg.iter().all(|v| *v == 0.0), "grid gradient {gg:?}");
+    let gx = vec(x.grad(&grads).unwrap());
+    assert!(gx.iter().all(|v| *v == 0.0), "input gradient {gx:?}");
+}
+
+#[test]
+fn infinite_positions_read_nothing_on_flex() {
+    infinite_positions_read_nothing(&Device::flex());
+}
+
+#[test]
+fn infinite_positions_read_nothing_on_wgpu() {
+    if let Some(gpu) = wgpu_device() {
+        infinite_positions_read_nothing(&gpu);
+    }
+}
 
 #[test]
 fn points_outside_read_nothing_on_flex() {

@@ -13,7 +13,9 @@ use super::forward::with_kernel;
 use super::interior::{linear_row, RowSource, Wanted};
 use super::positions::{AffinePositions, GridPositions};
 use super::scatter::scatter_rows;
-use super::{interior_axis, point_taps, value_gradient, Dims, PointTaps, Positions};
+use super::{
+    beyond_zero_padding, interior_axis, point_taps, value_gradient, Dims, PointTaps, Positions,
+};
 use crate::options::{Interpolation, Padding, SampleOptions};
 
 /// Gradient of the loss with respect to the input, from `grad_output` (`[N, C, Do, Ho, Wo]`).
@@ -104,6 +106,9 @@ fn position_gradient<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     let [_, channels, ..] = dims.input;
     let voxels = dims.voxels();
     let points = dims.points();
+    if K == 2 && Pd::PADDING == Padding::Zeros && beyond_zero_padding(p, dims.input) {
+        return [T::ZERO; 3];
+    }
     let t = point_taps::<T, K, Kn, Pd>(p, dims.input, o);
     let mut acc = [T::ZERO; 3];
     for c in 0..channels {
@@ -359,14 +364,23 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
 /// by its lower corner offset and fractions (eight voxels, no padding logic), any other by the
 /// general taps.
 enum PointBackward<T, const K: usize> {
-    Interior { corner: usize, frac: [T; 3] },
+    Interior {
+        corner: usize,
+        frac: [T; 3],
+    },
     Taps(PointTaps<T, K>),
+    /// A linear point beyond the volume under zero padding: no voxel receives anything and
+    /// the position gradient is zero.
+    Beyond,
 }
 
 impl<T: Real, const K: usize> PointBackward<T, K> {
     #[inline(always)]
     fn new<Kn: Kernel<K>, Pd: PadRule>(p: [T; 3], input: [usize; 5], o: SampleOptions) -> Self {
         if K == 2 {
+            if Pd::PADDING == Padding::Zeros && beyond_zero_padding(p, input) {
+                return Self::Beyond;
+            }
             let [_, _, d, h, w] = input;
             if let (Some((i, tx)), Some((j, ty)), Some((k, tz))) = (
                 interior_axis(p[0], w),
@@ -398,6 +412,7 @@ impl<T: Real, const K: usize> PointBackward<T, K> {
                     }
                 }
             }
+            Self::Beyond => {}
             Self::Taps(t) => {
                 for a in &t.z {
                     for b in &t.y {
@@ -437,6 +452,7 @@ impl<T: Real, const K: usize> PointBackward<T, K> {
                     }
                 }
             }
+            Self::Beyond => {}
             Self::Taps(t) => {
                 for a in &t.z {
                     for b in &t.y {

@@ -10,7 +10,7 @@ use super::super::taps::{
     ReflectionPad, Tap, ZerosPad,
 };
 use super::block::{inside_lanes, Corners, LANES};
-use super::{gather, interpolate, point_taps, Dims, Positions};
+use super::{beyond_zero_padding, gather, interpolate, point_taps, Dims, Positions};
 use crate::options::{Interpolation, Padding, Rounding, SampleOptions};
 
 /// Calls `$f::<T, P, K, Kernel, Pad>` for the options' interpolation and padding.
@@ -162,8 +162,14 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                         _ => (start, start),
                     };
                     let general = |x: usize| {
-                        let t = point_taps::<T, K, Kn, Pd>(positions.at(n, z, y, x), dims.input, o);
-                        interpolate(volume, &t)
+                        let p = positions.at(n, z, y, x);
+                        if K == 2
+                            && Pd::PADDING == Padding::Zeros
+                            && beyond_zero_padding(p, dims.input)
+                        {
+                            return T::ZERO;
+                        }
+                        interpolate(volume, &point_taps::<T, K, Kn, Pd>(p, dims.input, o))
                     };
                     if line.is_none() && K == 2 {
                         // A grid: blocks of points strictly inside take the block loop.

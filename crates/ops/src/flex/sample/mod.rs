@@ -70,6 +70,19 @@ pub(super) fn point_taps<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     }
 }
 
+/// Whether a linear sample at raw position `p` (x, y, z) reads nothing under zero padding:
+/// on some axis both taps lie outside the volume (`p < -1` or `p >= n`), so its value and
+/// every gradient are zero, as the general taps would find them. NaN is not beyond (the
+/// general path knows its rule).
+#[inline(always)]
+pub(super) fn beyond_zero_padding<T: Real>(p: [T; 3], input: [usize; 5]) -> bool {
+    let [_, _, d, h, w] = input;
+    [w, h, d]
+        .iter()
+        .zip(p)
+        .any(|(&n, x)| x < -T::ONE || x >= T::from_f64(n as f64))
+}
+
 /// The lower index and fraction of a position strictly inside an axis of `size` voxels
 /// (`0 < x < size - 1`), where every padding rule leaves a linear sample's position as it is
 /// with a gradient multiplier of 1; `None` elsewhere, NaN and axes of one voxel included.
