@@ -34,14 +34,14 @@ pub(super) fn inside_lanes<T: Real>(
     if !(fits(d) && fits(h) && fits(w)) {
         return None;
     }
-    let mut any = false;
-    let inside = core::array::from_fn(|l| {
+    // Loops over plain arrays, not `array::from_fn`, which the compiler may leave uninlined
+    // (a call per block).
+    let mut inside = [false; LANES];
+    for l in 0..LANES {
         // NaN fails both comparisons.
-        let i = (0..3).all(|a| p[l][a] > T::ZERO && p[l][a] < upper[a]);
-        any |= i;
-        i
-    });
-    any.then_some(inside)
+        inside[l] = (0..3).all(|a| p[l][a] > T::ZERO && p[l][a] < upper[a]);
+    }
+    inside.contains(&true).then_some(inside)
 }
 
 /// A block's corners: lower-corner offsets and per-axis fractions (`t[axis][lane]`, x first).
@@ -62,7 +62,7 @@ impl<T: Real> Corners<T> {
             // A select, not a branch, so the lanes vectorize.
             let q = if inside[l] { p[l] } else { [T::ZERO; 3] };
             // Positive and below `i32::MAX` (`inside_lanes`): truncation is floor.
-            let i = q.map(|v| v.to_i32());
+            let i = [q[0].to_i32(), q[1].to_i32(), q[2].to_i32()];
             for a in 0..3 {
                 t[a][l] = q[a] - T::from_i32(i[a]);
             }
@@ -238,7 +238,11 @@ fn gathered_gradient<T: Real>(
 /// Offsets as i32, each at most `max` (which fits in i32).
 #[cfg(target_arch = "x86_64")]
 fn clamped(offset: &[usize; LANES], max: usize) -> [i32; LANES] {
-    offset.map(|o| o.min(max) as i32)
+    let mut clamped = [0i32; LANES];
+    for (c, &o) in clamped.iter_mut().zip(offset) {
+        *c = o.min(max) as i32;
+    }
+    clamped
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -260,14 +264,19 @@ mod avx2 {
         [[o, _mm256_add_epi32(o, dy)], [o2, _mm256_add_epi32(o2, dy)]]
     }
 
-    /// `[1 - t, t]` of each axis.
+    /// `[1 - t, t]` of each axis. (No closures here: a closure is not compiled with its
+    /// caller's target features, so the intrinsics in it would become calls.)
     #[inline(always)]
     unsafe fn weights(t: &[f32]) -> [[__m256; 2]; 3] {
         let one = _mm256_set1_ps(1.0);
-        core::array::from_fn(|a| {
-            let t = _mm256_loadu_ps(t[a * LANES..].as_ptr());
-            [_mm256_sub_ps(one, t), t]
-        })
+        let tx = _mm256_loadu_ps(t.as_ptr());
+        let ty = _mm256_loadu_ps(t[LANES..].as_ptr());
+        let tz = _mm256_loadu_ps(t[2 * LANES..].as_ptr());
+        [
+            [_mm256_sub_ps(one, tx), tx],
+            [_mm256_sub_ps(one, ty), ty],
+            [_mm256_sub_ps(one, tz), tz],
+        ]
     }
 
     /// # Safety
@@ -282,15 +291,14 @@ mod avx2 {
         out: &mut [f32],
     ) {
         let ptr = volume.as_ptr();
-        let read = |o: __m256i| _mm256_i32gather_ps::<4>(ptr, o);
         let one = _mm256_set1_epi32(1);
         let [wx, wy, wz] = weights(t);
         let mut acc = _mm256_setzero_ps();
         for (a, row) in rows(offset, size).iter().enumerate() {
             for (b, &o) in row.iter().enumerate() {
                 let wab = _mm256_mul_ps(wz[a], wy[b]);
-                let v0 = read(o);
-                let v1 = read(_mm256_add_epi32(o, one));
+                let v0 = _mm256_i32gather_ps::<4>(ptr, o);
+                let v1 = _mm256_i32gather_ps::<4>(ptr, _mm256_add_epi32(o, one));
                 acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(wab, wx[0]), v0));
                 acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(wab, wx[1]), v1));
             }
@@ -310,15 +318,17 @@ mod avx2 {
         acc: &mut [f32],
     ) {
         let ptr = volume.as_ptr();
-        let read = |o: __m256i| _mm256_i32gather_ps::<4>(ptr, o);
         let one = _mm256_set1_epi32(1);
         let sign = _mm256_set1_ps(-0.0);
         let [wx, wy, wz] = weights(t);
         let g = _mm256_loadu_ps(g.as_ptr());
         // NaN counts as non-zero, as `g != 0` does.
         let live = _mm256_cmp_ps::<_CMP_NEQ_UQ>(g, _mm256_setzero_ps());
-        let mut sum: [__m256; 3] =
-            core::array::from_fn(|k| _mm256_loadu_ps(acc[k * LANES..].as_ptr()));
+        let mut sum = [
+            _mm256_loadu_ps(acc.as_ptr()),
+            _mm256_loadu_ps(acc[LANES..].as_ptr()),
+            _mm256_loadu_ps(acc[2 * LANES..].as_ptr()),
+        ];
         let before = sum;
         for (a, row) in rows(offset, size).iter().enumerate() {
             // `g * dz` with `dz = -1, +1`: a sign flip, exact.
@@ -326,8 +336,8 @@ mod avx2 {
             let g_dz = if a == 0 { _mm256_xor_ps(g, sign) } else { g };
             for (b, &o) in row.iter().enumerate() {
                 let yb = wy[b];
-                let v0 = read(o);
-                let v1 = read(_mm256_add_epi32(o, one));
+                let v0 = _mm256_i32gather_ps::<4>(ptr, o);
+                let v1 = _mm256_i32gather_ps::<4>(ptr, _mm256_add_epi32(o, one));
                 let s = _mm256_add_ps(_mm256_mul_ps(wx[0], v0), _mm256_mul_ps(wx[1], v1));
                 let gzy = _mm256_mul_ps(gz, yb);
                 sum[0] = _mm256_add_ps(sum[0], _mm256_mul_ps(gzy, _mm256_sub_ps(v1, v0)));

@@ -136,7 +136,13 @@ fn linear_blocks<T: Real, A, G, const SCATTER: bool, const GRID: bool>(
         let corners = Corners::new(&p, &inside, size);
         let grad = |c: usize| -> [T; LANES] {
             let g = &source.grad_output[c * points + source.first + x0..][..LANES];
-            core::array::from_fn(|l| if inside[l] { g[l] } else { T::ZERO })
+            let mut masked = [T::ZERO; LANES];
+            for l in 0..LANES {
+                if inside[l] {
+                    masked[l] = g[l];
+                }
+            }
+            masked
         };
         let mut acc = [[T::ZERO; LANES]; 3];
         if GRID {

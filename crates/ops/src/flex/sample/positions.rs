@@ -7,12 +7,16 @@ use crate::coordinates::unnormalize;
 
 /// Where output point `(n, z, y, x)` samples, as a raw voxel position `(x, y, z)` (x along W),
 /// and the derivative of that position with respect to the source coordinate, per axis.
-pub(crate) trait Positions<T>: Sync {
+pub(crate) trait Positions<T: Real>: Sync {
     fn at(&self, n: usize, z: usize, y: usize, x: usize) -> [T; 3];
     /// The positions of points `x0 .. x0 + LANES` of row `(n, z, y)`, each as [`Self::at`].
     #[inline(always)]
     fn block(&self, n: usize, z: usize, y: usize, x0: usize) -> [[T; 3]; LANES] {
-        core::array::from_fn(|l| self.at(n, z, y, x0 + l))
+        let mut p = [[T::ZERO; 3]; LANES];
+        for (l, p) in p.iter_mut().enumerate() {
+            *p = self.at(n, z, y, x0 + l);
+        }
+        p
     }
     fn scale(&self) -> [T; 3];
     /// For sources where each position coordinate depends on one output index only
@@ -70,13 +74,13 @@ impl<T: Real> Positions<T> for GridPositions<'_, T> {
         let [d, h, w] = self.output;
         let b = (((n * d + z) * h + y) * w + x0) * 3;
         let g = &self.grid[b..b + 3 * LANES];
-        core::array::from_fn(|l| {
-            [
-                g[3 * l] * self.scale[0] + self.offset[0],
-                g[3 * l + 1] * self.scale[1] + self.offset[1],
-                g[3 * l + 2] * self.scale[2] + self.offset[2],
-            ]
-        })
+        let mut p = [[T::ZERO; 3]; LANES];
+        for (p, g) in p.iter_mut().zip(g.chunks_exact(3)) {
+            for a in 0..3 {
+                p[a] = g[a] * self.scale[a] + self.offset[a];
+            }
+        }
+        p
     }
     fn scale(&self) -> [T; 3] {
         self.scale
