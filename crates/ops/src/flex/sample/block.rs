@@ -71,6 +71,22 @@ impl<T: Real> Corners<T> {
         Self { offset, t }
     }
 
+    /// The lanes of a block strictly inside the volume and their corners, as
+    /// [`inside_lanes`] and [`Corners::new`] find them (with AVX2 for f32); `None` when no lane
+    /// is inside.
+    #[inline(always)]
+    pub fn of_block(
+        isa: Isa,
+        p: &[[T; 3]; LANES],
+        size: [usize; 3],
+    ) -> Option<([bool; LANES], Self)> {
+        if let Some(found) = vector_corners(isa, p, size) {
+            return found;
+        }
+        let inside = inside_lanes(p, size)?;
+        Some((inside, Self::new(p, &inside, size)))
+    }
+
     /// Linear weight `[1 - t, t][k]` of lane `l` on axis `a`.
     #[inline(always)]
     fn weight(&self, a: usize, k: usize, l: usize) -> T {
@@ -190,6 +206,46 @@ fn gatherable<T: Real>(isa: Isa, volume: &[T], size: [usize; 3]) -> Option<(&[f3
     None
 }
 
+/// [`Corners::of_block`] in AVX2 vectors, where `T` is f32 and the volume's offsets fit in
+/// i32; `None` where it cannot run.
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+fn vector_corners<T: Real>(
+    isa: Isa,
+    p: &[[T; 3]; LANES],
+    size: [usize; 3],
+) -> Option<Option<([bool; LANES], Corners<T>)>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let [d, h, w] = size;
+        let f32_type = std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>();
+        let fits = d >= 2 && h >= 2 && w >= 2 && d * h * w <= i32::MAX as usize;
+        if isa == Isa::Avx2 && f32_type && fits {
+            let positions: &[f32] = bytemuck::cast_slice(p.as_flattened());
+            let upper = [w, h, d].map(|n| (n as f64 - 1.0) as f32);
+            let mut offset = [0i32; LANES];
+            let mut t = [[T::ZERO; LANES]; 3];
+            let t_f32: &mut [f32] = bytemuck::cast_slice_mut(t.as_flattened_mut());
+            // SAFETY: AVX2 is present; `positions` holds 24 values and `t_f32` 24.
+            let mask = unsafe { avx2::corners(positions, upper, [h, w], &mut offset, t_f32) };
+            if mask == 0 {
+                return Some(None);
+            }
+            let mut inside = [false; LANES];
+            let mut offsets = [0usize; LANES];
+            for l in 0..LANES {
+                inside[l] = mask & (1 << l) != 0;
+                // Non-negative: indices are truncated positive positions, or 0.
+                offsets[l] = offset[l] as usize;
+            }
+            let corners = Corners { offset: offsets, t };
+            return Some(Some((inside, corners)));
+        }
+    }
+    let _ = (isa, p, size);
+    None
+}
+
 /// [`Corners::trilinear`] with gathers, on a volume `gatherable` accepted.
 #[inline(always)]
 fn gathered_trilinear<T: Real>(
@@ -277,6 +333,56 @@ mod avx2 {
             [_mm256_sub_ps(one, ty), ty],
             [_mm256_sub_ps(one, tz), tz],
         ]
+    }
+
+    /// Inside test, lower-corner offsets and fractions of eight positions `(x, y, z)`
+    /// (interleaved in `p`), as the generic `inside_lanes` and `Corners::new` compute them:
+    /// `0 < p < upper` per axis (ordered, so NaN is outside), lanes outside read as position
+    /// 0, truncation, `t = p - i`, `offset = (i_z * h + i_y) * w + i_x`. Returns the inside
+    /// lanes as bits.
+    ///
+    /// # Safety
+    /// AVX2 present; `p` and `t` hold 24 values; `d * h * w` fits in i32.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn corners(
+        p: &[f32],
+        upper: [f32; 3],
+        [h, w]: [usize; 2],
+        offset: &mut [i32; LANES],
+        t: &mut [f32],
+    ) -> u32 {
+        let stride = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
+        let axis = [
+            _mm256_i32gather_ps::<4>(p.as_ptr(), stride),
+            _mm256_i32gather_ps::<4>(p[1..].as_ptr(), stride),
+            _mm256_i32gather_ps::<4>(p[2..].as_ptr(), stride),
+        ];
+        let zero = _mm256_setzero_ps();
+        let mut inside = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        for a in 0..3 {
+            let above = _mm256_cmp_ps::<_CMP_GT_OQ>(axis[a], zero);
+            let below = _mm256_cmp_ps::<_CMP_LT_OQ>(axis[a], _mm256_set1_ps(upper[a]));
+            inside = _mm256_and_ps(inside, _mm256_and_ps(above, below));
+        }
+        let mask = _mm256_movemask_ps(inside) as u32;
+        let mut index = [_mm256_setzero_si256(); 3];
+        for a in 0..3 {
+            // Lanes outside become +0.0.
+            let q = _mm256_and_ps(axis[a], inside);
+            index[a] = _mm256_cvttps_epi32(q);
+            let frac = _mm256_sub_ps(q, _mm256_cvtepi32_ps(index[a]));
+            _mm256_storeu_ps(t[a * LANES..].as_mut_ptr(), frac);
+        }
+        let (hv, wv) = (_mm256_set1_epi32(h as i32), _mm256_set1_epi32(w as i32));
+        let o = _mm256_add_epi32(
+            _mm256_mullo_epi32(
+                _mm256_add_epi32(_mm256_mullo_epi32(index[2], hv), index[1]),
+                wv,
+            ),
+            index[0],
+        );
+        _mm256_storeu_si256(offset.as_mut_ptr().cast(), o);
+        mask
     }
 
     /// # Safety
@@ -378,10 +484,20 @@ mod tests {
                 let p: [[f32; 3]; LANES] = core::array::from_fn(|_| {
                     [w, h, d].map(|n| rng.random_range(-0.5..n as f32 - 0.5))
                 });
-                let Some(inside) = inside_lanes(&p, size) else {
+                let generic = inside_lanes(&p, size).map(|i| (i, Corners::new(&p, &i, size)));
+                let vector = Corners::of_block(avx2, &p, size);
+                assert_eq!(generic.is_some(), vector.is_some(), "{size:?} {p:?}");
+                let Some((inside, corners)) = generic else {
                     continue;
                 };
-                let corners = Corners::new(&p, &inside, size);
+                let (vector_inside, vector) = vector.unwrap();
+                assert_eq!(inside, vector_inside);
+                for l in (0..LANES).filter(|&l| inside[l]) {
+                    assert_eq!(corners.offset[l], vector.offset[l]);
+                    for a in 0..3 {
+                        assert_eq!(corners.t[a][l].to_bits(), vector.t[a][l].to_bits());
+                    }
+                }
                 let mut want = [0f32; LANES];
                 let mut got = [0f32; LANES];
                 corners.trilinear(Isa::Baseline, &volume, size, &mut want);

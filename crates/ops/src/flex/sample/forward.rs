@@ -9,7 +9,7 @@ use super::super::taps::{
     nearest_index, read, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real,
     ReflectionPad, Tap, ZerosPad,
 };
-use super::block::{inside_lanes, Corners, LANES};
+use super::block::{Corners, LANES};
 use super::{beyond_zero_padding, gather, interpolate, point_taps, Dims, Positions};
 use crate::options::{Interpolation, Padding, Rounding, SampleOptions};
 
@@ -379,13 +379,13 @@ fn grid_linear_blocks<T: Real, A: Fn(usize) -> [[T; 3]; LANES], G: Fn(usize) -> 
     for (b, block) in head.chunks_exact_mut(LANES).enumerate() {
         let x0 = b * LANES;
         let p = at(x0);
-        let Some(inside) = inside_lanes(&p, size) else {
+        let Some((inside, corners)) = Corners::of_block(isa, &p, size) else {
             for (l, v) in block.iter_mut().enumerate() {
                 *v = general(x0 + l);
             }
             continue;
         };
-        Corners::new(&p, &inside, size).trilinear(isa, volume, size, block);
+        corners.trilinear(isa, volume, size, block);
         for (l, v) in block.iter_mut().enumerate() {
             if !inside[l] {
                 *v = general(x0 + l);

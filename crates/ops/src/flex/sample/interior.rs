@@ -5,7 +5,7 @@
 
 use super::super::isa::Isa;
 use super::super::taps::Real;
-use super::block::{inside_lanes, Corners, LANES};
+use super::block::{Corners, LANES};
 
 /// What one output row's blocks read: one sample's input and `grad_output`.
 pub(super) struct RowSource<'a, T> {
@@ -126,14 +126,13 @@ fn linear_blocks<T: Real, A, G, const SCATTER: bool, const GRID: bool>(
     let blocked = ow / LANES * LANES;
     for x0 in (0..blocked).step_by(LANES) {
         let p = at(x0);
-        let Some(inside) = inside_lanes(&p, size) else {
+        let Some((inside, corners)) = Corners::of_block(isa, &p, size) else {
             for x in x0..x0 + LANES {
                 let acc = general(x, buf);
                 finish(x, acc, positions);
             }
             continue;
         };
-        let corners = Corners::new(&p, &inside, size);
         let grad = |c: usize| -> [T; LANES] {
             let g = &source.grad_output[c * points + source.first + x0..][..LANES];
             let mut masked = [T::ZERO; LANES];
