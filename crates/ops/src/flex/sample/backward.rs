@@ -490,39 +490,45 @@ mod tests {
 
     /// A row of 37 points (four blocks and a tail) on two channels, positions partly outside
     /// the volume, zero output gradients and a NaN voxel: the blocks' input and position
-    /// gradients equal the general per-point path's to the bit, for each choice of gradients.
+    /// gradients equal the general per-point path's to the bit, for each choice of gradients,
+    /// in f32 (vector corners and gathers where the CPU has AVX2) and f64 (the generic lanes).
     #[test]
     fn row_blocks_equal_the_general_path_to_the_bit() {
+        row_blocks_match::<f32>();
+        row_blocks_match::<f64>();
+    }
+
+    fn row_blocks_match<T: Real + core::fmt::Debug>() {
         let mut rng = ChaCha8Rng::seed_from_u64(17);
         let (channels, d, h, w, ow) = (2, 5, 6, 9, 37);
         let dims = [1, channels, d, h, w];
         let voxels = d * h * w;
         let o = SampleOptions::new(Interpolation::Linear);
         for wanted in [Wanted::Input, Wanted::Positions, Wanted::Both] {
-            let mut input: Vec<f32> = (0..channels * voxels)
-                .map(|_| rng.random_range(-1.0..1.0))
+            let mut input: Vec<T> = (0..channels * voxels)
+                .map(|_| T::from_f64(rng.random_range(-1.0..1.0)))
                 .collect();
-            input[rng.random_range(0..channels * voxels)] = f32::NAN;
-            let grad_output: Vec<f32> = (0..channels * ow)
+            input[rng.random_range(0..channels * voxels)] = T::from_f64(f64::NAN);
+            let grad_output: Vec<T> = (0..channels * ow)
                 .map(|_| {
                     if rng.random_bool(0.2) {
-                        0.0
+                        T::ZERO
                     } else {
-                        rng.random_range(-1.0..1.0)
+                        T::from_f64(rng.random_range(-1.0..1.0))
                     }
                 })
                 .collect();
             // Mostly inside, some blocks wholly, some partly.
-            let positions: Vec<[f32; 3]> = (0..ow)
-                .map(|_| [w, h, d].map(|n| rng.random_range(-0.3..n as f32 - 0.7)))
+            let positions: Vec<[T; 3]> = (0..ow)
+                .map(|_| [w, h, d].map(|n| T::from_f64(rng.random_range(-0.3..n as f64 - 0.7))))
                 .collect();
             let at = |x0: usize| core::array::from_fn(|l| positions[x0 + l]);
-            let general = |x: usize, buf: &mut [f32]| {
+            let general = |x: usize, buf: &mut [T]| {
                 let point = PointBackward::new::<Linear, ZerosPad>(positions[x], dims, o);
-                let mut acc = [0.0; 3];
+                let mut acc = [T::ZERO; 3];
                 for c in 0..channels {
                     let g = grad_output[c * ow + x];
-                    if g == 0.0 {
+                    if g == T::ZERO {
                         continue;
                     }
                     let volume = &input[c * voxels..(c + 1) * voxels];
@@ -530,7 +536,7 @@ mod tests {
                     match wanted {
                         Wanted::Input => point.scatter(dst, dims, g),
                         Wanted::Positions => {
-                            let mut scratch = vec![0.0; voxels];
+                            let mut scratch = vec![T::ZERO; voxels];
                             point.both(volume, &mut scratch, dims, g, &mut acc)
                         }
                         Wanted::Both => point.both(volume, dst, dims, g, &mut acc),
@@ -544,8 +550,8 @@ mod tests {
                 dims,
                 first: 0,
             };
-            let scale = [0.5, 2.0, 1.5];
-            let (mut buf, mut grid) = (vec![0f32; channels * voxels], vec![0f32; ow * 3]);
+            let scale = [0.5, 2.0, 1.5].map(T::from_f64);
+            let (mut buf, mut grid) = (vec![T::ZERO; channels * voxels], vec![T::ZERO; ow * 3]);
             linear_row(
                 Isa::detect(),
                 wanted,
@@ -557,21 +563,27 @@ mod tests {
                 &mut grid,
                 &general,
             );
-            let (mut want_buf, mut want_grid) = (vec![0f32; channels * voxels], vec![0f32; ow * 3]);
+            let (mut want_buf, mut want_grid) =
+                (vec![T::ZERO; channels * voxels], vec![T::ZERO; ow * 3]);
             for x in 0..ow {
                 let acc = general(x, &mut want_buf);
                 for a in 0..3 {
                     want_grid[x * 3 + a] = acc[a] * scale[a];
                 }
             }
-            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let bits = |v: &[T]| v.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
             if wanted != Wanted::Positions {
                 assert_eq!(bits(&buf), bits(&want_buf), "input gradient");
-                assert!(buf.iter().any(|v| *v != 0.0));
+                assert!(buf.iter().any(|v| *v != T::ZERO));
             }
             if wanted != Wanted::Input {
                 assert_eq!(bits(&grid), bits(&want_grid), "position gradient");
-                assert!(grid.iter().filter(|v| v.is_finite() && **v != 0.0).count() > ow);
+                assert!(
+                    grid.iter()
+                        .filter(|v| v.to_f64().is_finite() && **v != T::ZERO)
+                        .count()
+                        > ow
+                );
             }
         }
     }
