@@ -106,7 +106,7 @@ fn position_gradient<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     let [_, channels, ..] = dims.input;
     let voxels = dims.voxels();
     let points = dims.points();
-    if K == 2 && Pd::PADDING == Padding::Zeros && beyond_zero_padding(p, dims.input) {
+    if beyond_zero_padding::<T, K, Pd>(p, dims.input) {
         return [T::ZERO; 3];
     }
     let t = point_taps::<T, K, Kn, Pd>(p, dims.input, o);
@@ -378,7 +378,7 @@ impl<T: Real, const K: usize> PointBackward<T, K> {
     #[inline(always)]
     fn new<Kn: Kernel<K>, Pd: PadRule>(p: [T; 3], input: [usize; 5], o: SampleOptions) -> Self {
         if K == 2 {
-            if Pd::PADDING == Padding::Zeros && beyond_zero_padding(p, input) {
+            if beyond_zero_padding::<T, K, Pd>(p, input) {
                 return Self::Beyond;
             }
             let [_, _, d, h, w] = input;

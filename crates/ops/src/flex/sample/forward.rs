@@ -163,10 +163,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                     };
                     let general = |x: usize| {
                         let p = positions.at(n, z, y, x);
-                        if K == 2
-                            && Pd::PADDING == Padding::Zeros
-                            && beyond_zero_padding(p, dims.input)
-                        {
+                        if beyond_zero_padding::<T, K, Pd>(p, dims.input) {
                             return T::ZERO;
                         }
                         interpolate(volume, &point_taps::<T, K, Kn, Pd>(p, dims.input, o))

@@ -24,7 +24,7 @@ pub(crate) use forward::forward;
 pub(crate) use positions::{AffinePositions, GridPositions, Positions};
 
 use super::taps::{read, Kernel, PadRule, Real, Tap};
-use crate::options::SampleOptions;
+use crate::options::{Padding, SampleOptions};
 
 /// Input volume and output grid sizes.
 #[derive(Clone, Copy, Debug)]
@@ -70,12 +70,19 @@ pub(super) fn point_taps<T: Real, const K: usize, Kn: Kernel<K>, Pd: PadRule>(
     }
 }
 
-/// Whether a linear sample at raw position `p` (x, y, z) reads nothing under zero padding:
-/// on some axis both taps lie outside the volume (`p < -1` or `p >= n`), so its value and
-/// every gradient are zero, as the general taps would find them. NaN is not beyond (the
-/// general path knows its rule).
+/// Whether a sample at raw position `p` (x, y, z) reads nothing: a linear sample (`K = 2`)
+/// under zero padding whose two taps lie outside the volume on some axis (`p < -1` or
+/// `p >= n`), so its value and every gradient are zero, as the general taps would find them.
+/// Other kernels and paddings are never skipped; NaN is not beyond (the general path knows
+/// its rule).
 #[inline(always)]
-pub(super) fn beyond_zero_padding<T: Real>(p: [T; 3], input: [usize; 5]) -> bool {
+pub(super) fn beyond_zero_padding<T: Real, const K: usize, Pd: PadRule>(
+    p: [T; 3],
+    input: [usize; 5],
+) -> bool {
+    if K != 2 || Pd::PADDING != Padding::Zeros {
+        return false;
+    }
     let [_, _, d, h, w] = input;
     [w, h, d]
         .iter()
