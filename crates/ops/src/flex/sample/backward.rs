@@ -65,20 +65,11 @@ fn backward_input_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd:
                     grad_output: &grad_output[n * channels * points..(n + 1) * channels * points],
                     dims: dims.input,
                     first: row * ow,
+                    ow,
+                    scale: [T::ONE; 3],
                 };
                 let at = |x0: usize| positions.block(n, z, y, x0);
-                let scale = [T::ONE; 3];
-                linear_row(
-                    isa,
-                    Wanted::Input,
-                    &source,
-                    ow,
-                    &at,
-                    scale,
-                    buf,
-                    &mut [],
-                    &general,
-                );
+                linear_row(isa, Wanted::Input, &source, &at, buf, &mut [], &general);
             } else {
                 for x in 0..ow {
                     general(x, buf);
@@ -175,19 +166,11 @@ fn backward_grid_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
                     grad_output: &grad_output[n * go..(n + 1) * go],
                     dims: dims.input,
                     first: (z * oh + y) * ow,
+                    ow,
+                    scale,
                 };
                 let at = |x0: usize| positions.block(n, z, y, x0);
-                linear_row(
-                    isa,
-                    Wanted::Positions,
-                    &source,
-                    ow,
-                    &at,
-                    scale,
-                    &mut [],
-                    out,
-                    &general,
-                );
+                linear_row(isa, Wanted::Positions, &source, &at, &mut [], out, &general);
                 return;
             }
             for x in 0..ow {
@@ -333,19 +316,11 @@ fn backward_both_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: 
                     grad_output: &grad_output[n * go..(n + 1) * go],
                     dims: dims.input,
                     first: row * ow,
+                    ow,
+                    scale,
                 };
                 let at = |x0: usize| positions.block(n, z, y, x0);
-                linear_row(
-                    isa,
-                    Wanted::Both,
-                    &source,
-                    ow,
-                    &at,
-                    scale,
-                    buf,
-                    out,
-                    &general,
-                );
+                linear_row(isa, Wanted::Both, &source, &at, buf, out, &general);
                 continue;
             }
             for x in 0..ow {
@@ -544,21 +519,21 @@ mod tests {
                 }
                 acc
             };
+            let scale = [0.5, 2.0, 1.5].map(T::from_f64);
             let source = RowSource {
                 input: &input,
                 grad_output: &grad_output,
                 dims,
                 first: 0,
+                ow,
+                scale,
             };
-            let scale = [0.5, 2.0, 1.5].map(T::from_f64);
             let (mut buf, mut grid) = (vec![T::ZERO; channels * voxels], vec![T::ZERO; ow * 3]);
             linear_row(
                 Isa::detect(),
                 wanted,
                 &source,
-                ow,
                 &at,
-                scale,
                 &mut buf,
                 &mut grid,
                 &general,

@@ -7,7 +7,8 @@ use super::super::isa::Isa;
 use super::super::taps::Real;
 use super::block::{Corners, LANES};
 
-/// What one output row's blocks read: one sample's input and `grad_output`.
+/// One output row of the backward: what its blocks read (one sample's input and
+/// `grad_output`), its length and the scale of its position gradient.
 pub(super) struct RowSource<'a, T> {
     /// The sample's `[C, D, H, W]` input; empty when no position gradient is wanted.
     pub input: &'a [T],
@@ -17,6 +18,10 @@ pub(super) struct RowSource<'a, T> {
     pub dims: [usize; 5],
     /// Index of the row's first point among the sample's points.
     pub first: usize,
+    /// Points in the row (`Wo`).
+    pub ow: usize,
+    /// Derivative of the raw position with respect to the source coordinate, per axis.
+    pub scale: [T; 3],
 }
 
 /// Which gradients a pass computes.
@@ -30,18 +35,15 @@ pub(super) enum Wanted {
     Both,
 }
 
-/// The linear backward of one output row of `ow` points, compiled for `isa`. `at(x0)` gives
+/// The linear backward of one output row (`source`), compiled for `isa`. `at(x0)` gives
 /// the raw positions of points `x0 .. x0 + LANES`; `general(x, buf)` does point `x` the
 /// general way: scatters it into `buf` (when wanted) and returns its unscaled position
 /// gradient.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn linear_row<T: Real, A, G>(
     isa: Isa,
     wanted: Wanted,
     source: &RowSource<'_, T>,
-    ow: usize,
     at: &A,
-    scale: [T; 3],
     buf: &mut [T],
     positions: &mut [T],
     general: &G,
@@ -54,16 +56,13 @@ pub(super) fn linear_row<T: Real, A, G>(
             #[cfg(target_arch = "x86_64")]
             if isa == Isa::Avx2 {
                 #[target_feature(enable = "avx2")]
-                #[allow(clippy::too_many_arguments)]
                 fn avx2<
                     T: Real,
                     A: Fn(usize) -> [[T; 3]; LANES],
                     G: Fn(usize, &mut [T]) -> [T; 3],
                 >(
                     source: &RowSource<'_, T>,
-                    ow: usize,
                     at: &A,
-                    scale: [T; 3],
                     buf: &mut [T],
                     positions: &mut [T],
                     general: &G,
@@ -71,20 +70,16 @@ pub(super) fn linear_row<T: Real, A, G>(
                     linear_blocks::<T, A, G, $scatter, $grid>(
                         Isa::Avx2,
                         source,
-                        ow,
                         at,
-                        scale,
                         buf,
                         positions,
                         general,
                     )
                 }
                 // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
-                return unsafe { avx2(source, ow, at, scale, buf, positions, general) };
+                return unsafe { avx2(source, at, buf, positions, general) };
             }
-            linear_blocks::<T, A, G, $scatter, $grid>(
-                isa, source, ow, at, scale, buf, positions, general,
-            )
+            linear_blocks::<T, A, G, $scatter, $grid>(isa, source, at, buf, positions, general)
         }};
     }
     match wanted {
@@ -98,13 +93,10 @@ pub(super) fn linear_row<T: Real, A, G>(
 /// receives the row's points in order (block lanes and general points alike), so the sums are
 /// the general path's whatever mix of the two a block takes.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn linear_blocks<T: Real, A, G, const SCATTER: bool, const GRID: bool>(
     isa: Isa,
     source: &RowSource<'_, T>,
-    ow: usize,
     at: &A,
-    scale: [T; 3],
     buf: &mut [T],
     positions: &mut [T],
     general: &G,
@@ -113,6 +105,7 @@ fn linear_blocks<T: Real, A, G, const SCATTER: bool, const GRID: bool>(
     G: Fn(usize, &mut [T]) -> [T; 3],
 {
     let [_, channels, d, h, w] = source.dims;
+    let (ow, scale) = (source.ow, source.scale);
     let size = [d, h, w];
     let voxels = d * h * w;
     let points = source.grad_output.len().checked_div(channels).unwrap_or(0);
