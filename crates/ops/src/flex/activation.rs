@@ -2,8 +2,11 @@
 //! Each volume's loop is compiled for the baseline and for AVX2 and chosen at run time
 //! ([`Isa`]); both run the same operations in the same order.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
+use super::buffer::par_written;
 use super::isa::Isa;
 use super::taps::Real;
 
@@ -21,16 +24,16 @@ fn slope<T: Real>(alpha: &[T], plane: usize, channels: usize) -> T {
 }
 
 #[inline(always)]
-fn forward_volume<T: Real>(o: &mut [T], x: &[T], a: T) {
+fn forward_volume<T: Real>(o: &mut [MaybeUninit<T>], x: &[T], a: T) {
     for (o, &v) in o.iter_mut().zip(x) {
-        *o = if v > T::ZERO { v } else { a * v };
+        o.write(if v > T::ZERO { v } else { a * v });
     }
 }
 
 #[inline(always)]
-fn backward_input_volume<T: Real>(o: &mut [T], x: &[T], dy: &[T], a: T) {
+fn backward_input_volume<T: Real>(o: &mut [MaybeUninit<T>], x: &[T], dy: &[T], a: T) {
     for ((o, &v), &g) in o.iter_mut().zip(x).zip(dy) {
-        *o = if v > T::ZERO { g } else { a * g };
+        o.write(if v > T::ZERO { g } else { a * g });
     }
 }
 
@@ -57,13 +60,13 @@ fn alpha_sum<T: Real>(x: &[T], dy: &[T]) -> f64 {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn forward_volume_avx2<T: Real>(o: &mut [T], x: &[T], a: T) {
+fn forward_volume_avx2<T: Real>(o: &mut [MaybeUninit<T>], x: &[T], a: T) {
     forward_volume(o, x, a)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn backward_input_volume_avx2<T: Real>(o: &mut [T], x: &[T], dy: &[T], a: T) {
+fn backward_input_volume_avx2<T: Real>(o: &mut [MaybeUninit<T>], x: &[T], dy: &[T], a: T) {
     backward_input_volume(o, x, dy, a)
 }
 
@@ -75,20 +78,18 @@ fn alpha_sum_avx2<T: Real>(x: &[T], dy: &[T]) -> f64 {
 
 pub(super) fn forward<T: Real>(x: &[T], alpha: &[T], channels: usize, volume: usize) -> Vec<T> {
     let isa = Isa::detect();
-    let mut out = vec![T::ZERO; x.len()];
-    out.par_chunks_mut(volume)
-        .zip(x.par_chunks(volume))
-        .enumerate()
-        .for_each(|(p, (o, x))| {
-            let a = slope(alpha, p, channels);
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
-                Isa::Avx2 => unsafe { forward_volume_avx2(o, x, a) },
-                Isa::Baseline => forward_volume(o, x, a),
-            }
-        });
-    out
+    let fill = |p: usize, o: &mut [MaybeUninit<T>]| {
+        let (x, a) = (&x[p * volume..][..o.len()], slope(alpha, p, channels));
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
+            Isa::Avx2 => unsafe { forward_volume_avx2(o, x, a) },
+            Isa::Baseline => forward_volume(o, x, a),
+        }
+    };
+    // SAFETY: `fill` writes a value for each value of its piece of `x`, which is as long as
+    // the piece (the output is as long as `x`).
+    unsafe { par_written(x.len(), volume, fill) }
 }
 
 pub(super) fn backward_input<T: Real>(
@@ -98,21 +99,24 @@ pub(super) fn backward_input<T: Real>(
     channels: usize,
     volume: usize,
 ) -> Vec<T> {
+    assert_eq!(
+        x.len(),
+        dy.len(),
+        "PReLU input and gradient differ in length"
+    );
     let isa = Isa::detect();
-    let mut out = vec![T::ZERO; x.len()];
-    out.par_chunks_mut(volume)
-        .zip(x.par_chunks(volume).zip(dy.par_chunks(volume)))
-        .enumerate()
-        .for_each(|(p, (o, (x, dy)))| {
-            let a = slope(alpha, p, channels);
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
-                Isa::Avx2 => unsafe { backward_input_volume_avx2(o, x, dy, a) },
-                Isa::Baseline => backward_input_volume(o, x, dy, a),
-            }
-        });
-    out
+    let fill = |p: usize, o: &mut [MaybeUninit<T>]| {
+        let a = slope(alpha, p, channels);
+        let (x, dy) = (&x[p * volume..][..o.len()], &dy[p * volume..][..o.len()]);
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
+            Isa::Avx2 => unsafe { backward_input_volume_avx2(o, x, dy, a) },
+            Isa::Baseline => backward_input_volume(o, x, dy, a),
+        }
+    };
+    // SAFETY: as in `forward`: the pieces of `x` and `dy` are as long as the output's.
+    unsafe { par_written(x.len(), volume, fill) }
 }
 
 /// `sum(dy * x)` over the voxels with `x <= 0`, per channel (or over all, for one slope).

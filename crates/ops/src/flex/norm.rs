@@ -4,8 +4,9 @@
 //! compiled for the baseline and for AVX2 and chosen at run time ([`Isa`]); both run the same
 //! operations in the same order (no FMA), so the results do not depend on the CPU.
 
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
+use super::buffer::par_written;
 use super::isa::Isa;
 use super::taps::Real;
 
@@ -65,18 +66,18 @@ fn moments(shift: f64, s: &[f64; 4], count: usize, epsilon: f64) -> (f64, f64) {
 
 /// One volume of the forward: `o = (x - mean) * rstd`.
 #[inline(always)]
-fn forward_volume<T: Real>(o: &mut [T], x: &[T], epsilon: f64) {
+fn forward_volume<T: Real>(o: &mut [MaybeUninit<T>], x: &[T], epsilon: f64) {
     let (shift, s) = sums(x, None);
     let (mean, rstd) = moments(shift, &s, x.len(), epsilon);
     let (mean, rstd) = (T::from_f64(mean), T::from_f64(rstd));
     for (o, &v) in o.iter_mut().zip(x) {
-        *o = (v - mean) * rstd;
+        o.write((v - mean) * rstd);
     }
 }
 
 /// One volume of the backward: `dx = rstd (dy - mean(dy) - x_hat mean(dy x_hat))`.
 #[inline(always)]
-fn backward_volume<T: Real>(o: &mut [T], x: &[T], dy: &[T], epsilon: f64) {
+fn backward_volume<T: Real>(o: &mut [MaybeUninit<T>], x: &[T], dy: &[T], epsilon: f64) {
     let (shift, s) = sums(x, Some(dy));
     let m = x.len() as f64;
     let (mean, rstd) = moments(shift, &s, x.len(), epsilon);
@@ -91,48 +92,56 @@ fn backward_volume<T: Real>(o: &mut [T], x: &[T], dy: &[T], epsilon: f64) {
         T::from_f64(rstd * mean_dy_xhat),
     );
     for ((o, &v), &g) in o.iter_mut().zip(x).zip(dy) {
-        *o = rstd * (g - mean_dy - (v - mean) * slope);
+        o.write(rstd * (g - mean_dy - (v - mean) * slope));
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn forward_volume_avx2<T: Real>(o: &mut [T], x: &[T], epsilon: f64) {
+fn forward_volume_avx2<T: Real>(o: &mut [MaybeUninit<T>], x: &[T], epsilon: f64) {
     forward_volume(o, x, epsilon)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn backward_volume_avx2<T: Real>(o: &mut [T], x: &[T], dy: &[T], epsilon: f64) {
+fn backward_volume_avx2<T: Real>(o: &mut [MaybeUninit<T>], x: &[T], dy: &[T], epsilon: f64) {
     backward_volume(o, x, dy, epsilon)
 }
 
 /// Normalizes every `volume`-sized chunk of `x`.
 pub(super) fn forward<T: Real>(x: &[T], volume: usize, epsilon: f64) -> Vec<T> {
     let isa = Isa::detect();
-    let mut out = vec![T::ZERO; x.len()];
-    out.par_chunks_mut(volume)
-        .zip(x.par_chunks(volume))
-        .for_each(|(o, x)| match isa {
+    let fill = |p: usize, o: &mut [MaybeUninit<T>]| {
+        let x = &x[p * volume..][..o.len()];
+        match isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
             Isa::Avx2 => unsafe { forward_volume_avx2(o, x, epsilon) },
             Isa::Baseline => forward_volume(o, x, epsilon),
-        });
-    out
+        }
+    };
+    // SAFETY: `fill` writes a value for each value of its piece of `x`, which is as long as
+    // the piece (the output is as long as `x`).
+    unsafe { par_written(x.len(), volume, fill) }
 }
 
 /// The input gradient, per volume.
 pub(super) fn backward<T: Real>(x: &[T], dy: &[T], volume: usize, epsilon: f64) -> Vec<T> {
+    assert_eq!(
+        x.len(),
+        dy.len(),
+        "normalization input and gradient differ in length"
+    );
     let isa = Isa::detect();
-    let mut out = vec![T::ZERO; x.len()];
-    out.par_chunks_mut(volume)
-        .zip(x.par_chunks(volume).zip(dy.par_chunks(volume)))
-        .for_each(|(o, (x, dy))| match isa {
+    let fill = |p: usize, o: &mut [MaybeUninit<T>]| {
+        let (x, dy) = (&x[p * volume..][..o.len()], &dy[p * volume..][..o.len()]);
+        match isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2.
             Isa::Avx2 => unsafe { backward_volume_avx2(o, x, dy, epsilon) },
             Isa::Baseline => backward_volume(o, x, dy, epsilon),
-        });
-    out
+        }
+    };
+    // SAFETY: as in `forward`: the pieces of `x` and `dy` are as long as the output's.
+    unsafe { par_written(x.len(), volume, fill) }
 }

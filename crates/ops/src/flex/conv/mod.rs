@@ -20,6 +20,7 @@ mod matmul;
 mod rows;
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -27,6 +28,7 @@ use rayon::prelude::*;
 use self::columns::{gather, scatter};
 use self::matmul::{matmul_into, MatRef, Shared};
 use self::rows::RowLayout;
+use super::buffer::par_written;
 use super::taps::Real;
 use crate::conv::ConvShape;
 
@@ -340,13 +342,14 @@ fn backward_input_with<T: Real>(p: &Plan, w: &[T], dy: &[T], bias: Option<&[T]>)
     let s = &p.s;
     // Written, not `calloc`ed: the scatter's first touch of a page is a read, and a read of a
     // calloc'd page maps the shared zero page, so every page then faults again on its first
-    // write and the kernel flushes the TLB of every core.
-    let mut dx = Vec::with_capacity(s.batch * s.in_channels * p.v_in);
-    let channels = s.batch * s.in_channels;
-    dx.par_extend((0..channels).into_par_iter().flat_map_iter(|nc| {
-        let fill = bias.map_or(T::ZERO, |b| b[nc % s.in_channels]);
-        std::iter::repeat_n(fill, p.v_in)
-    }));
+    // write and the kernel flushes the TLB of every core. One pass, in parallel.
+    let fill = |nc: usize, plane: &mut [MaybeUninit<T>]| {
+        plane.fill(MaybeUninit::new(
+            bias.map_or(T::ZERO, |b| b[nc % s.in_channels]),
+        ));
+    };
+    // SAFETY: `fill` writes every element of its piece.
+    let mut dx = unsafe { par_written(s.batch * s.in_channels * p.v_in, p.v_in, fill) };
     let shared = Shared::new(&mut dx);
     if p.pointwise {
         // dX = W^T dY lands in place: input and output rows are the same voxels.
