@@ -1,9 +1,9 @@
 //! Forward sampling: axis-aligned tables, the general path, and the interior fast path of
 //! nearest and linear rows.
 
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
-use super::super::buffer::zeroed;
+use super::super::buffer::par_written;
 use super::super::isa::Isa;
 use super::super::taps::{
     nearest_index, read, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real,
@@ -89,9 +89,9 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
     let [n_batch, channels, ..] = dims.input;
     let [od, oh, ow] = dims.output;
     let voxels = dims.voxels();
-    let mut output = zeroed(n_batch * channels * dims.points());
-    if output.is_empty() {
-        return output;
+    let len = n_batch * channels * dims.points();
+    if len == 0 {
+        return Vec::new();
     }
     let tables: Vec<Option<AxisTables<T, K>>> = (0..n_batch)
         .map(|n| {
@@ -102,108 +102,120 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
         .collect();
     let isa = Isa::detect();
     // Rows of the output, `((n * C + c) * Do + z) * Ho + y`.
-    output
-        .par_chunks_mut(ow)
-        .enumerate()
-        .for_each(|(row, out)| {
-            let y = row % oh;
-            let z = (row / oh) % od;
-            let nc = row / (oh * od);
-            let n = nc / channels;
-            let volume = &input[nc * voxels..(nc + 1) * voxels];
-            match &tables[n] {
-                Some(t) => {
-                    // The (z, y) taps are the row's: combine them once.
-                    let zy: [[(usize, T); K]; K] = core::array::from_fn(|a| {
-                        core::array::from_fn(|b| {
-                            let (tz, ty) = (t.z[z][a], t.y[y][b]);
-                            (tz.offset + ty.offset, tz.w * ty.w)
-                        })
-                    });
-                    for (tx, v) in t.x.iter().zip(out.iter_mut()) {
-                        let mut acc = T::ZERO;
-                        for row in &zy {
-                            for &(off, w) in row {
-                                let mut s = T::ZERO;
-                                for c in tx {
-                                    s += c.w * read(volume, off + c.offset);
-                                }
-                                acc += w * s;
+    let fill_row = |row: usize, out: &mut [T]| {
+        let y = row % oh;
+        let z = (row / oh) % od;
+        let nc = row / (oh * od);
+        let n = nc / channels;
+        let volume = &input[nc * voxels..(nc + 1) * voxels];
+        match &tables[n] {
+            Some(t) => {
+                // The (z, y) taps are the row's: combine them once.
+                let zy: [[(usize, T); K]; K] = core::array::from_fn(|a| {
+                    core::array::from_fn(|b| {
+                        let (tz, ty) = (t.z[z][a], t.y[y][b]);
+                        (tz.offset + ty.offset, tz.w * ty.w)
+                    })
+                });
+                for (tx, v) in t.x.iter().zip(out.iter_mut()) {
+                    let mut acc = T::ZERO;
+                    for row in &zy {
+                        for &(off, w) in row {
+                            let mut s = T::ZERO;
+                            for c in tx {
+                                s += c.w * read(volume, off + c.offset);
                             }
-                        }
-                        *v = acc;
-                    }
-                }
-                None => {
-                    // Where a row is linear and lies well inside the volume, nearest and linear
-                    // need no padding logic: a plain gather loop. Where it lies well outside,
-                    // zero and ITK padding read 0 whatever the kernel. The band between takes
-                    // the general path.
-                    let line = positions.row(n, z, y);
-                    let zero_outside = matches!(Pd::PADDING, Padding::Zeros | Padding::Itk);
-                    let (start, end) = match line {
-                        Some((base, step)) if zero_outside => {
-                            within_run(base, step, dims.input, ow, SUPPORT_MARGIN)
-                        }
-                        _ => (0, ow),
-                    };
-                    let (lo, hi) = match line {
-                        // Non-finite positions take the general path, which knows their rule.
-                        Some((base, step))
-                            if K <= 2
-                                && base.iter().chain(&step).all(|v| v.to_f64().is_finite()) =>
-                        {
-                            let margin =
-                                interior_margin::<K>(Pd::PADDING, o.align_corners, dims.input);
-                            let (lo, hi) = within_run(base, step, dims.input, ow, margin);
-                            let lo = lo.clamp(start, end);
-                            (lo, hi.clamp(lo, end))
-                        }
-                        _ => (start, start),
-                    };
-                    let general = |x: usize| {
-                        let p = positions.at(n, z, y, x);
-                        if beyond_zero_padding::<T, K, Pd>(p, dims.input) {
-                            return T::ZERO;
-                        }
-                        interpolate(volume, &point_taps::<T, K, Kn, Pd>(p, dims.input, o))
-                    };
-                    if line.is_none() && K == 2 {
-                        // A grid: blocks of points strictly inside take the block loop.
-                        let at = |x0: usize| positions.block(n, z, y, x0);
-                        grid_linear_run(isa, volume, &at, dims.input, out, &general);
-                        return;
-                    }
-                    if line.is_none() && K == 1 {
-                        let at = |x: usize| positions.at(n, z, y, x);
-                        grid_nearest_row(volume, &at, dims.input, out, &general, o.rounding);
-                        return;
-                    }
-                    out[..start].fill(T::ZERO);
-                    out[end..].fill(T::ZERO);
-                    for (x, v) in out.iter_mut().enumerate().take(lo).skip(start) {
-                        *v = general(x);
-                    }
-                    if let (Some((base, step)), true) = (line, lo < hi) {
-                        let row = Row {
-                            base: base.map(|b| b.to_f64()),
-                            step: step.map(|s| s.to_f64()),
-                            input: dims.input,
-                        };
-                        if K == 1 {
-                            nearest_run::<T>(isa, volume, &row, lo, &mut out[lo..hi], o.rounding);
-                        } else {
-                            linear_run::<T>(isa, volume, &row, lo, &mut out[lo..hi]);
+                            acc += w * s;
                         }
                     }
-                    for (x, v) in out.iter_mut().enumerate().take(end).skip(hi.max(lo)) {
-                        *v = general(x);
-                    }
+                    *v = acc;
                 }
             }
-        });
-    output
+            None => {
+                // Where a row is linear and lies well inside the volume, nearest and linear
+                // need no padding logic: a plain gather loop. Where it lies well outside,
+                // zero and ITK padding read 0 whatever the kernel. The band between takes
+                // the general path.
+                let line = positions.row(n, z, y);
+                let zero_outside = matches!(Pd::PADDING, Padding::Zeros | Padding::Itk);
+                let (start, end) = match line {
+                    Some((base, step)) if zero_outside => {
+                        within_run(base, step, dims.input, ow, SUPPORT_MARGIN)
+                    }
+                    _ => (0, ow),
+                };
+                let (lo, hi) = match line {
+                    // Non-finite positions take the general path, which knows their rule.
+                    Some((base, step))
+                        if K <= 2 && base.iter().chain(&step).all(|v| v.to_f64().is_finite()) =>
+                    {
+                        let margin = interior_margin::<K>(Pd::PADDING, o.align_corners, dims.input);
+                        let (lo, hi) = within_run(base, step, dims.input, ow, margin);
+                        let lo = lo.clamp(start, end);
+                        (lo, hi.clamp(lo, end))
+                    }
+                    _ => (start, start),
+                };
+                let general = |x: usize| {
+                    let p = positions.at(n, z, y, x);
+                    if beyond_zero_padding::<T, K, Pd>(p, dims.input) {
+                        return T::ZERO;
+                    }
+                    interpolate(volume, &point_taps::<T, K, Kn, Pd>(p, dims.input, o))
+                };
+                if line.is_none() && K == 2 {
+                    // A grid: blocks of points strictly inside take the block loop.
+                    let at = |x0: usize| positions.block(n, z, y, x0);
+                    grid_linear_run(isa, volume, &at, dims.input, out, &general);
+                    return;
+                }
+                if line.is_none() && K == 1 {
+                    let at = |x: usize| positions.at(n, z, y, x);
+                    grid_nearest_row(volume, &at, dims.input, out, &general, o.rounding);
+                    return;
+                }
+                out[..start].fill(T::ZERO);
+                out[end..].fill(T::ZERO);
+                for (x, v) in out.iter_mut().enumerate().take(lo).skip(start) {
+                    *v = general(x);
+                }
+                if let (Some((base, step)), true) = (line, lo < hi) {
+                    let row = Row {
+                        base: base.map(|b| b.to_f64()),
+                        step: step.map(|s| s.to_f64()),
+                        input: dims.input,
+                    };
+                    if K == 1 {
+                        nearest_run::<T>(isa, volume, &row, lo, &mut out[lo..hi], o.rounding);
+                    } else {
+                        linear_run::<T>(isa, volume, &row, lo, &mut out[lo..hi]);
+                    }
+                }
+                for (x, v) in out.iter_mut().enumerate().take(end).skip(hi.max(lo)) {
+                    *v = general(x);
+                }
+            }
+        }
+    };
+    // The output is not zeroed first (a pass over memory as large as the output, a fifth of
+    // a linear rotation): each row is made in a staging row that stays in L1, then written.
+    let rows_per_piece = (STAGED_VALUES / ow).max(1);
+    let fill = |piece: usize, o: &mut [MaybeUninit<T>]| {
+        let mut staged = vec![T::ZERO; ow];
+        for (r, o) in o.chunks_mut(ow).enumerate() {
+            fill_row(piece * rows_per_piece + r, &mut staged);
+            for (o, &v) in o.iter_mut().zip(&staged) {
+                o.write(v);
+            }
+        }
+    };
+    // SAFETY: `len` is a whole number of rows of `ow` values, so every piece is whole rows,
+    // and each row's loop writes all `ow` values of its staging row.
+    unsafe { par_written(len, rows_per_piece * ow, fill) }
 }
+
+/// Values of the output made per task of the forward (whole rows of it): 16 KiB of float32.
+const STAGED_VALUES: usize = 4096;
 
 /// How far inside the volume, in voxels, the interior run keeps every position where its rule
 /// holds only inside: rounding cannot step outside.
