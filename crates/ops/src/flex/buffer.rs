@@ -22,8 +22,6 @@ pub(crate) fn zeroed<T: Real>(len: usize) -> Vec<T> {
     buf
 }
 
-/// Asks the kernel to back the whole 2 MiB pages within `buf` by huge pages. Advice only: the
-/// contents are unchanged whatever the kernel does, and a refusal is ignored.
 /// A vector of `len` values whose pieces of `piece` values (the last may be shorter) `fill`
 /// writes in parallel, given each piece's index. Not zeroed first: where every value is
 /// written anyway, zeroing is one more pass over the output (a memset per normalization and
@@ -49,6 +47,8 @@ pub(crate) unsafe fn par_written<T: Send>(
     out
 }
 
+/// Asks the kernel to back the whole 2 MiB pages within `buf` by huge pages. Advice only: the
+/// contents are unchanged whatever the kernel does, and a refusal is ignored.
 #[cfg(target_os = "linux")]
 fn advise_huge_pages<T>(buf: &[T]) {
     const HUGE: usize = 2 << 20;
