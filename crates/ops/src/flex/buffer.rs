@@ -47,6 +47,15 @@ pub(crate) unsafe fn par_written<T: Send>(
     out
 }
 
+/// Writes `value` to every element of `out`: `<[MaybeUninit<T>]>::write_filled`, which is not
+/// stable yet. A plain loop, so that a zero becomes a `memset` (an iterator chain of two ranges
+/// stayed one scalar store per element).
+pub(crate) fn write_filled<T: Copy>(out: &mut [MaybeUninit<T>], value: T) {
+    for v in out {
+        v.write(value);
+    }
+}
+
 /// Asks the kernel to back the whole 2 MiB pages within `buf` by huge pages. Advice only: the
 /// contents are unchanged whatever the kernel does, and a refusal is ignored.
 #[cfg(target_os = "linux")]

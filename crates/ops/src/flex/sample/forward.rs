@@ -3,7 +3,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::super::buffer::par_written;
+use super::super::buffer::{par_written, write_filled};
 use super::super::isa::Isa;
 use super::super::taps::{
     nearest_index, read, BSpline, BorderPad, ItkPad, Kernel, Linear, Nearest, PadRule, Real,
@@ -101,8 +101,9 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
         })
         .collect();
     let isa = Isa::detect();
-    // Rows of the output, `((n * C + c) * Do + z) * Ho + y`.
-    let fill_row = |row: usize, out: &mut [T]| {
+    // Rows of the output, `((n * C + c) * Do + z) * Ho + y`: each writes every value of `out`.
+    // Paths that produce plain slices write into `staged` (a row's length), then copy.
+    let fill_row = |row: usize, out: &mut [MaybeUninit<T>], staged: &mut [T]| {
         let y = row % oh;
         let z = (row / oh) % od;
         let nc = row / (oh * od);
@@ -128,7 +129,7 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                             acc += w * s;
                         }
                     }
-                    *v = acc;
+                    v.write(acc);
                 }
             }
             None => {
@@ -166,18 +167,20 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                 if line.is_none() && K == 2 {
                     // A grid: blocks of points strictly inside take the block loop.
                     let at = |x0: usize| positions.block(n, z, y, x0);
-                    grid_linear_run(isa, volume, &at, dims.input, out, &general);
+                    grid_linear_run(isa, volume, &at, dims.input, staged, &general);
+                    out.write_copy_of_slice(staged);
                     return;
                 }
                 if line.is_none() && K == 1 {
                     let at = |x: usize| positions.at(n, z, y, x);
-                    grid_nearest_row(volume, &at, dims.input, out, &general, o.rounding);
+                    grid_nearest_row(volume, &at, dims.input, staged, &general, o.rounding);
+                    out.write_copy_of_slice(staged);
                     return;
                 }
-                out[..start].fill(T::ZERO);
-                out[end..].fill(T::ZERO);
+                write_filled(&mut out[..start], T::ZERO);
+                write_filled(&mut out[end..], T::ZERO);
                 for (x, v) in out.iter_mut().enumerate().take(lo).skip(start) {
-                    *v = general(x);
+                    v.write(general(x));
                 }
                 if let (Some((base, step)), true) = (line, lo < hi) {
                     let row = Row {
@@ -185,37 +188,38 @@ fn forward_k<T: Real, P: Positions<T>, const K: usize, Kn: Kernel<K>, Pd: PadRul
                         step: step.map(|s| s.to_f64()),
                         input: dims.input,
                     };
-                    if K == 1 {
-                        nearest_run::<T>(isa, volume, &row, lo, &mut out[lo..hi], o.rounding);
-                    } else {
-                        linear_run::<T>(isa, volume, &row, lo, &mut out[lo..hi]);
-                    }
+                    let run = &mut out[lo..hi];
+                    interior_run::<T, K>(isa, volume, &row, lo, run, staged, o.rounding);
                 }
                 for (x, v) in out.iter_mut().enumerate().take(end).skip(hi.max(lo)) {
-                    *v = general(x);
+                    v.write(general(x));
                 }
             }
         }
     };
     // The output is not zeroed first (a pass over memory as large as the output, a fifth of
-    // a linear rotation): each row is made in a staging row that stays in L1, then written.
-    let rows_per_piece = (STAGED_VALUES / ow).max(1);
+    // a linear rotation): every row writes each of its values once. The gathers of an affine
+    // row's interior write the output itself; what makes plain slices goes through a staging
+    // row that stays in L1 and is copied (`memcpy`, not a loop of writes: the staging row and
+    // the output often lie at the same offset modulo 4 KiB, where a loop's loads wait on its
+    // stores).
+    let rows_per_piece = (PIECE_VALUES / ow).max(1);
     let fill = |piece: usize, o: &mut [MaybeUninit<T>]| {
         let mut staged = vec![T::ZERO; ow];
         for (r, o) in o.chunks_mut(ow).enumerate() {
-            fill_row(piece * rows_per_piece + r, &mut staged);
-            for (o, &v) in o.iter_mut().zip(&staged) {
-                o.write(v);
-            }
+            fill_row(piece * rows_per_piece + r, o, &mut staged);
         }
     };
     // SAFETY: `len` is a whole number of rows of `ow` values, so every piece is whole rows,
-    // and each row's loop writes all `ow` values of its staging row.
+    // and `fill_row` writes all `ow` values of its row on every path: the tables path each
+    // value; the grid paths a whole staging row, copied; the affine path zeros outside
+    // `[start, end)`, the general path in `[start, lo)` and `[hi, end)`, and the interior run
+    // `[lo, hi)` (`interior_run` writes all of its values).
     unsafe { par_written(len, rows_per_piece * ow, fill) }
 }
 
 /// Values of the output made per task of the forward (whole rows of it): 16 KiB of float32.
-const STAGED_VALUES: usize = 4096;
+const PIECE_VALUES: usize = 4096;
 
 /// How far inside the volume, in voxels, the interior run keeps every position where its rule
 /// holds only inside: rounding cannot step outside.
@@ -432,39 +436,51 @@ fn grid_nearest_row<T: Real, A: Fn(usize) -> [T; 3], G: Fn(usize) -> T>(
     }
 }
 
-/// Nearest samples of points `lo..lo + out.len()` of `row`, compiled for `isa`.
-fn nearest_run<T: Real>(
+/// Nearest (`K` = 1) or trilinear (`K` = 2) samples of points `lo..lo + out.len()` of `row`,
+/// compiled for `isa`: the gathers write whole blocks of float32 into `out`, the block loop the
+/// rest through `scratch` (at least as long as `out`). Writes every value of `out`.
+fn interior_run<T: Real, const K: usize>(
     isa: Isa,
     volume: &[T],
     row: &Row,
     lo: usize,
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
+    scratch: &mut [T],
     rounding: Rounding,
 ) {
     let done = as_f32(volume, out).map_or(0, |(v, o)| {
-        gather::nearest(v, row, lo, o, rounding == Rounding::HalfUp)
+        if K == 1 {
+            gather::nearest(v, row, lo, o, rounding == Rounding::HalfUp)
+        } else {
+            gather::linear(v, row, lo, o)
+        }
     });
-    let out = &mut out[done..];
-    dispatch!(
-        isa,
-        nearest_blocks::<T>(volume, row, lo + done, out, rounding)
-    )
+    let rest = &mut scratch[..out.len() - done];
+    if K == 1 {
+        dispatch!(
+            isa,
+            nearest_blocks::<T>(volume, row, lo + done, rest, rounding)
+        );
+    } else {
+        dispatch!(
+            isa,
+            linear_blocks::<T>(volume, row, lo + done, rest, rounding)
+        );
+    }
+    out[done..].write_copy_of_slice(rest);
 }
 
-/// The volume and output as f32 slices where `T` is f32: the gathers' type.
-fn as_f32<'a, T: Real>(volume: &'a [T], out: &'a mut [T]) -> Option<(&'a [f32], &'a mut [f32])> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
-        .then(|| (bytemuck::cast_slice(volume), bytemuck::cast_slice_mut(out)))
-}
-
-/// Trilinear samples of points `lo..lo + out.len()` of `row`, compiled for `isa`.
-fn linear_run<T: Real>(isa: Isa, volume: &[T], row: &Row, lo: usize, out: &mut [T]) {
-    let done = as_f32(volume, out).map_or(0, |(v, o)| gather::linear(v, row, lo, o));
-    let (lo, out) = (lo + done, &mut out[done..]);
-    dispatch!(
-        isa,
-        linear_blocks::<T>(volume, row, lo, out, Rounding::HalfToEven)
-    )
+/// The volume and output as float32 where `T` is f32: the gathers' type.
+fn as_f32<'a, T: Real>(
+    volume: &'a [T],
+    out: &'a mut [MaybeUninit<T>],
+) -> Option<(&'a [f32], &'a mut [MaybeUninit<f32>])> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: `T` is f32, so `MaybeUninit<T>` is `MaybeUninit<f32>`: same size, alignment
+        // and validity; the slice borrows `out` for its whole life.
+        let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
+        (bytemuck::cast_slice(volume), out)
+    })
 }
 
 /// The nearest voxel index of a position inside an axis of `last + 1` voxels, ties rounded
