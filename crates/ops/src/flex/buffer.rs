@@ -48,8 +48,8 @@ pub(crate) unsafe fn par_written<T: Send>(
 }
 
 /// Writes `value` to every element of `out`: `<[MaybeUninit<T>]>::write_filled`, which is not
-/// stable yet. A plain loop, so that a zero becomes a `memset` (an iterator chain of two ranges
-/// stayed one scalar store per element).
+/// stable yet. A plain loop over one slice, which the compiler can turn into a `memset` (an
+/// iterator chaining two slices compiled to one scalar store per element).
 pub(crate) fn write_filled<T: Copy>(out: &mut [MaybeUninit<T>], value: T) {
     for v in out {
         v.write(value);

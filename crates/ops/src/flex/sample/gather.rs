@@ -4,9 +4,9 @@
 //! what is left). The generic block loops read voxels one scalar load at a time with a bounds
 //! check each; here a block's eight trilinear corners are eight gathers.
 //!
-//! Both widths are one generic kernel over [`Lanes`]: each result is the generic loop's to the
-//! bit, with the same f64 positions (multiply, then add), the same truncation, clamps and f32
-//! rounding of the fractions, and the same lerps in the same order without FMA.
+//! Both widths are one generic kernel over `x86::Lanes`: each result is the generic loop's to
+//! the bit, with the same f64 positions (multiply, then add), the same truncation, clamps and
+//! f32 rounding of the fractions, and the same lerps in the same order without FMA.
 //! `crates/ops/tests/block_paths.rs` and this file's tests check it for each width.
 //!
 //! The safe entry points check everything the gathers rely on (the instruction set present,
