@@ -284,13 +284,13 @@ mod x86 {
         let ptr = volume.as_ptr();
         for (b, block) in out.chunks_exact_mut(L::N).enumerate() {
             let x0 = (lo + b * L::N) as f64;
-            let ix = L::positions(row.base[0], row.step[0], x0);
-            let iy = L::positions(row.base[1], row.step[1], x0);
-            let iz = L::positions(row.base[2], row.step[2], x0);
+            let px = L::positions(row.base[0], row.step[0], x0);
+            let py = L::positions(row.base[1], row.step[1], x0);
+            let pz = L::positions(row.base[2], row.step[2], x0);
             let o = L::offsets(
-                nearest_index::<L>(ix, last[0], half_up),
-                nearest_index::<L>(iy, last[1], half_up),
-                nearest_index::<L>(iz, last[2], half_up),
+                nearest_index::<L>(px, last[0], half_up),
+                nearest_index::<L>(py, last[1], half_up),
+                nearest_index::<L>(pz, last[2], half_up),
                 h as i32,
                 w as i32,
             );
@@ -566,11 +566,10 @@ mod tests {
     /// The points the widths `widths` take of a run of `len`: whole blocks of each width the
     /// CPU has, the wider first.
     fn taken(widths: &[Width], len: usize) -> usize {
-        let lanes = |w: &Width| if *w == Width::Avx512 { 16 } else { 8 };
         widths
             .iter()
             .filter(|w| w.present())
-            .fold(0, |done, w| done + (len - done) / lanes(w) * lanes(w))
+            .fold(0, |done, w| done + (len - done) / w.lanes() * w.lanes())
     }
 
     /// Each width, and both together, write the generic block loops' values to the bit; a
