@@ -34,7 +34,7 @@ fn u3(v: &Value) -> [usize; 3] {
 fn apply(case: &Value, device: &Device) -> MedImage {
     let input =
         medburn_io::read_image(&dir().join(case["input"].as_str().unwrap()), device).unwrap();
-    let interp: Interpolator = case["interp"].as_str().unwrap().parse().unwrap_or_default();
+    let interp: Interpolation = case["interp"].as_str().unwrap().parse().unwrap_or_default();
     let p = &case["params"];
     match case["op"].as_str().unwrap() {
         "resample_to_spacing" => resample_to_spacing(&input, f3(&p["spacing"]), interp),

@@ -1,6 +1,7 @@
-//! Data for medburn: synthetic phantoms and synthetic brain MR segmentation
-//! data ([`synth`]) now; manifests, loaders, caching and
-//! patch samplers as they arrive.
+//! Data for medburn: manifests in the layouts users keep ([`Manifest::open`]: Decathlon folders
+//! with participants tables, CSV/TSV and JSON case lists), preprocessing onto a training grid
+//! ([`prepare_case`]), label-balanced patches or whole volumes to the device ([`PatchLoader`]),
+//! and synthetic brain MR data ([`synth`]) and phantoms.
 //!
 //! ```
 //! use medburn_core::Device;
@@ -21,9 +22,9 @@ pub use error::{DatasetError, Result};
 pub use loader::{
     draw_step, step_rng, CaseCache, PatchBatch, PatchBatcher, PatchItem, PatchLoader,
 };
-pub use manifest::{CaseFiles, Manifest};
+pub use manifest::{CaseFiles, Manifest, Split};
 pub use patch::{cut_patch, PatchDraw, PatchSampler};
 pub use preprocess::{
-    prepare_case, read_channels, reorient_and_resample, same_grid, zscore_foreground, PreparedCase,
-    PreprocessConfig,
+    fov_centred_grid, prepare_case, read_channels, reorient_and_resample, same_grid,
+    select_channels, zscore_foreground, PreparedCase, PreprocessConfig,
 };

@@ -27,7 +27,7 @@ use crate::preprocess::PreparedCase;
 /// use medburn_core::Geometry;
 /// use medburn_datasets::{CaseCache, PreparedCase};
 /// let g = Geometry::unit([2, 2, 2])?;
-/// let case = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 8], label: None, geometry: g, source_geometry: g };
+/// let case = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 8], label: None, targets: vec![], geometry: g, source_geometry: g };
 /// let cache = CaseCache::new(vec![case]);
 /// assert_eq!(cache.len(), 1);
 /// assert_eq!(cache.get(0).unwrap().id, "a");
@@ -74,14 +74,19 @@ pub struct PatchItem {
     pub draw: PatchDraw,
 }
 
-/// A batch on the training device: image `[N, C, D, H, W]` and label map `[N, 1, D, H, W]`
-/// (class indices).
+/// A batch on the training device: image `[N, C, D, H, W]`, the label map `[N, 1, D, H, W]`
+/// (class indices) where the cases have label maps, and the per-case targets `[N, T]` where
+/// they have targets.
 #[derive(Clone, Debug)]
 pub struct PatchBatch {
     /// Image patches.
     pub image: Tensor<5>,
-    /// Label patches.
-    pub label: Tensor<5, Int>,
+    /// Label patches (cases with label maps).
+    pub label: Option<Tensor<5, Int>>,
+    /// Targets (cases with targets: a standardized age, a class index, ...).
+    pub targets: Option<Tensor<2>>,
+    /// Which case each sample was cut from (indices into the loader's cases).
+    pub cases: Vec<usize>,
 }
 
 /// Cuts patches and stacks them into a [`PatchBatch`] on the device.
@@ -92,11 +97,12 @@ pub struct PatchBatch {
 /// use medburn_core::{Device, Geometry};
 /// use medburn_datasets::{PatchBatcher, PatchDraw, PatchItem, PreparedCase};
 /// let g = Geometry::unit([4, 4, 4])?;
-/// let case = Arc::new(PreparedCase { id: "a".into(), channels: 2, image: vec![1.0; 128], label: Some(vec![3; 64]), geometry: g, source_geometry: g });
+/// let case = Arc::new(PreparedCase { id: "a".into(), channels: 2, image: vec![1.0; 128], label: Some(vec![3; 64]), targets: vec![], geometry: g, source_geometry: g });
 /// let item = PatchItem { case, draw: PatchDraw { case: 0, start: [0, 0, 0] } };
 /// let b = PatchBatcher { patch_size: [2, 3, 4] }.batch(vec![item.clone(), item], &Device::flex());
 /// assert_eq!(b.image.dims(), [2, 2, 4, 3, 2]);
-/// assert_eq!(b.label.dims(), [2, 1, 4, 3, 2]);
+/// assert_eq!(b.label.unwrap().dims(), [2, 1, 4, 3, 2]);
+/// assert!(b.targets.is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -107,10 +113,12 @@ pub struct PatchBatcher {
 
 impl Batcher<PatchItem, PatchBatch> for PatchBatcher {
     fn batch(&self, items: Vec<PatchItem>, device: &Device) -> PatchBatch {
-        let [w, h, d] = self.patch_size;
+        let [d, h, w] = medburn_core::ijk_to_dhw(self.patch_size);
         let n = items.len();
         let channels = items.first().map_or(1, |i| i.case.channels);
-        let (mut image, mut label) = (Vec::new(), Vec::new());
+        let labelled = items.iter().all(|i| i.case.label.is_some());
+        let t = items.first().map_or(0, |i| i.case.targets.len());
+        let (mut image, mut label, mut targets) = (Vec::new(), Vec::new(), Vec::<f32>::new());
         for item in &items {
             cut_patch(
                 &item.case,
@@ -122,10 +130,21 @@ impl Batcher<PatchItem, PatchBatch> for PatchBatcher {
             if item.case.label.is_none() {
                 label.extend(std::iter::repeat_n(0, w * h * d));
             }
+            // The loader checks that every case has as many targets.
+            targets.extend(
+                item.case
+                    .targets
+                    .iter()
+                    .chain(std::iter::repeat(&0.0))
+                    .take(t),
+            );
         }
         PatchBatch {
             image: Tensor::from_data(TensorData::new(image, [n, channels, d, h, w]), device),
-            label: Tensor::from_data(TensorData::new(label, [n, 1, d, h, w]), device),
+            label: labelled
+                .then(|| Tensor::from_data(TensorData::new(label, [n, 1, d, h, w]), device)),
+            targets: (t > 0).then(|| Tensor::from_data(TensorData::new(targets, [n, t]), device)),
+            cases: items.iter().map(|i| i.draw.case).collect(),
         }
     }
 }
@@ -151,7 +170,7 @@ pub fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
 /// # use medburn_core::Geometry;
 /// # use medburn_datasets::{draw_step, PatchSampler, PreparedCase};
 /// let g = Geometry::unit([8, 8, 8])?;
-/// let case = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 512], label: Some(vec![0; 512]), geometry: g, source_geometry: g };
+/// let case = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 512], label: Some(vec![0; 512]), targets: vec![], geometry: g, source_geometry: g };
 /// let s = PatchSampler { patch_size: [4, 4, 4], ..Default::default() };
 /// let draws = draw_step(&[case.into()], &s, 2, &mut medburn_datasets::step_rng(0, 0));
 /// assert_eq!(draws.len(), 2);
@@ -179,13 +198,14 @@ pub struct PatchLoader {
 }
 
 impl PatchLoader {
-    /// Starts the worker. `cases` must be labelled.
+    /// Starts the worker. The cases must be alike: all with label maps or none, and as many
+    /// targets each.
     ///
     /// ```
     /// use medburn_core::{Device, Geometry};
     /// use medburn_datasets::{CaseCache, PatchLoader, PatchSampler, PreparedCase};
     /// let g = Geometry::unit([8, 8, 8])?;
-    /// let case = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 512], label: Some(vec![1; 512]), geometry: g, source_geometry: g };
+    /// let case = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 512], label: Some(vec![1; 512]), targets: vec![], geometry: g, source_geometry: g };
     /// let s = PatchSampler { patch_size: [4, 4, 4], ..Default::default() };
     /// let mut loader = PatchLoader::start(&CaseCache::new(vec![case]), s, 2, 7, 10, 2, Device::flex())?;
     /// let (step, batch, _rng) = loader.next().unwrap();
@@ -213,10 +233,35 @@ impl PatchLoader {
                 "no cases to draw patches from".into(),
             ));
         }
-        if let Some(c) = cases.cases().iter().find(|c| c.label.is_none()) {
+        let first = &cases.cases()[0];
+        if let Some(c) = cases
+            .cases()
+            .iter()
+            .find(|c| c.label.is_some() != first.label.is_some())
+        {
+            let (with, without) = if c.label.is_some() {
+                (&c.id, &first.id)
+            } else {
+                (&first.id, &c.id)
+            };
+            return Err(DatasetError::Case {
+                case: without.clone(),
+                message: format!("has no label map, but case {with} has one"),
+            });
+        }
+        if let Some(c) = cases
+            .cases()
+            .iter()
+            .find(|c| c.targets.len() != first.targets.len())
+        {
             return Err(DatasetError::Case {
                 case: c.id.clone(),
-                message: "training needs a label map".into(),
+                message: format!(
+                    "has {} targets, case {} has {}",
+                    c.targets.len(),
+                    first.id,
+                    first.targets.len()
+                ),
             });
         }
         let cases: Vec<Arc<PreparedCase>> = cases.cases().to_vec();
@@ -280,6 +325,7 @@ mod tests {
                 channels: 2,
                 image: (0..1440).map(|v| v as f32).collect(),
                 label: Some(label.clone()),
+                targets: vec![],
                 geometry: g,
                 source_geometry: g,
             },
@@ -288,6 +334,7 @@ mod tests {
                 channels: 2,
                 image: (0..1440).map(|v| -(v as f32)).collect(),
                 label: Some(label),
+                targets: vec![],
                 geometry: g,
                 source_geometry: g,
             },
@@ -309,7 +356,7 @@ mod tests {
             PatchLoader::start(&cache(), s.clone(), 3, 11, start, 2, Device::flex())
                 .unwrap()
                 .take(n)
-                .map(|(step, b, _)| (step, values(b.image), values(b.label.float())))
+                .map(|(step, b, _)| (step, values(b.image), values(b.label.unwrap().float())))
                 .collect::<Vec<_>>()
         };
         let whole = run(0, 6);
@@ -319,21 +366,50 @@ mod tests {
     }
 
     #[test]
-    fn unlabelled_cases_and_empty_sets_are_refused() {
-        let s = PatchSampler::default();
+    fn mixed_cases_and_empty_sets_are_refused_and_targets_travel() {
+        let s = PatchSampler {
+            patch_size: [2, 2, 2],
+            ..Default::default()
+        };
         let g = Geometry::unit([2, 2, 2]).unwrap();
-        let unlabelled = CaseCache::new(vec![PreparedCase {
-            id: "t".into(),
+        let case = |id: &str, label: Option<Vec<u8>>, targets: Vec<f32>| PreparedCase {
+            id: id.into(),
             channels: 1,
             image: vec![0.0; 8],
-            label: None,
+            label,
+            targets,
             geometry: g,
             source_geometry: g,
-        }]);
-        let e = PatchLoader::start(&unlabelled, s.clone(), 1, 0, 0, 1, Device::flex())
+        };
+        let mixed = CaseCache::new(vec![
+            case("a", Some(vec![1; 8]), vec![]),
+            case("t", None, vec![]),
+        ]);
+        let e = PatchLoader::start(&mixed, s.clone(), 1, 0, 0, 1, Device::flex())
             .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("case t") && e.contains("no label map"), "{e}");
+        let uneven = CaseCache::new(vec![case("a", None, vec![1.0]), case("b", None, vec![])]);
+        let e = PatchLoader::start(&uneven, s.clone(), 1, 0, 0, 1, Device::flex())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("case b") && e.contains("0 targets"), "{e}");
+        // Unlabelled cases with targets: whole volumes and their targets, no label batch.
+        let scalar = CaseCache::new(vec![
+            case("a", None, vec![1.5, -2.0]),
+            case("b", None, vec![3.0, 4.0]),
+        ]);
+        let (_, batch, _) = PatchLoader::start(&scalar, s.clone(), 4, 0, 0, 1, Device::flex())
+            .unwrap()
+            .next()
             .unwrap();
-        assert!(e.to_string().contains("needs a label map"), "{e}");
+        assert!(batch.label.is_none());
+        let t = values(batch.targets.unwrap());
+        for (n, &c) in batch.cases.iter().enumerate() {
+            assert_eq!(&t[2 * n..2 * n + 2], &scalar.cases()[c].targets[..]);
+        }
         assert!(
             PatchLoader::start(&CaseCache::default(), s.clone(), 1, 0, 0, 1, Device::flex())
                 .is_err()

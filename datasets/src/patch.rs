@@ -78,7 +78,7 @@ impl PatchSampler {
     /// let g = Geometry::unit([8, 8, 8])?;
     /// let mut label = vec![0u8; 512];
     /// label[511] = 1; // one foreground voxel, in the far corner
-    /// let case = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 512], label: Some(label), geometry: g, source_geometry: g };
+    /// let case = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 512], label: Some(label), targets: vec![], geometry: g, source_geometry: g };
     /// let s = PatchSampler { patch_size: [4, 4, 4], pos: 1.0, neg: 0.0 };
     /// let d = s.sample(&case, 0, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
     /// assert_eq!(d.start, [4, 4, 4]); // shifted inside, still holding the voxel
@@ -147,7 +147,7 @@ fn pick_voxel<R: Rng + ?Sized>(label: &[u8], positive: bool, rng: &mut R) -> usi
 /// use medburn_core::Geometry;
 /// use medburn_datasets::{cut_patch, PatchDraw, PreparedCase};
 /// let g = Geometry::unit([4, 4, 4])?;
-/// let case = PreparedCase { id: "a".into(), channels: 1, image: (0..64).map(|v| v as f32).collect(), label: Some(vec![1; 64]), geometry: g, source_geometry: g };
+/// let case = PreparedCase { id: "a".into(), channels: 1, image: (0..64).map(|v| v as f32).collect(), label: Some(vec![1; 64]), targets: vec![], geometry: g, source_geometry: g };
 /// let (mut img, mut lab) = (Vec::new(), Vec::new());
 /// cut_patch(&case, &PatchDraw { case: 0, start: [1, 2, 3] }, [2, 1, 1], &mut img, &mut lab);
 /// assert_eq!(img, vec![57.0, 58.0]); // (k*4 + j)*4 + i = 48 + 8 + 1
@@ -205,6 +205,7 @@ mod tests {
             channels: 2,
             image: (0..2 * n).map(|v| v as f32).collect(),
             label: Some(label),
+            targets: vec![],
             geometry: g,
             source_geometry: g,
         }

@@ -1,12 +1,15 @@
-//! Preparing a case once, before training: stack its channels, bring image and label map to one
-//! orientation and spacing (labels by nearest neighbour), and z-score each channel with the
-//! statistics of the head (foreground), as nnU-Net and MONAI's `NormalizeIntensityd` do. The
-//! result is kept in host memory ([`PreparedCase`]) and patches are cut from it every step.
+//! Preparing a case once, before training: stack its channels (or the chosen ones), bring image
+//! and label map to one orientation and spacing (labels by nearest neighbour), optionally onto
+//! a grid of a fixed size centred on the field of view (whole-volume inputs for regression and
+//! classification, as MONAI's `Spacing` + `ResizeWithPadOrCrop`, in one resampling), and
+//! z-score each channel with the statistics of the head (foreground), as nnU-Net and MONAI's
+//! `NormalizeIntensityd` do. The result is kept in host memory ([`PreparedCase`]) and patches
+//! (or whole volumes) are cut from it every step.
 
 use std::path::Path;
 
 use medburn_core::{Device, Geometry, MedImage, Orientation};
-use medburn_spatial::{change_orientation, resample, Interpolator};
+use medburn_spatial::{change_orientation, resample, Interpolation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
@@ -21,6 +24,10 @@ pub struct PreprocessConfig {
     pub orientation: String,
     /// Target spacing in mm along i, j, k; `None` keeps each case's own spacing.
     pub spacing: Option<[f64; 3]>,
+    /// Voxels along i, j, k of a grid centred on each image's field of view (cropping or
+    /// zero-padding it); `None` keeps the size the spacing gives. Whole-volume tasks set it so
+    /// that every case has the network's input shape.
+    pub size: Option<[usize; 3]>,
     /// Z-score each channel with the mean and standard deviation of its foreground: the voxels
     /// above the channel's mean (the head in an MR volume, whose background is noise).
     pub normalize: bool,
@@ -31,6 +38,7 @@ impl Default for PreprocessConfig {
         PreprocessConfig {
             orientation: "RAS".into(),
             spacing: None,
+            size: None,
             normalize: true,
         }
     }
@@ -49,6 +57,32 @@ impl PreprocessConfig {
             .parse()
             .map_err(|e| DatasetError::Invalid(format!("orientation {:?}: {e}", self.orientation)))
     }
+
+    /// Checks the orientation, spacing and size with one clear line each.
+    ///
+    /// ```
+    /// let mut c = medburn_datasets::PreprocessConfig::default();
+    /// c.size = Some([64, 0, 64]);
+    /// assert!(c.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        self.orientation()?;
+        if let Some(s) = self.spacing {
+            if !s.iter().all(|v| v.is_finite() && *v > 0.0) {
+                return Err(DatasetError::Invalid(format!(
+                    "preprocess.spacing {s:?} must be positive"
+                )));
+            }
+        }
+        if let Some(n) = self.size {
+            if n.contains(&0) || n.iter().product::<usize>() > 1 << 30 {
+                return Err(DatasetError::Invalid(format!(
+                    "preprocess.size {n:?} must be positive and at most 2^30 voxels"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A case ready for patch sampling, on the host: channels `[C, D, H, W]` (`W = i`) as f32 and
@@ -63,6 +97,9 @@ pub struct PreparedCase {
     pub image: Vec<f32>,
     /// Label map on the same grid (`None` for unlabelled cases).
     pub label: Option<Vec<u8>>,
+    /// Per-case targets the task reads from the manifest (a standardized age, a class index);
+    /// empty for segmentation.
+    pub targets: Vec<f32>,
     /// The prepared grid.
     pub geometry: Geometry,
     /// The grid of the files as read, to which predictions are returned.
@@ -76,7 +113,7 @@ impl PreparedCase {
     /// # use medburn_datasets::PreparedCase;
     /// # use medburn_core::Geometry;
     /// let g = Geometry::unit([4, 3, 2])?;
-    /// let c = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 24], label: None, geometry: g, source_geometry: g };
+    /// let c = PreparedCase { id: "a".into(), channels: 1, image: vec![0.0; 24], label: None, targets: vec![], geometry: g, source_geometry: g };
     /// assert_eq!(c.voxels(), 24);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -90,7 +127,7 @@ impl PreparedCase {
     /// # use medburn_datasets::PreparedCase;
     /// # use medburn_core::{Device, Geometry};
     /// let g = Geometry::unit([4, 3, 2])?;
-    /// let c = PreparedCase { id: "a".into(), channels: 2, image: vec![0.0; 48], label: None, geometry: g, source_geometry: g };
+    /// let c = PreparedCase { id: "a".into(), channels: 2, image: vec![0.0; 48], label: None, targets: vec![], geometry: g, source_geometry: g };
     /// assert_eq!(c.image_on(&Device::flex())?.channels(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -212,7 +249,7 @@ fn read_label(path: &Path, case: &str, grid: &Geometry, device: &Device) -> Resu
     Ok(img.with_geometry(*grid)?)
 }
 
-/// Brings an image to the configured orientation and spacing (`interpolator` linear for
+/// Brings an image to the configured orientation and spacing (`interpolation` linear for
 /// intensities, nearest for label maps).
 ///
 /// ```
@@ -220,7 +257,7 @@ fn read_label(path: &Path, case: &str, grid: &Geometry, device: &Device) -> Resu
 /// use medburn_datasets::{reorient_and_resample, PreprocessConfig};
 /// let img = MedImage::from_vec(vec![1.0; 64], 1, Geometry::unit([4, 4, 4])?, &Device::flex())?;
 /// let cfg = PreprocessConfig { spacing: Some([2.0, 2.0, 2.0]), ..Default::default() };
-/// let out = reorient_and_resample(&img, &cfg, medburn_spatial::Interpolator::Linear)?;
+/// let out = reorient_and_resample(&img, &cfg, medburn_spatial::Interpolation::Linear)?;
 /// assert_eq!(out.geometry().size(), [2, 2, 2]);
 /// assert_eq!(out.geometry().orientation().to_string(), "RAS");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -228,16 +265,76 @@ fn read_label(path: &Path, case: &str, grid: &Geometry, device: &Device) -> Resu
 pub fn reorient_and_resample(
     image: &MedImage,
     config: &PreprocessConfig,
-    interpolator: Interpolator,
+    interpolation: Interpolation,
 ) -> Result<MedImage> {
     let oriented = change_orientation(image, config.orientation()?)?;
-    match config.spacing {
-        Some(spacing) => {
-            let grid = medburn_spatial::grid_at_spacing(oriented.geometry(), spacing)?;
-            Ok(resample(&oriented, &grid, None, interpolator)?)
-        }
-        None => Ok(oriented),
+    let grid = match (config.spacing, config.size) {
+        (None, None) => return Ok(oriented),
+        (Some(spacing), None) => medburn_spatial::grid_at_spacing(oriented.geometry(), spacing)?,
+        (spacing, Some(size)) => fov_centred_grid(oriented.geometry(), spacing, size)?,
+    };
+    Ok(resample(&oriented, &grid, None, interpolation)?)
+}
+
+/// The grid of `size` voxels at `spacing` (the image's own when `None`) with the image's
+/// direction whose centre is the centre of the image's field of view.
+///
+/// ```
+/// use medburn_core::Geometry;
+/// let g = Geometry::unit([10, 20, 30])?;
+/// let c = medburn_datasets::fov_centred_grid(&g, Some([2.0, 2.0, 2.0]), [8, 8, 8])?;
+/// assert_eq!(c.centre(), g.centre());
+/// assert_eq!(c.spacing(), [2.0, 2.0, 2.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn fov_centred_grid(
+    geometry: &Geometry,
+    spacing: Option<[f64; 3]>,
+    size: [usize; 3],
+) -> Result<Geometry> {
+    let spacing = spacing.unwrap_or(geometry.spacing());
+    let unit = Geometry::new(size, [0.0; 3], spacing, geometry.direction())
+        .map_err(|e| DatasetError::Invalid(format!("grid of {size:?} at {spacing:?}: {e}")))?;
+    let (want, have) = (geometry.centre(), unit.centre());
+    let origin = [0, 1, 2].map(|a| want[a] - have[a]);
+    unit.with_origin(origin)
+        .map_err(|e| DatasetError::Invalid(format!("grid of {size:?} at {spacing:?}: {e}")))
+}
+
+/// The channels `channels` of `image`, in that order; an empty list keeps every channel.
+///
+/// ```
+/// use medburn_core::{Device, Geometry, MedImage};
+/// let g = Geometry::unit([2, 1, 1])?;
+/// let img = MedImage::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3, g, &Device::flex())?;
+/// let two = medburn_datasets::select_channels(img, &[2, 0], "a")?;
+/// assert_eq!(two.to_vec()?, vec![5.0, 6.0, 1.0, 2.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn select_channels(image: MedImage, channels: &[usize], case: &str) -> Result<MedImage> {
+    if channels.is_empty() {
+        return Ok(image);
     }
+    let have = image.channels();
+    if let Some(c) = channels.iter().find(|&&c| c >= have) {
+        return Err(DatasetError::Case {
+            case: case.to_string(),
+            message: format!("channel {c} asked for, the image has {have}"),
+        });
+    }
+    if channels.iter().copied().eq(0..have) {
+        return Ok(image);
+    }
+    let device = image.voxels().device();
+    let index = burn::tensor::Tensor::<1, burn::tensor::Int>::from_data(
+        burn::tensor::TensorData::new(
+            channels.iter().map(|&c| c as i64).collect::<Vec<_>>(),
+            [channels.len()],
+        ),
+        &device,
+    );
+    let voxels = image.voxels().clone().select(1, index);
+    Ok(image.with_voxels(voxels)?)
 }
 
 /// Z-scores each channel of `[C, D, H, W]` values in place with the mean and standard deviation
@@ -272,32 +369,38 @@ pub fn zscore_foreground(values: &mut [f32], channels: usize) {
     }
 }
 
-/// Prepares one case: read, stack channels, check the label map's grid and values, reorient,
-/// resample (labels nearest), normalize; the result lives on the host.
+/// Prepares one case: read, stack channels and keep those of `channels` (every one when it is
+/// empty), check the label map's grid and values, reorient, resample (labels nearest),
+/// normalize; the result lives on the host, without targets (the task adds them).
 ///
 /// ```no_run
 /// use medburn_datasets::{prepare_case, Manifest, PreprocessConfig};
-/// let m = Manifest::from_msd("data/synth".as_ref())?;
-/// let case = prepare_case(&m.training[0], &PreprocessConfig::default())?;
+/// let m = Manifest::open("data/synth".as_ref())?;
+/// let t1 = m.channel_indices(&["T1".into()])?;
+/// let case = prepare_case(&m.training[0], &PreprocessConfig::default(), &t1)?;
 /// println!("{}: {:?}", case.id, case.geometry.size());
 /// # Ok::<(), medburn_datasets::DatasetError>(())
 /// ```
-pub fn prepare_case(case: &CaseFiles, config: &PreprocessConfig) -> Result<PreparedCase> {
+pub fn prepare_case(
+    case: &CaseFiles,
+    config: &PreprocessConfig,
+    channels: &[usize],
+) -> Result<PreparedCase> {
     let device = Device::flex();
-    let image = read_channels(case, &device)?;
+    let image = select_channels(read_channels(case, &device)?, channels, &case.id)?;
     let source_geometry = *image.geometry();
     let label = match &case.label {
         Some(path) => Some(read_label(path, &case.id, &source_geometry, &device)?),
         None => None,
     };
-    let image = reorient_and_resample(&image, config, Interpolator::Linear)?;
+    let image = reorient_and_resample(&image, config, Interpolation::Linear)?;
     let mut values = image.to_vec()?;
     if config.normalize {
         zscore_foreground(&mut values, image.channels());
     }
     let label = match label {
         Some(l) => {
-            let l = reorient_and_resample(&l, config, Interpolator::Nearest)?;
+            let l = reorient_and_resample(&l, config, Interpolation::Nearest)?;
             Some(l.to_vec()?.iter().map(|&v| v.round() as u8).collect())
         }
         None => None,
@@ -307,6 +410,7 @@ pub fn prepare_case(case: &CaseFiles, config: &PreprocessConfig) -> Result<Prepa
         channels: image.channels(),
         image: values,
         label,
+        targets: Vec::new(),
         geometry: *image.geometry(),
         source_geometry,
     })
@@ -357,9 +461,10 @@ mod tests {
         let cfg = PreprocessConfig {
             orientation: "RAS".into(),
             spacing: Some([1.0, 1.0, 1.0]),
+            size: None,
             normalize: false,
         };
-        let p = prepare_case(&case, &cfg).unwrap();
+        let p = prepare_case(&case, &cfg, &[]).unwrap();
         assert_eq!(p.geometry.orientation().to_string(), "RAS");
         assert_eq!(p.geometry.size(), [8, 6, 8]);
         let label = p.label.as_ref().unwrap();
@@ -389,22 +494,27 @@ mod tests {
         let shifted = g.with_origin([0.5, 0.0, 0.0]).unwrap();
         let off = write(dir.path(), "off.nii", vec![0.0; 64], shifted);
         let cfg = PreprocessConfig::default();
-        let e = prepare_case(&CaseFiles::new(vec![img.clone()], Some(off.clone())), &cfg)
-            .unwrap_err()
-            .to_string();
+        let e = prepare_case(
+            &CaseFiles::new(vec![img.clone()], Some(off.clone())),
+            &cfg,
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("off its image's grid"), "{e}");
-        let e = prepare_case(&CaseFiles::new(vec![img.clone(), off], None), &cfg)
+        let e = prepare_case(&CaseFiles::new(vec![img.clone(), off], None), &cfg, &[])
             .unwrap_err()
             .to_string();
         assert!(e.contains("different grid"), "{e}");
         let neg = write(dir.path(), "neg.nii", vec![-1.0; 64], g);
-        let e = prepare_case(&CaseFiles::new(vec![img.clone()], Some(neg)), &cfg)
+        let e = prepare_case(&CaseFiles::new(vec![img.clone()], Some(neg)), &cfg, &[])
             .unwrap_err()
             .to_string();
         assert!(e.contains("labels must be 0 to 255"), "{e}");
         let e = prepare_case(
             &CaseFiles::new(vec![dir.path().join("missing.nii")], None),
             &cfg,
+            &[],
         )
         .unwrap_err()
         .to_string();
@@ -413,7 +523,11 @@ mod tests {
             orientation: "XYZ".into(),
             ..Default::default()
         };
-        assert!(prepare_case(&CaseFiles::new(vec![img], None), &bad).is_err());
+        assert!(prepare_case(&CaseFiles::new(vec![img.clone()], None), &bad, &[]).is_err());
+        let e = prepare_case(&CaseFiles::new(vec![img], None), &cfg, &[1])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("channel 1 asked for, the image has 1"), "{e}");
     }
 
     #[test]
@@ -424,5 +538,49 @@ mod tests {
         zscore_foreground(&mut v, 1);
         assert!((v[50] + 1.0).abs() < 1e-6 && (v[51] - 1.0).abs() < 1e-6);
         assert!((v[0] + 5.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_fixed_grid_is_centred_on_the_field_of_view_and_keeps_the_chosen_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        // An oblique LPS grid; a bright cube at its centre in channel 1, channel 0 uniform.
+        let g = Geometry::new(
+            [20, 16, 12],
+            [-30.0, 12.0, 7.0],
+            [1.5, 1.5, 2.0],
+            Orientation::LPS.to_direction(),
+        )
+        .unwrap();
+        let n = g.num_voxels();
+        let mut two = vec![1.0f32; 2 * n];
+        for k in 4..8 {
+            for j in 6..10 {
+                for i in 8..12 {
+                    two[n + (k * 16 + j) * 20 + i] = 9.0;
+                }
+            }
+        }
+        let img = MedImage::from_vec(two, 2, g, &Device::flex()).unwrap();
+        let path = dir.path().join("two.nii");
+        medburn_io::write(
+            &Volume::from_image(&img).unwrap(),
+            &path,
+            &WriteOptions::default(),
+        )
+        .unwrap();
+        let cfg = PreprocessConfig {
+            orientation: "RAS".into(),
+            spacing: Some([3.0, 3.0, 3.0]),
+            size: Some([9, 9, 9]),
+            normalize: false,
+        };
+        let p = prepare_case(&CaseFiles::new(vec![path], None), &cfg, &[1]).unwrap();
+        assert_eq!((p.channels, p.geometry.size()), (1, [9, 9, 9]));
+        assert_eq!(p.geometry.orientation().to_string(), "RAS");
+        // The grid's centre is the input's field-of-view centre; the cube lands there.
+        let (a, b) = (p.geometry.centre(), g.centre());
+        assert!((0..3).all(|k| (a[k] - b[k]).abs() < 1e-9), "{a:?} {b:?}");
+        assert!(p.image[(4 * 9 + 4) * 9 + 4] > 5.0);
+        assert!(p.image[0] < 2.0);
     }
 }

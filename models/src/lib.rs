@@ -1,10 +1,26 @@
-//! 3D networks for medical images: the U-Net of MONAI (`monai.networks.nets.UNet`), layer for
-//! layer, with MONAI's weights loadable from safetensors.
+//! 3D networks for medical images, layer for layer as MONAI's, with MONAI's weights loadable
+//! from safetensors:
+//!
+//! - [`blocks`]: MONAI's building blocks (`monai.networks.blocks`) with their own
+//!   configurations: [`blocks::ConvolutionConfig`], [`blocks::TransposedConvolutionConfig`],
+//!   [`blocks::ResidualUnitConfig`], [`blocks::AdnConfig`], and the `norm` / `act` choices
+//!   [`blocks::NormConfig`], [`blocks::ActConfig`];
+//! - [`UNet3d`] ([`UNet3dConfig`]): `monai.networks.nets.UNet`;
+//! - [`ResNet3d`] ([`ResNetConfig`], `resnet10` ... `resnet200`): `monai.networks.nets.ResNet`;
+//! - [`Regressor`] ([`RegressorConfig`]): `monai.networks.nets.Regressor`;
+//! - [`load_monai_safetensors`]: a MONAI `state_dict` into any of them ([`MonaiKeys`] maps the
+//!   keys);
+//! - [`summary`]: the layer table of any Burn module (serde-serializable).
+//!
+//! Every configuration takes MONAI's argument names and defaults (`spatial_dims=3`), so each
+//! network has MONAI's parameter count and, with MONAI's weights, its outputs
+//! (`models/tests/` checks both against fixtures made by MONAI). The layers run on medburn's
+//! CPU kernels ([`nn`]) and on Burn's elsewhere.
 //!
 //! ```
 //! use burn::module::Module;
 //! use burn::tensor::{Device, Tensor};
-//! use medburn_models::UNet3dConfig;
+//! use medburn_models::{summary, ResNetConfig, UNet3dConfig};
 //!
 //! let device = Device::flex();
 //! let config = UNet3dConfig::new(1, 2, vec![16, 32, 64, 128], vec![2, 2, 2]).with_num_res_units(2);
@@ -14,16 +30,32 @@
 //! // let model = medburn_models::load_monai_safetensors(model, path)?;
 //! let logits = model.forward(Tensor::<5>::zeros([1, 1, 16, 16, 16], &device));
 //! assert_eq!(logits.dims(), [1, 2, 16, 16, 16]);
+//!
+//! // MONAI: resnet18(spatial_dims=3, n_input_channels=1, num_classes=1)
+//! let resnet = ResNetConfig::resnet18(1, 1).init(&device)?;
+//! assert_eq!(summary(&resnet).total_params, 33_161_409);
 //! # Ok::<(), medburn_models::ModelError>(())
 //! ```
 
+#![warn(missing_docs)]
+
+pub mod blocks;
 mod error;
 mod monai_weights;
 pub mod nn;
+pub mod regressor;
+pub mod resnet;
+mod summary;
 pub mod unet;
 
+pub use blocks::{Adn, Convolution, ResidualUnit, TransposedConvolution};
 pub use error::ModelError;
-pub use monai_weights::{load_monai_safetensors, monai_key_map};
-pub use unet::{
-    Adn, Convolution, DownLayer, ResidualUnit, TransposedConvolution, UNet3d, UNet3dConfig, UpLayer,
+pub use monai_weights::{
+    is_ignored_monai_key, load_monai_safetensors, monai_key_map, MonaiKeyMap, MonaiKeys,
 };
+pub use regressor::{Regressor, RegressorConfig};
+pub use resnet::{
+    ResNet3d, ResNetBlock, ResNetBlockType, ResNetBottleneck, ResNetConfig, ShortcutType,
+};
+pub use summary::{summary, LayerSummary, ModelSummary, TensorSummary};
+pub use unet::{DownLayer, UNet3d, UNet3dConfig, UpLayer};

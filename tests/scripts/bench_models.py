@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""MONAI's UNet training step and inference against `medburn bench --only unet`, same shapes,
-same threads, in one run (alternating rounds, medians).
+"""MONAI's UNet training step and inference against `medburn bench --only unet`, and MONAI's
+resnet18 and Regressor against `medburn bench --only resnet`: same shapes, same threads, in one
+run (alternating rounds, medians).
 
     .venv/bin/python tests/scripts/bench_models.py target/release/medburn [--rounds 3] [--runs 5]
         [--before OTHER_BUILD/medburn] [--only NAME_PART] [--threads N]
@@ -55,6 +56,54 @@ def torch_cases(threads):
 
     cases = {"unet_train_step": step, "unet_inference": infer, "conv3d_16_fwd_bwd": conv}
     cases.update(breakdown_cases(net, loss, x, y))
+    cases.update(whole_volume_cases())
+    return cases
+
+
+def whole_volume_cases():
+    """MONAI's resnet18 and Regressor on 2 x 1 x 64^3 with one target per case: the training
+    step (forward, MSE, backward, AdamW), its forward and backward, and inference, as
+    `medburn bench` (src/cli/bench/whole_volume.rs)."""
+    import torch
+    from monai.networks.nets import Regressor, resnet18
+
+    def make(name):
+        torch.manual_seed(0)
+        if name == "resnet18":
+            return resnet18(spatial_dims=3, n_input_channels=1, num_classes=1)
+        return Regressor(in_shape=(1, 64, 64, 64), out_shape=(1,), channels=(16, 32, 64, 128),
+                         strides=(2, 2, 2, 2))
+
+    cases = {}
+    for name in ["resnet18", "regressor"]:
+        net = make(name)
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+        x = torch.randn(2, 1, 64, 64, 64)
+        y = torch.randn(2, 1)
+
+        def step(net=net, opt=opt, x=x, y=y):
+            opt.zero_grad()
+            l = ((net(x) - y) ** 2).mean()
+            l.backward()
+            opt.step()
+
+        def loss_forward(net=net, x=x, y=y):
+            ((net(x) - y) ** 2).mean().item()
+
+        def loss_backward(net=net, x=x, y=y):
+            net.zero_grad()
+            ((net(x) - y) ** 2).mean().backward()
+
+        infer_net = make(name).eval()
+
+        def infer(infer_net=infer_net, x=x):
+            with torch.no_grad():
+                infer_net(x).sum().item()
+
+        cases[f"{name}_train_step"] = step
+        cases[f"{name}_loss_forward"] = loss_forward
+        cases[f"{name}_loss_backward"] = loss_backward
+        cases[f"{name}_inference"] = infer
     return cases
 
 
@@ -153,6 +202,11 @@ def breakdown(t):
     }
 
 
+def wanted(name, only):
+    """`--only`'s match: a substring, and `resnet` also takes the Regressor (as medburn's)."""
+    return not only or only in name or (only == "resnet" and name.startswith("regressor_"))
+
+
 def medburn_record(binary, name, runs, env):
     out = subprocess.run([binary, "bench", "--only", name, "--json", "--runs", str(runs)],
                          capture_output=True, text=True, env=env, check=True)
@@ -179,7 +233,8 @@ def peak_rss(fn):
 
 
 # Cases whose peak memory is compared.
-MEMORY_CASES = ["unet_train_step", "unet_inference", "conv3d_16_fwd_bwd"]
+MEMORY_CASES = ["unet_train_step", "unet_inference", "conv3d_16_fwd_bwd", "resnet18_train_step",
+                "regressor_train_step"]
 
 
 def main():
@@ -192,7 +247,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--only", help="only the cases whose name contains this")
     a = ap.parse_args()
-    cases = {k: f for k, f in torch_cases(a.threads).items() if not a.only or a.only in k}
+    cases = {k: f for k, f in torch_cases(a.threads).items() if wanted(k, a.only)}
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads))
     binaries = {"medburn": a.medburn}
     if a.before:
@@ -225,6 +280,18 @@ def main():
             rows[k][f"{side}_ratio"] = r / o
             line += f" {o:>10.4f} {r / o:>7.2f}x"
         print(line)
+    for net in ["resnet18", "regressor"]:
+        names = [f"{net}_{p}" for p in ["train_step", "loss_forward", "loss_backward"]]
+        if all(k in rows for k in names):
+            print(f"\n{net}: where the step goes, seconds: {' / '.join(['reference', *binaries])}")
+            for side in ["reference", *binaries]:
+                t = {p: rows[f"{net}_{p}"][f"{side}_s"] for p in
+                     ["train_step", "loss_forward", "loss_backward"]}
+                parts = {"forward with loss": t["loss_forward"],
+                         "backward": t["loss_backward"] - t["loss_forward"],
+                         "optimizer (AdamW)": t["train_step"] - t["loss_backward"]}
+                rows.setdefault(f"{net}_breakdown", {})[side] = parts
+                print(f"  {side:<10} " + "  ".join(f"{k} {v:.4f}" for k, v in parts.items()))
     if all(k in rows for k in STEP_PARTS):
         parts = {side: breakdown({k: rows[k][f"{side}_s"] for k in STEP_PARTS})
                  for side in ["reference", *binaries]}

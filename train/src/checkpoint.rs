@@ -12,10 +12,12 @@ use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::config::TrainConfig;
+use crate::config::{TaskKind, TrainConfig};
 use crate::error::{Result, TrainError};
+use crate::task::Target;
 
-/// The run's position and what prediction needs to know about the data.
+/// The run's position and what prediction needs to know about the data. Fields added since
+/// the first checkpoints default when absent, so older (segmentation) checkpoints still load.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainState {
     /// Optimizer steps done.
@@ -24,16 +26,32 @@ pub struct TrainState {
     pub epoch: u64,
     /// The run's seed (RNG stream `s` of it serves step `s`).
     pub seed: u64,
+    /// What the model was trained for.
+    #[serde(default)]
+    pub task: TaskKind,
     /// Image channels the model takes.
     pub in_channels: usize,
-    /// Classes the model predicts (background included).
+    /// Classes the model predicts (background included), or its outputs for regression.
     pub num_classes: usize,
-    /// Channel names of the training data.
+    /// Channel names of the training data (those the model takes).
     pub channel_names: Vec<String>,
+    /// Which channels of the training files the model takes (empty: all of them).
+    #[serde(default)]
+    pub source_channels: Vec<usize>,
     /// Label names of the training data.
     pub label_names: BTreeMap<u32, String>,
-    /// Best mean foreground Dice seen in validation, and its step.
+    /// The target of a whole-volume task, with the training set's statistics.
+    #[serde(default)]
+    pub target: Option<Target>,
+    /// Best value of the selection metric seen in validation, and its step.
     pub best: Option<(f64, u64)>,
+    /// The selection metric (`mean_dice` in checkpoints older than it).
+    #[serde(default = "mean_dice")]
+    pub best_metric: String,
+}
+
+fn mean_dice() -> String {
+    "mean_dice".into()
 }
 
 fn ckpt_err(path: &Path, message: impl std::fmt::Display) -> TrainError {
@@ -41,20 +59,6 @@ fn ckpt_err(path: &Path, message: impl std::fmt::Display) -> TrainError {
         path: path.to_path_buf(),
         message: message.to_string(),
     }
-}
-
-/// Writes `text` to `path` through a temporary file and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            TrainError::Output {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }
-        })
 }
 
 /// Saves a checkpoint folder `OUT/checkpoints/NAME` (model.bpk, optimizer.bpk when given,
@@ -67,8 +71,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// let device = burn::tensor::Device::flex();
 /// let model = LinearConfig::new(2, 3).init(&device);
 /// let out = tempfile::tempdir()?;
-/// let state = TrainState { step: 7, epoch: 0, seed: 1, in_channels: 2, num_classes: 3,
-///     channel_names: vec![], label_names: Default::default(), best: None };
+/// let state = TrainState { step: 7, epoch: 0, seed: 1, task: Default::default(), in_channels: 2,
+///     num_classes: 3, channel_names: vec![], source_channels: vec![], label_names: Default::default(), target: None,
+///     best: None, best_metric: "mean_dice".into() };
 /// let dir = save_checkpoint(out.path(), "step-7", &model, None, &state, &TrainConfig::default())?;
 /// let back = load_model(LinearConfig::new(2, 3).init(&device), &dir)?;
 /// assert_eq!(back.weight.val().into_data(), model.weight.val().into_data());
@@ -100,8 +105,8 @@ pub fn save_checkpoint<M: Module>(
                 .map_err(|e| ckpt_err(&tmp, format!("optimizer: {e}")))?;
         }
         let json = serde_json::to_string_pretty(state).map_err(|e| ckpt_err(&tmp, e))?;
-        std::fs::write(tmp.join("state.json"), json).map_err(|e| ckpt_err(&tmp, e))?;
-        std::fs::write(tmp.join("train.toml"), config.to_toml()?).map_err(|e| ckpt_err(&tmp, e))?;
+        medburn_io::atomic::write_atomic(&tmp.join("state.json"), json.as_bytes())?;
+        medburn_io::atomic::write_atomic(&tmp.join("train.toml"), config.to_toml()?.as_bytes())?;
         Ok(())
     };
     if let Err(e) = write() {
@@ -117,7 +122,7 @@ pub fn save_checkpoint<M: Module>(
     if had_old {
         let _ = std::fs::remove_dir_all(&old);
     }
-    write_atomic(&root.join("latest"), name.as_bytes())?;
+    medburn_io::atomic::write_atomic(&root.join("latest"), name.as_bytes())?;
     Ok(dir)
 }
 

@@ -1,9 +1,10 @@
 //! Sliding-window inference on whole volumes (MONAI's `sliding_window_inference`, nnU-Net's
-//! predictor): windows of the training patch size overlap, each window's softmax is weighted by
+//! predictor): windows of the training patch size overlap, each window's output is weighted by
 //! a Gaussian that trusts its centre more than its border, and the weighted sum is divided by
 //! the summed weights. Optionally averaged over flips along every axis (test-time augmentation).
+//! The inferer blends whatever the network gives (raw logits, or the probabilities of a
+//! network wrapped in a softmax); activations and arg-max belong to the task.
 
-use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -41,35 +42,32 @@ impl SlidingWindow {
         }
     }
 
-    /// Class probabilities `[1, K, D, H, W]` of a whole image `[1, C, D, H, W]`, where `forward`
-    /// maps windows `[B, C, d, h, w]` to logits `[B, K, d, h, w]`. Images smaller than a window
-    /// are zero-padded around and cropped back.
+    /// The blended outputs `[1, K, D, H, W]` of a whole image `[1, C, D, H, W]`, where `forward`
+    /// maps windows `[B, C, d, h, w]` to outputs `[B, K, d, h, w]` (averaged over the flips
+    /// when `flip_tta`). Images smaller than a window are zero-padded around and cropped back.
     ///
     /// ```
+    /// use burn::tensor::activation::softmax;
     /// use burn::tensor::{Device, Tensor};
     /// let sw = medburn_train::SlidingWindow::new([4, 4, 4]);
     /// let image = Tensor::<5>::ones([1, 1, 6, 5, 9], &Device::flex());
-    /// // A "network" whose logits favour class 1 everywhere.
-    /// let probs = sw.probabilities(image, |x| Tensor::cat(vec![x.clone() * 0.0, x], 1))?;
+    /// // A "network" whose logits favour class 1 everywhere, and its probabilities.
+    /// let net = |x: Tensor<5>| Tensor::cat(vec![x.clone() * 0.0, x], 1);
+    /// let probs = sw.infer(image.clone(), |x| softmax(net(x), 1))?;
     /// assert_eq!(probs.dims(), [1, 2, 6, 5, 9]);
     /// let p1 = probs.slice([0..1, 1..2]).mean().into_scalar::<f32>();
     /// assert!((p1 - 0.7311).abs() < 1e-3); // sigmoid(1): blending keeps a constant constant
+    /// // Raw logits blend the same way.
+    /// let logits = sw.infer(image, net)?;
+    /// assert!((logits.slice([0..1, 1..2]).mean().into_scalar::<f32>() - 1.0).abs() < 1e-5);
     /// # Ok::<(), medburn_train::TrainError>(())
     /// ```
-    pub fn probabilities(
+    pub fn infer(
         &self,
         image: Tensor<5>,
         forward: impl Fn(Tensor<5>) -> Tensor<5>,
     ) -> Result<Tensor<5>> {
-        if !(0.0..1.0).contains(&self.overlap) || self.sw_batch_size == 0 {
-            return Err(TrainError::Invalid(format!(
-                "sliding window: overlap {} must be in [0, 1) and sw_batch_size at least 1",
-                self.overlap
-            )));
-        }
-        if self.roi_size.contains(&0) {
-            return Err(TrainError::Invalid("sliding window: zero roi size".into()));
-        }
+        self.validate()?;
         if !self.flip_tta {
             return self.blend(image, &forward);
         }
@@ -88,6 +86,34 @@ impl SlidingWindow {
             });
         }
         Ok(sum.expect("8 passes") / 8.0)
+    }
+
+    /// Checks the settings: overlap in `[0, 1)`, at least one window per pass, no empty window
+    /// side, a positive sigma.
+    ///
+    /// ```
+    /// let mut sw = medburn_train::SlidingWindow::new([8, 8, 8]);
+    /// assert!(sw.validate().is_ok());
+    /// sw.overlap = 1.0;
+    /// assert!(sw.validate().unwrap_err().to_string().contains("overlap"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..1.0).contains(&self.overlap) || self.sw_batch_size == 0 {
+            return Err(TrainError::Config(format!(
+                "sliding window: overlap {} must be in [0, 1) and sw_batch_size at least 1",
+                self.overlap
+            )));
+        }
+        if self.roi_size.contains(&0) {
+            return Err(TrainError::Config("sliding window: zero roi size".into()));
+        }
+        if !(self.sigma_scale > 0.0 && self.sigma_scale.is_finite()) {
+            return Err(TrainError::Config(format!(
+                "sliding window: sigma_scale {} must be positive",
+                self.sigma_scale
+            )));
+        }
+        Ok(())
     }
 
     fn blend(
@@ -148,7 +174,7 @@ impl SlidingWindow {
                     logits.dims()
                 )));
             }
-            let probs = softmax(logits, 1) * importance.clone();
+            let probs = logits * importance.clone();
             let mut sum =
                 acc.unwrap_or_else(|| Tensor::zeros([1, k, size[0], size[1], size[2]], &device));
             for (n, &[z, y, x]) in chunk.iter().enumerate() {
@@ -184,7 +210,7 @@ pub(crate) fn labels_on_grid(
 ) -> Result<Tensor<5, Int>> {
     let probs = medburn_core::MedImage::new(probs, grid)?;
     let back =
-        medburn_spatial::resample(&probs, target, None, medburn_spatial::Interpolator::Linear)?;
+        medburn_spatial::resample(&probs, target, None, medburn_spatial::Interpolation::Linear)?;
     Ok(back.into_voxels().argmax(1))
 }
 
@@ -262,8 +288,8 @@ mod tests {
         t.into_data().convert::<f32>().try_to_vec().unwrap()
     }
 
-    /// A voxel-wise "network" (logits depend only on the voxel): blending must give back its
-    /// softmax exactly, whatever the windows, padding and flips.
+    /// A voxel-wise "network" (outputs depend only on the voxel): blending must give back its
+    /// outputs exactly, whatever the windows, padding and flips.
     #[test]
     fn a_voxelwise_network_is_reproduced_exactly() {
         let device = Device::flex();
@@ -274,7 +300,7 @@ mod tests {
             let n = x.dims()[0];
             Tensor::cat(vec![a.clone() * 2.0, b - a, x.slice([0..n, 0..1]) * 0.0], 1)
         };
-        let want = values(softmax(net(image.clone()), 1));
+        let want = values(net(image.clone()));
         for (roi, flip) in [([4, 4, 4], false), ([6, 3, 8], true), ([5, 9, 7], false)] {
             let sw = SlidingWindow {
                 roi_size: roi,
@@ -283,7 +309,7 @@ mod tests {
                 sigma_scale: 0.125,
                 flip_tta: flip,
             };
-            let got = values(sw.probabilities(image.clone(), net).unwrap());
+            let got = values(sw.infer(image.clone(), net).unwrap());
             let err = got
                 .iter()
                 .zip(&want)
@@ -299,10 +325,10 @@ mod tests {
         let image = Tensor::<5>::zeros([1, 1, 4, 4, 4], &device);
         let mut sw = SlidingWindow::new([2, 2, 2]);
         sw.overlap = 1.0;
-        assert!(sw.probabilities(image.clone(), |x| x).is_err());
+        assert!(sw.infer(image.clone(), |x| x).is_err());
         let sw = SlidingWindow::new([2, 2, 2]);
         let e = sw
-            .probabilities(image, |x| x.slice([0..1, 0..1, 0..1, 0..1, 0..1]))
+            .infer(image, |x| x.slice([0..1, 0..1, 0..1, 0..1, 0..1]))
             .unwrap_err();
         assert!(e.to_string().contains("mapped"), "{e}");
     }

@@ -1,14 +1,25 @@
-//! Training 3D segmentation models on medical images, and using them.
+//! Training 3D networks on medical images, and using them: one loop for every task.
 //!
-//! - [`losses`] and [`metrics`]: Dice, cross-entropy, Dice + CE and Dice per label, as MONAI's.
-//! - [`TrainConfig`]: one TOML file whose defaults are the main job; `--set key=value` on top.
-//! - [`train`]: patches from `medburn_datasets`, augmentation from `medburn_augment` on the
-//!   device, a `medburn_models::UNet3d`, AdamW with warm-up and cosine or polynomial decay,
-//!   validation by sliding windows, checkpoints every epoch / on Ctrl-C / at the end, exact
-//!   resume (every random choice of step `s` comes from RNG stream `s` of the seed).
-//! - [`SlidingWindow`]: Gaussian-blended sliding-window inference with flip TTA.
-//! - [`predict`]: files in, integer NIfTI label maps on each input's grid out, volumes in ml.
-//! - [`write_curves_png`], [`write_overlay_png`]: what a person looks at.
+//! - [`task`]: what differs between tasks ([`Task`]): segmentation (patches, label maps,
+//!   Dice + CE, sliding windows), regression and classification (whole volumes, one target per
+//!   case from a manifest column, MAE/RMSE/R² or AUC/accuracy beside a baseline).
+//! - [`train`]: the one loop: batches from `medburn_datasets`, augmentation from
+//!   `medburn_augment` on the device, the task's loss, gradient accumulation, the
+//!   [`GradientSync`] hook, clipping by the global norm, AdamW with warm-up and cosine or
+//!   polynomial decay, validation and `checkpoints/best` by the task's selection metric,
+//!   checkpoints every epoch / on interruption ([`Interrupter`]) / at the end, exact resume
+//!   (every random choice of step `s` comes from RNG stream `s` of the seed), the held-out test
+//!   set scored by the best model.
+//! - [`TrainConfig`]: one TOML file whose defaults are the task's ([`TrainConfig::for_task`]);
+//!   `--set key=value` on top; the network ([`ModelConfig`]) and loss ([`LossConfig`]) chosen
+//!   by name.
+//! - [`losses`] and [`metrics`]: Dice, cross-entropy, Dice + CE and Dice per label as MONAI's;
+//!   regression and classification metrics as scikit-learn's.
+//! - [`SlidingWindow`]: Gaussian-blended sliding-window inference of raw network outputs, with
+//!   flip TTA.
+//! - [`predict`]: files in; label maps on each input's grid, or a table of values or classes.
+//! - [`write_curves_png`], [`write_overlay_png`], [`write_scatter_png`], [`write_roc_png`]: what
+//!   a person looks at.
 
 mod checkpoint;
 mod config;
@@ -17,23 +28,31 @@ mod inference;
 pub mod losses;
 pub mod metrics;
 mod metrics_log;
-mod model;
+mod network;
 mod plot;
 mod predict;
 mod schedule;
+mod step;
+pub mod task;
 mod trainer;
 
 pub use checkpoint::{
     load_model, load_optimizer, read_checkpoint, resolve_checkpoint, save_checkpoint, TrainState,
 };
 pub use config::{
-    DataConfig, Decay, LossConfig, ModelConfig, OptimConfig, TrainConfig, ValidationConfig,
+    DataConfig, Decay, LossConfig, ModelConfig, OptimConfig, Output as ModelOutput,
+    RegressorParams, ResNetParams, TaskKind, TrainConfig, UNetParams, ValidationConfig,
+    WHOLE_VOLUME_AUGMENT_TOML,
 };
 pub use error::{Result, TrainError};
 pub use inference::{window_starts, SlidingWindow};
-pub use metrics_log::{LogEntry, MetricsLog};
-pub use model::build_unet;
-pub use plot::{write_curves_png, write_overlay_png, Canvas};
+pub use metrics_log::{LogEntry, Metrics, MetricsLog};
+pub use network::{build_unet, build_vector_net, VectorNet};
+pub use plot::{write_curves_png, write_overlay_png, write_roc_png, write_scatter_png};
 pub use predict::{predict, volumes_table, PredictOptions, Prediction};
 pub use schedule::learning_rate;
-pub use trainer::{train, TrainOptions, TrainSummary};
+pub use step::{
+    clip_grad_norm, global_grad_norm, GradientSync, Interrupter, ParamList, SingleProcess,
+};
+pub use task::{DataInfo, Target, Task};
+pub use trainer::{train, train_with_sync, Best, TrainOptions, TrainSummary};

@@ -1,18 +1,105 @@
 //! The run's record: every logged step as one JSON line (`metrics.jsonl`), and the same as two
 //! CSV tables (`train_log.csv`, `validation.csv`) for spreadsheets and pandas.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Result, TrainError};
+
+/// Named metric values in a fixed order (the task's; the selection metric first). Written as a
+/// JSON object in that order; NaN (a label absent from every case) is written as `null` and
+/// read back as NaN.
+///
+/// ```
+/// use medburn_train::Metrics;
+/// let m = Metrics::new(vec![("mae".into(), 4.5), ("r2".into(), f64::NAN)]);
+/// let json = serde_json::to_string(&m)?;
+/// assert_eq!(json, r#"{"mae":4.5,"r2":null}"#);
+/// let back: Metrics = serde_json::from_str(&json)?;
+/// assert_eq!(back.get("mae"), Some(4.5));
+/// assert!(back.get("r2").unwrap().is_nan());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metrics(pub Vec<(String, f64)>);
+
+impl Metrics {
+    /// Metrics from (name, value) pairs, in order.
+    pub fn new(values: Vec<(String, f64)>) -> Metrics {
+        Metrics(values)
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
+    /// The names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// `name value` pairs on one line, four decimals.
+    ///
+    /// ```
+    /// let m = medburn_train::Metrics::new(vec![("mae".into(), 4.5), ("r2".into(), 0.81234)]);
+    /// assert_eq!(m.describe(), "mae 4.5000  r2 0.8123");
+    /// ```
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for (n, (name, v)) in self.0.iter().enumerate() {
+            if n > 0 {
+                s.push_str("  ");
+            }
+            let _ = write!(s, "{name} {v:.4}");
+        }
+        s
+    }
+}
+
+impl Serialize for Metrics {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, &value.is_finite().then_some(*value))?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Metrics {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> Visitor<'de> for InOrder {
+            type Value = Metrics;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of metric values")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Metrics, A::Error> {
+                let mut values = Vec::new();
+                while let Some((name, value)) = map.next_entry::<String, Option<f64>>()? {
+                    values.push((name, value.unwrap_or(f64::NAN)));
+                }
+                Ok(Metrics(values))
+            }
+        }
+        deserializer.deserialize_map(InOrder)
+    }
+}
 
 /// One entry of the record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum LogEntry {
-    /// A training step.
+    /// An optimizer step.
     Train {
         /// Step (1-based: steps done).
         step: u64,
@@ -20,7 +107,7 @@ pub enum LogEntry {
         epoch: u64,
         /// Learning rate used.
         lr: f64,
-        /// Loss of the batch.
+        /// Loss of the step (mean over its micro-batches).
         loss: f64,
         /// Seconds since the run (or its resumption) started.
         seconds: f64,
@@ -29,10 +116,8 @@ pub enum LogEntry {
     Validation {
         /// Step.
         step: u64,
-        /// Mean foreground Dice over cases and labels.
-        mean_dice: f64,
-        /// Mean Dice per foreground label (NaN where no case has the label).
-        dice: Vec<f64>,
+        /// The task's metrics, the selection metric first.
+        metrics: Metrics,
     },
 }
 
@@ -99,7 +184,7 @@ impl MetricsLog {
             text.push_str(&serde_json::to_string(e).map_err(|e| out_err(&path, e))?);
             text.push('\n');
         }
-        crate::checkpoint::write_atomic(&path, text.as_bytes())?;
+        medburn_io::atomic::write_atomic(&path, text.as_bytes())?;
         log.write_csv()?;
         Ok(log)
     }
@@ -128,7 +213,17 @@ impl MetricsLog {
         Ok(())
     }
 
-    /// Rewrites `train_log.csv` and `validation.csv`.
+    /// Rewrites `train_log.csv` and `validation.csv` (`step` and the metrics in their order).
+    ///
+    /// ```
+    /// use medburn_train::{LogEntry, Metrics, MetricsLog};
+    /// let dir = tempfile::tempdir()?;
+    /// let mut log = MetricsLog::open(dir.path(), 0)?;
+    /// log.push(LogEntry::Validation { step: 5, metrics: Metrics::new(vec![("mae".into(), 3.25)]) })?;
+    /// let csv = std::fs::read_to_string(dir.path().join("validation.csv"))?;
+    /// assert_eq!(csv, "step,mae\n5,3.2500\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_csv(&self) -> Result<()> {
         let mut train = String::from("step,epoch,lr,loss,seconds\n");
         let mut val = String::new();
@@ -140,25 +235,23 @@ impl MetricsLog {
                     lr,
                     loss,
                     seconds,
-                } => train.push_str(&format!("{step},{epoch},{lr:.6e},{loss:.6},{seconds:.3}\n")),
-                LogEntry::Validation {
-                    step,
-                    mean_dice,
-                    dice,
                 } => {
+                    let _ = writeln!(train, "{step},{epoch},{lr:.6e},{loss:.6},{seconds:.3}");
+                }
+                LogEntry::Validation { step, metrics } => {
                     if val.is_empty() {
-                        let labels: Vec<String> =
-                            (1..=dice.len()).map(|l| format!("dice_{l}")).collect();
-                        val = format!("step,mean_dice,{}\n", labels.join(","));
+                        let names: Vec<&str> = metrics.names().collect();
+                        val = format!("step,{}\n", names.join(","));
                     }
-                    let d: Vec<String> = dice.iter().map(|v| format!("{v:.4}")).collect();
-                    val.push_str(&format!("{step},{mean_dice:.4},{}\n", d.join(",")));
+                    let values: Vec<String> =
+                        metrics.0.iter().map(|(_, v)| format!("{v:.4}")).collect();
+                    let _ = writeln!(val, "{step},{}", values.join(","));
                 }
             }
         }
-        crate::checkpoint::write_atomic(&self.dir.join("train_log.csv"), train.as_bytes())?;
+        medburn_io::atomic::write_atomic(&self.dir.join("train_log.csv"), train.as_bytes())?;
         if !val.is_empty() {
-            crate::checkpoint::write_atomic(&self.dir.join("validation.csv"), val.as_bytes())?;
+            medburn_io::atomic::write_atomic(&self.dir.join("validation.csv"), val.as_bytes())?;
         }
         Ok(())
     }

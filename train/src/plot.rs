@@ -1,138 +1,13 @@
-//! Pictures of a run: training curves and prediction-versus-truth overlays as PNG, drawn on a
-//! small RGB canvas with an 8x8 bitmap font (no system fonts or plotting stack needed).
+//! Pictures of a run: training curves, prediction-versus-truth overlays, scatter plots and ROC
+//! curves as PNG, drawn on medburn-io's canvas (an 8x8 bitmap font; no system fonts or
+//! plotting stack needed).
 
 use std::path::Path;
 
-use font8x8::UnicodeFonts;
+use medburn_io::preview::{Canvas, Rgb};
 
 use crate::error::{Result, TrainError};
 use crate::metrics_log::LogEntry;
-
-/// An RGB image to draw on.
-#[derive(Clone, Debug)]
-pub struct Canvas {
-    width: usize,
-    height: usize,
-    pixels: Vec<u8>,
-}
-
-type Rgb = [u8; 3];
-
-impl Canvas {
-    /// A canvas filled with `colour`.
-    ///
-    /// ```
-    /// let c = medburn_train::Canvas::new(4, 3, [255, 255, 255]);
-    /// assert_eq!(c.pixel(3, 2), [255, 255, 255]);
-    /// ```
-    pub fn new(width: usize, height: usize, colour: Rgb) -> Canvas {
-        Canvas {
-            width,
-            height,
-            pixels: colour.repeat(width * height),
-        }
-    }
-
-    /// The colour at (x, y), y down.
-    pub fn pixel(&self, x: usize, y: usize) -> Rgb {
-        let k = 3 * (y * self.width + x);
-        [self.pixels[k], self.pixels[k + 1], self.pixels[k + 2]]
-    }
-
-    /// Sets the pixel at (x, y), y down; outside the canvas, nothing.
-    ///
-    /// ```
-    /// let mut c = medburn_train::Canvas::new(2, 2, [0, 0, 0]);
-    /// c.set(1, 0, [9, 9, 9]);
-    /// c.set(5, 5, [9, 9, 9]);
-    /// assert_eq!(c.pixel(1, 0), [9, 9, 9]);
-    /// ```
-    pub fn set(&mut self, x: i64, y: i64, colour: Rgb) {
-        if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height {
-            let k = 3 * (y as usize * self.width + x as usize);
-            self.pixels[k..k + 3].copy_from_slice(&colour);
-        }
-    }
-
-    /// Mixes `colour` into the pixel at (x, y) with weight `alpha` (inside the canvas).
-    ///
-    /// ```
-    /// let mut c = medburn_train::Canvas::new(1, 1, [0, 0, 0]);
-    /// c.blend(0, 0, [200, 100, 0], 0.5);
-    /// assert_eq!(c.pixel(0, 0), [100, 50, 0]);
-    /// ```
-    pub fn blend(&mut self, x: usize, y: usize, colour: Rgb, alpha: f32) {
-        let k = 3 * (y * self.width + x);
-        for (p, c) in self.pixels[k..k + 3].iter_mut().zip(colour) {
-            *p = (*p as f32 * (1.0 - alpha) + c as f32 * alpha).round() as u8;
-        }
-    }
-
-    /// A straight line (Bresenham).
-    pub fn line(&mut self, from: (i64, i64), to: (i64, i64), colour: Rgb) {
-        let (mut x, mut y) = from;
-        let (dx, dy) = ((to.0 - x).abs(), -(to.1 - y).abs());
-        let (sx, sy) = (if x < to.0 { 1 } else { -1 }, if y < to.1 { 1 } else { -1 });
-        let mut err = dx + dy;
-        loop {
-            self.set(x, y, colour);
-            if (x, y) == to {
-                break;
-            }
-            let e2 = 2 * err;
-            if e2 >= dy {
-                err += dy;
-                x += sx;
-            }
-            if e2 <= dx {
-                err += dx;
-                y += sy;
-            }
-        }
-    }
-
-    /// Text in the 8x8 font, top-left at (x, y); characters the font lacks are skipped.
-    pub fn text(&mut self, x: i64, y: i64, text: &str, colour: Rgb) {
-        for (n, ch) in text.chars().enumerate() {
-            if let Some(glyph) = font8x8::BASIC_FONTS.get(ch) {
-                for (row, bits) in glyph.iter().enumerate() {
-                    for col in 0..8 {
-                        if bits >> col & 1 == 1 {
-                            self.set(x + 8 * n as i64 + col, y + row as i64, colour);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Writes the canvas as an 8-bit RGB PNG, through a temporary file and a rename.
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir()?;
-    /// medburn_train::Canvas::new(8, 8, [0, 0, 0]).save_png(&dir.path().join("x.png"))?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn save_png(&self, path: &Path) -> Result<()> {
-        let mut bytes = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut bytes, self.width as u32, self.height as u32);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut w = enc.write_header().map_err(|e| png_err(path, e))?;
-            w.write_image_data(&self.pixels)
-                .map_err(|e| png_err(path, e))?;
-        }
-        crate::checkpoint::write_atomic(path, &bytes)
-    }
-}
-
-fn png_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Output {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
-}
 
 /// One panel of a line chart: series of (x, y) points in a box with the value range labelled.
 fn chart(
@@ -202,24 +77,27 @@ fn chart(
 }
 
 /// Draws the training loss (raw, and smoothed by an exponential moving average) and the
-/// validation mean foreground Dice against the step.
+/// validation metric `metric` against the step.
 ///
 /// ```
-/// use medburn_train::{write_curves_png, LogEntry};
-/// let log: Vec<LogEntry> = (1..=50).map(|s| LogEntry::Train { step: s, epoch: 0, lr: 0.1, loss: 1.0 / s as f64, seconds: 0.0 }).collect();
+/// use medburn_train::{write_curves_png, LogEntry, Metrics};
+/// let mut log: Vec<LogEntry> = (1..=50).map(|s| LogEntry::Train { step: s, epoch: 0, lr: 0.1, loss: 1.0 / s as f64, seconds: 0.0 }).collect();
+/// log.push(LogEntry::Validation { step: 50, metrics: Metrics::new(vec![("mae".into(), 4.0)]) });
 /// let dir = tempfile::tempdir()?;
-/// write_curves_png(&log, &dir.path().join("curves.png"))?;
+/// write_curves_png(&log, "mae", &dir.path().join("curves.png"))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn write_curves_png(entries: &[LogEntry], path: &Path) -> Result<()> {
+pub fn write_curves_png(entries: &[LogEntry], metric: &str, path: &Path) -> Result<()> {
     let mut loss = Vec::new();
-    let mut dice = Vec::new();
+    let mut values = Vec::new();
     for e in entries {
         match e {
             LogEntry::Train { step, loss: l, .. } => loss.push((*step as f64, *l)),
-            LogEntry::Validation {
-                step, mean_dice, ..
-            } => dice.push((*step as f64, *mean_dice)),
+            LogEntry::Validation { step, metrics } => {
+                if let Some(v) = metrics.get(metric) {
+                    values.push((*step as f64, v));
+                }
+            }
         }
     }
     let mut smooth = Vec::with_capacity(loss.len());
@@ -237,19 +115,176 @@ pub fn write_curves_png(entries: &[LogEntry], path: &Path) -> Result<()> {
         &mut c,
         (50, 40),
         (380, 260),
-        "training loss (Dice+CE), smoothed",
+        "training loss, smoothed",
         &[(&loss, [190, 200, 230]), (&smooth, [20, 60, 200])],
         None,
     );
+    let (title, range) = match metric {
+        "mean_dice" => (
+            "validation mean foreground Dice".to_string(),
+            Some((0.0, 1.0)),
+        ),
+        "auc" | "accuracy" => (format!("validation {metric}"), Some((0.0, 1.0))),
+        _ => (format!("validation {metric}"), None),
+    };
     chart(
         &mut c,
         (490, 40),
         (380, 260),
-        "validation mean foreground Dice",
-        &[(&dice, [200, 40, 40])],
-        Some((0.0, 1.0)),
+        &title,
+        &[(&values, [200, 40, 40])],
+        range,
     );
-    c.save_png(path)
+    Ok(c.save_png(path)?)
+}
+
+/// A square panel with equal axes from `lo` to `hi`, axis labels and the diagonal.
+fn square_panel(
+    c: &mut Canvas,
+    origin: (i64, i64),
+    side: i64,
+    lo: f64,
+    hi: f64,
+    labels: [&str; 2],
+) {
+    let (x0, y0) = origin;
+    let grey = [90, 90, 90];
+    for (a, b) in [
+        ((0, 0), (side, 0)),
+        ((0, 0), (0, side)),
+        ((side, 0), (side, side)),
+        ((0, side), (side, side)),
+    ] {
+        c.line((x0 + a.0, y0 + a.1), (x0 + b.0, y0 + b.1), grey);
+    }
+    c.line((x0, y0 + side), (x0 + side, y0), [200, 200, 200]);
+    c.text(x0, y0 + side + 6, &format!("{lo:.3}"), grey);
+    let hi_text = format!("{hi:.3}");
+    c.text(
+        x0 + side - 8 * hi_text.len() as i64,
+        y0 + side + 6,
+        &hi_text,
+        grey,
+    );
+    c.text(
+        x0 + side / 2 - 4 * labels[0].len() as i64,
+        y0 + side + 20,
+        labels[0],
+        [0, 0, 0],
+    );
+    c.text(x0 + 4, y0 + 4, labels[1], [0, 0, 0]);
+    c.text(x0 + 4, y0 + 16, &hi_text, grey);
+}
+
+/// Predicted against true values (regression), with the identity line and the mean
+/// predictor's answer (`baseline`) as a horizontal line.
+///
+/// ```
+/// let points = [(30.0, 35.0), (50.0, 48.0), (70.0, 66.0)];
+/// let dir = tempfile::tempdir()?;
+/// medburn_train::write_scatter_png(&points, 50.0, "test", "age", &dir.path().join("s.png"))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_scatter_png(
+    points: &[(f64, f64)],
+    baseline: f64,
+    title: &str,
+    name: &str,
+    path: &Path,
+) -> Result<()> {
+    let finite = points
+        .iter()
+        .flat_map(|&(a, b)| [a, b])
+        .chain([baseline])
+        .filter(|v| v.is_finite());
+    let (mut lo, mut hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if !(lo.is_finite() && hi.is_finite()) {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    let (lo, hi) = (lo - pad, hi + pad);
+    let side = 400;
+    let (x0, y0) = (60i64, 40i64);
+    let mut c = Canvas::new(520, 500, [255, 255, 255]);
+    c.text(x0, 12, title, [0, 0, 0]);
+    let true_label = format!("true {name}");
+    let predicted_label = format!("predicted {name}");
+    square_panel(
+        &mut c,
+        (x0, y0),
+        side,
+        lo,
+        hi,
+        [&true_label, &predicted_label],
+    );
+    let to_px = |v: f64| ((v - lo) / (hi - lo) * side as f64).round() as i64;
+    let by = y0 + side - to_px(baseline);
+    for x in (0..side).step_by(4) {
+        c.set(x0 + x, by, [230, 140, 0]);
+    }
+    for &(t, p) in points
+        .iter()
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+    {
+        let (px, py) = (x0 + to_px(t), y0 + side - to_px(p));
+        for dx in -2..=2 {
+            for dy in -2..=2 {
+                if dx * dx + dy * dy <= 5 {
+                    c.set(px + dx, py + dy, [20, 60, 200]);
+                }
+            }
+        }
+    }
+    c.text(
+        x0 + side - 200,
+        y0 + side - 14,
+        "-- mean predictor",
+        [230, 140, 0],
+    );
+    Ok(c.save_png(path)?)
+}
+
+/// ROC curves (false-positive rate against true-positive rate), one per named curve, with the
+/// chance diagonal.
+///
+/// ```
+/// let curve = vec![(0.0, 0.0), (0.0, 0.5), (0.5, 1.0), (1.0, 1.0)];
+/// let dir = tempfile::tempdir()?;
+/// medburn_train::write_roc_png(&[("sex = M".into(), curve)], "test", &dir.path().join("r.png"))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_roc_png(curves: &[(String, Vec<(f64, f64)>)], title: &str, path: &Path) -> Result<()> {
+    let side = 400;
+    let (x0, y0) = (60i64, 40i64);
+    let mut c = Canvas::new(520, 500, [255, 255, 255]);
+    c.text(x0, 12, title, [0, 0, 0]);
+    square_panel(
+        &mut c,
+        (x0, y0),
+        side,
+        0.0,
+        1.0,
+        ["false-positive rate", "true-positive rate"],
+    );
+    let to_px = |v: f64| (v.clamp(0.0, 1.0) * side as f64).round() as i64;
+    for (k, (name, points)) in curves.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        for w in points.windows(2) {
+            let a = (x0 + to_px(w[0].0), y0 + side - to_px(w[0].1));
+            let b = (x0 + to_px(w[1].0), y0 + side - to_px(w[1].1));
+            c.line(a, b, colour);
+            c.line((a.0, a.1 - 1), (b.0, b.1 - 1), colour);
+        }
+        c.text(
+            x0 + side - 8 * name.len() as i64 - 8,
+            y0 + side - 16 - 12 * k as i64,
+            name,
+            colour,
+        );
+    }
+    Ok(c.save_png(path)?)
 }
 
 /// Colours of labels 1, 2, ... in overlays (then repeating).
@@ -332,26 +367,12 @@ pub fn write_overlay_png(
             }
         }
     }
-    c.save_png(path)
+    Ok(c.save_png(path)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_and_text_touch_the_pixels_they_should() {
-        let mut c = Canvas::new(20, 20, [255, 255, 255]);
-        c.line((0, 0), (19, 19), [0, 0, 0]);
-        assert_eq!(c.pixel(10, 10), [0, 0, 0]);
-        assert_eq!(c.pixel(10, 11), [255, 255, 255]);
-        c.text(0, 10, "1", [255, 0, 0]);
-        let red = (0..8)
-            .flat_map(|x| (10..18).map(move |y| (x, y)))
-            .filter(|&(x, y)| c.pixel(x, y) == [255, 0, 0])
-            .count();
-        assert!(red > 5, "{red}");
-    }
 
     #[test]
     fn overlays_colour_the_labelled_voxels() {

@@ -1,33 +1,42 @@
-//! Prediction on files: each input is prepared as in training (orientation, spacing,
-//! normalization, from the checkpoint's configuration), segmented by sliding windows with
-//! Gaussian blending (optionally with flip test-time augmentation), brought back to the
-//! input's own grid (class probabilities resampled linearly, then arg-max, as nnU-Net does),
-//! and written as an integer NIfTI label map with the input's geometry. Label volumes in ml are
-//! returned and written as CSV.
+//! Prediction on files with a trained model, for the model's task. Each input is prepared as in
+//! training (channels, orientation, spacing, grid, normalization, from the checkpoint's
+//! configuration), then:
+//!
+//! - segmentation: sliding windows with Gaussian blending (optionally with flip test-time
+//!   augmentation), class probabilities brought back to the input's own grid (resampled
+//!   linearly, then arg-max, as nnU-Net does), an integer NIfTI label map with the input's
+//!   geometry per case and the label volumes in ml (`volumes.csv`);
+//! - regression and classification: one forward pass per volume, the value (in the target's
+//!   units) or the class with its probabilities, all cases in `predictions.csv`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use medburn_core::Device;
-use medburn_datasets::{prepare_case, CaseFiles};
+use medburn_datasets::{prepare_case, CaseFiles, PreparedCase};
 use medburn_io::{Volume, VoxelArray, WriteOptions};
 use ndarray::{ArrayD, IxDyn};
 
-use crate::checkpoint::{load_model, read_checkpoint, resolve_checkpoint};
+use crate::checkpoint::{load_model, read_checkpoint, resolve_checkpoint, TrainState};
+use crate::config::{TaskKind, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::inference::{labels_on_grid, labels_to_host};
-use crate::model::build_unet;
-use crate::trainer::window_of;
+use crate::network::build_unet;
+use crate::task::classify::{class_info, probabilities as softmax_of};
+use crate::task::regress::scale;
+use crate::task::segment::{probabilities, window_of};
+use crate::task::{info_of, whole_volume};
 
 /// Options of [`predict`].
 #[derive(Clone, Debug)]
 pub struct PredictOptions {
     /// The device to run on.
     pub device: Device,
-    /// Average over flips along each axis.
+    /// Average over flips along each axis (segmentation).
     pub flip_tta: bool,
-    /// Window overlap; the checkpoint's validation overlap when `None`.
+    /// Window overlap; the checkpoint's validation overlap when `None` (segmentation).
     pub overlap: Option<f64>,
 }
 
@@ -46,21 +55,24 @@ impl Default for PredictOptions {
 pub struct Prediction {
     /// The case identifier (the input file name without extension).
     pub id: String,
-    /// The label map written.
+    /// The file holding the result: the label map (segmentation) or `predictions.csv`.
     pub output: PathBuf,
-    /// Per foreground label: value, name, voxels and volume in ml.
+    /// Segmentation: per foreground label, value, name, voxels and volume in ml.
     pub volumes: Vec<(u32, String, usize, f64)>,
+    /// Regression and classification: the predicted value or class, then each class's
+    /// probability, as (column, text).
+    pub values: Vec<(String, String)>,
 }
 
-/// Segments every case of `inputs` with the checkpoint `model` (a checkpoint folder or a run's
-/// output folder) and writes `OUT/ID_seg.nii.gz` (uint8) and `OUT/volumes.csv`.
+/// Predicts every case of `inputs` with the checkpoint `model` (a checkpoint folder or a run's
+/// output folder) and writes the results into `out` (see [the module](self)).
 ///
 /// ```no_run
 /// use medburn_datasets::CaseFiles;
 /// use medburn_train::{predict, PredictOptions};
 /// let cases = vec![CaseFiles::new(vec!["imagesTs/case_100.nii.gz".into()], None)];
 /// for p in predict("medburn-run/checkpoints/best".as_ref(), &cases, "pred".as_ref(), &PredictOptions::default())? {
-///     println!("{} -> {}", p.id, p.output.display());
+///     println!("{} -> {} {:?}", p.id, p.output.display(), p.values);
 /// }
 /// # Ok::<(), medburn_train::TrainError>(())
 /// ```
@@ -76,27 +88,64 @@ pub fn predict(
     if let Some(o) = options.overlap {
         config.validation.overlap = o;
     }
-    let device = &options.device;
-    let net = build_unet(&config.model, state.in_channels, state.num_classes, device)?;
-    let net = load_model(net, &dir)?;
-    let window = window_of(&config);
     std::fs::create_dir_all(out).map_err(|e| TrainError::Output {
         path: out.to_path_buf(),
         message: e.to_string(),
     })?;
+    match state.task {
+        TaskKind::Segment => segment(&dir, &state, &config, inputs, out, &options.device),
+        TaskKind::Regress | TaskKind::Classify => {
+            whole_volumes(&dir, &state, &config, inputs, out, &options.device)
+        }
+    }
+}
+
+/// Reads and prepares one input as training did: the training files' channel subset when the
+/// input has those channels, else every channel of the input (a file of the model's channels
+/// alone).
+fn prepare_input(
+    case: &CaseFiles,
+    state: &TrainState,
+    config: &TrainConfig,
+) -> Result<PreparedCase> {
+    let mut case = case.clone();
+    case.label = None;
+    let subset = match state.source_channels.is_empty() {
+        true => None,
+        false => prepare_case(&case, &config.data.preprocess, &state.source_channels).ok(),
+    };
+    let prepared = match subset {
+        Some(p) => p,
+        None => prepare_case(&case, &config.data.preprocess, &[])?,
+    };
+    if prepared.channels != state.in_channels {
+        return Err(TrainError::Invalid(format!(
+            "case {}: {} channels, the model takes {} ({})",
+            case.id,
+            prepared.channels,
+            state.in_channels,
+            state.channel_names.join(", ")
+        )));
+    }
+    Ok(prepared)
+}
+
+fn segment(
+    dir: &Path,
+    state: &TrainState,
+    config: &TrainConfig,
+    inputs: &[CaseFiles],
+    out: &Path,
+    device: &Device,
+) -> Result<Vec<Prediction>> {
+    let net = build_unet(&config.model, state.in_channels, state.num_classes, device)?;
+    let net = load_model(net, dir)?;
+    let window = window_of(config);
     let mut results = Vec::new();
     for case in inputs {
-        let mut case = case.clone();
-        case.label = None;
-        let prepared = prepare_case(&case, &config.data.preprocess)?;
-        if prepared.channels != state.in_channels {
-            return Err(TrainError::Invalid(format!(
-                "case {}: {} channels, the model takes {}",
-                case.id, prepared.channels, state.in_channels
-            )));
-        }
+        let prepared = prepare_input(case, state, config)?;
         let image = prepared.image_on(device)?.into_voxels();
-        let probs = window.probabilities(image, |x| net.forward(x))?;
+        let probs = probabilities(&net, image, &window)?;
         // Back to the input's grid: probabilities linearly, then arg-max.
         let labels = labels_to_host(labels_on_grid(
             probs,
@@ -104,7 +153,7 @@ pub fn predict(
             &prepared.source_geometry,
         )?)?;
         let g = prepared.source_geometry;
-        let [ni, nj, nk] = g.size();
+        let [nk, nj, ni] = g.dhw();
         let mut counts = vec![0usize; state.num_classes];
         for &l in &labels {
             counts[l as usize] += 1;
@@ -130,9 +179,73 @@ pub fn predict(
             id: case.id.clone(),
             output,
             volumes,
+            values: Vec::new(),
         });
     }
     write_volumes_csv(&results, &out.join("volumes.csv"))?;
+    Ok(results)
+}
+
+fn whole_volumes(
+    dir: &Path,
+    state: &TrainState,
+    config: &TrainConfig,
+    inputs: &[CaseFiles],
+    out: &Path,
+    device: &Device,
+) -> Result<Vec<Prediction>> {
+    let info = info_of(state);
+    let net = load_model(whole_volume::build(config, &info, device)?, dir)?;
+    let name = state
+        .target
+        .as_ref()
+        .map_or("prediction".to_string(), |t| t.name().to_string());
+    let output = out.join("predictions.csv");
+    let mut results = Vec::new();
+    for case in inputs {
+        let prepared = Arc::new(prepare_input(case, state, config)?);
+        let y = whole_volume::outputs(&net, &[prepared], 1, device)?.remove(0);
+        let values = match state.task {
+            TaskKind::Regress => {
+                let (mean, std) = scale(&info)?;
+                vec![(name.clone(), format!("{:.4}", y[0] as f64 * std + mean))]
+            }
+            _ => {
+                let (classes, _) = class_info(&info)?;
+                let p = softmax_of(&y);
+                let best = (0..p.len())
+                    .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+                    .unwrap_or(0);
+                let mut v = vec![(name.clone(), classes[best].clone())];
+                v.extend(
+                    classes
+                        .iter()
+                        .zip(&p)
+                        .map(|(c, p)| (format!("p_{c}"), format!("{p:.4}"))),
+                );
+                v
+            }
+        };
+        results.push(Prediction {
+            id: case.id.clone(),
+            output: output.clone(),
+            volumes: Vec::new(),
+            values,
+        });
+    }
+    let mut text = String::from("case");
+    for (column, _) in results.first().map_or(&[][..], |r| &r.values[..]) {
+        let _ = write!(text, ",{column}");
+    }
+    text.push('\n');
+    for r in &results {
+        text.push_str(&r.id);
+        for (_, v) in &r.values {
+            let _ = write!(text, ",{v}");
+        }
+        text.push('\n');
+    }
+    medburn_io::atomic::write_atomic(&output, text.as_bytes())?;
     Ok(results)
 }
 
@@ -144,7 +257,7 @@ fn write_volumes_csv(results: &[Prediction], path: &Path) -> Result<()> {
             let _ = writeln!(text, "{},{l},{},{n},{ml:.3}", p.id, name.replace(',', " "));
         }
     }
-    crate::checkpoint::write_atomic(path, text.as_bytes())
+    Ok(medburn_io::atomic::write_atomic(path, text.as_bytes())?)
 }
 
 /// The label volumes of several predictions as a table by case.

@@ -6,8 +6,8 @@
 use burn::tensor::{Tensor, TensorData};
 use medburn_core::Geometry;
 use medburn_ops::{warp, Interpolation, Padding, SampleOptions};
+use medburn_spatial::resample_voxels;
 use medburn_spatial::transform::{compose, rotation, scaling, translation};
-use medburn_spatial::{resample_voxels, Interpolator};
 
 use crate::error::{AugmentError, Result};
 use crate::spatial::affine::AffineSample;
@@ -148,7 +148,7 @@ pub fn differentiable_affine(
         geometry,
         geometry,
         Some(t),
-        Interpolator::Linear,
+        Interpolation::Linear,
     )?)
 }
 

@@ -93,4 +93,15 @@ pub use spatial::crop::{CropSample, RandomCrop};
 pub use spatial::elastic::{ElasticSample, RandomElastic};
 pub use spatial::flip::{flip_matrix, RandomFlip};
 pub use spatial::rot90::{RandomRot90, Rot90Sample};
-pub use spatial::{ImagePadding, LabelInterpolation};
+pub use spatial::ImagePadding;
+
+/// How label maps (and images) are resampled: medburn's one interpolation vocabulary
+/// (`medburn_ops`); [`Pipeline::label_interpolation`] takes nearest or label-linear.
+///
+/// ```
+/// let mut p = medburn_augment::Pipeline::default();
+/// p.label_interpolation = "label-linear".parse()?;
+/// assert_eq!(p.label_interpolation, medburn_augment::Interpolation::LabelLinear);
+/// # Ok::<(), String>(())
+/// ```
+pub use medburn_ops::Interpolation;

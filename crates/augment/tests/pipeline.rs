@@ -7,9 +7,9 @@ mod common;
 use burn::tensor::{Device, Distribution, Tensor};
 use common::*;
 use medburn_augment::{
-    AugmentError, Compose, Drawn, LabelInterpolation, OneOf, Pipeline, PipelineParams,
-    RandomAffine, RandomApply, RandomCrop, RandomElastic, RandomFlip, RandomGamma,
-    RandomGaussianNoise, RandomRot90, Transform,
+    AugmentError, Compose, Drawn, Interpolation, OneOf, Pipeline, PipelineParams, RandomAffine,
+    RandomApply, RandomCrop, RandomElastic, RandomFlip, RandomGamma, RandomGaussianNoise,
+    RandomRot90, Transform,
 };
 use medburn_core::Geometry;
 use rand::SeedableRng;
@@ -225,6 +225,19 @@ fn configs_read_back_and_bad_ones_are_refused() {
         ..Default::default()
     })]);
     assert!(r.validate().is_err());
+    // Label interpolation: the old name reads as label-linear, which is written under its
+    // own name; interpolations that make values no label has are refused.
+    for name in ["one_hot_linear", "label_linear", "label-linear"] {
+        let p: Pipeline = toml::from_str(&format!("label_interpolation = \"{name}\"")).unwrap();
+        assert_eq!(p.label_interpolation, Interpolation::LabelLinear, "{name}");
+        assert!(toml::to_string(&p)
+            .unwrap()
+            .contains("label_interpolation = \"label_linear\""));
+    }
+    let p: Pipeline = toml::from_str("label_interpolation = \"bspline\"").unwrap();
+    let e = p.validate().unwrap_err();
+    assert!(e.to_string().contains("label_interpolation"), "{e}");
+    assert!(toml::from_str::<Pipeline>("label_interpolation = \"cubic\"").is_err());
 }
 
 #[test]
@@ -271,7 +284,7 @@ fn bad_inputs_are_errors_not_panics() {
         prob: 1.0,
         ..Default::default()
     })]);
-    one_hot.label_interpolation = LabelInterpolation::OneHotLinear;
+    one_hot.label_interpolation = Interpolation::LabelLinear;
     let lp = one_hot.sample(&mut rng(0), &g, 2).unwrap();
     let e = one_hot
         .apply(
@@ -381,10 +394,7 @@ fn wgpu_matches_flex() {
             .unwrap();
         (values(x), values(l.unwrap()))
     };
-    for mode in [
-        LabelInterpolation::Nearest,
-        LabelInterpolation::OneHotLinear,
-    ] {
+    for mode in [Interpolation::Nearest, Interpolation::LabelLinear] {
         let (xc, lc) = run(&dev(), mode);
         let (xg, lg) = run(&gpu, mode);
         let diff = max_abs_diff(&xc, &xg);

@@ -7,13 +7,13 @@ mod common;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
 use medburn_augment::{
-    AffineSample, CropSample, Drawn, LabelInterpolation, Pipeline, PipelineParams, RandomAffine,
+    AffineSample, CropSample, Drawn, Interpolation, Pipeline, PipelineParams, RandomAffine,
     RandomCrop, RandomElastic, RandomFlip, RandomRot90, Rot90Sample, Transform,
 };
 use medburn_core::{Direction, Geometry, Orientation};
-use medburn_ops::{grid_sample_3d, Interpolation, Padding, SampleOptions};
+use medburn_ops::{grid_sample_3d, Padding, SampleOptions};
+use medburn_spatial::resample_voxels;
 use medburn_spatial::transform::{compose, from_matrix, rotation, scaling, translation};
-use medburn_spatial::{resample_voxels, Interpolator};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -131,7 +131,7 @@ fn affine_chain_is_one_resampling_with_the_composed_matrix() {
         let worst = max_abs_diff(&host, &reference);
         assert!(worst < 1e-4, "physical matrices differ by {worst}");
         // medburn_spatial pads as ImagePadding::Zeros.
-        let theirs = resample_voxels(x, &g, &g, Some(t), Interpolator::Linear).unwrap();
+        let theirs = resample_voxels(x, &g, &g, Some(t), Interpolation::Linear).unwrap();
         let diff = max_abs_diff(&values(ours), &values(theirs));
         assert!(diff < 1e-3, "chain differs from one resampling by {diff}");
     }
@@ -475,10 +475,7 @@ fn labels_keep_their_label_set_nearest_and_one_hot() {
     let lab = labels(dims, &device).mul_scalar(2.0); // {0, 2, 4, 6, 8}
     let g = Geometry::unit([16, 16, 16]).unwrap();
     let p = chain.sample(&mut rng(5), &g, 3).unwrap();
-    for mode in [
-        LabelInterpolation::Nearest,
-        LabelInterpolation::OneHotLinear,
-    ] {
+    for mode in [Interpolation::Nearest, Interpolation::LabelLinear] {
         chain.label_interpolation = mode;
         let (_, out) = chain
             .apply(&p, &g, image(3, dims, &device), Some(lab.clone()))
@@ -504,7 +501,7 @@ fn one_hot_linear_is_the_arg_max_of_linearly_resampled_indicators() {
         prob: 1.0,
         ..Default::default()
     })]);
-    chain.label_interpolation = LabelInterpolation::OneHotLinear;
+    chain.label_interpolation = Interpolation::LabelLinear;
     let p = chain.sample(&mut rng(8), &g, 2).unwrap();
     let (_, ours) = chain.apply(&p, &g, lab.clone(), Some(lab.clone())).unwrap();
     // The image path is linear with zero (ITK) padding: the indicator of label 1.
@@ -522,7 +519,7 @@ fn one_hot_linear_is_the_arg_max_of_linearly_resampled_indicators() {
         .count();
     assert_eq!(wrong, 0);
     // And it differs from nearest somewhere (smoother edges).
-    chain.label_interpolation = LabelInterpolation::Nearest;
+    chain.label_interpolation = Interpolation::Nearest;
     let (_, nearest) = chain.apply(&p, &g, lab.clone(), Some(lab)).unwrap();
     assert_ne!(values(nearest.unwrap()), ours);
 }

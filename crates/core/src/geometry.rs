@@ -106,6 +106,33 @@ impl Geometry {
         self.size
     }
 
+    /// The grid's extent in tensor order `[D, H, W]`: [`size`](Geometry::size) `[i, j, k]`
+    /// reversed (W = i, H = j, D = k), what a voxel tensor `[N, C, D, H, W]` of this grid has
+    /// after `N` and `C`, and what the sampling ops take as an output size.
+    ///
+    /// ```
+    /// let g = medburn_core::Geometry::unit([3, 4, 5])?;
+    /// assert_eq!(g.dhw(), [5, 4, 3]);
+    /// assert_eq!(medburn_core::dhw_to_ijk(g.dhw()), g.size());
+    /// # Ok::<(), medburn_core::GeometryError>(())
+    /// ```
+    pub fn dhw(&self) -> [usize; 3] {
+        ijk_to_dhw(self.size)
+    }
+
+    /// The shape `[N, C, D, H, W]` of a batch of `n` images of `channels` channels on this
+    /// grid.
+    ///
+    /// ```
+    /// let g = medburn_core::Geometry::unit([3, 4, 5])?;
+    /// assert_eq!(g.tensor_shape(2, 1), [2, 1, 5, 4, 3]);
+    /// # Ok::<(), medburn_core::GeometryError>(())
+    /// ```
+    pub fn tensor_shape(&self, n: usize, channels: usize) -> [usize; 5] {
+        let [d, h, w] = self.dhw();
+        [n, channels, d, h, w]
+    }
+
     /// Physical point (LPS mm) of the centre of voxel `(0, 0, 0)`.
     ///
     /// ```
@@ -396,6 +423,7 @@ impl Geometry {
     #[cfg(feature = "burn")]
     pub fn physical_grid(&self, device: &Device) -> Tensor<4> {
         let [ni, nj, nk] = self.size;
+        let [d, h, w] = self.dhw();
         let m = self.index_to_physical_matrix();
         let axis = |n: usize, shape: [usize; 4]| -> Tensor<4> {
             Tensor::<1, Int>::arange(0..n as i64, device)
@@ -408,7 +436,7 @@ impl Geometry {
         let row = |r: usize| -> Tensor<4> {
             // One world coordinate: o_r + m_r0 i + m_r1 j + m_r2 k, broadcast to [D, H, W, 1].
             (i.clone() * m[r][0] + j.clone() * m[r][1] + k.clone() * m[r][2] + self.origin[r])
-                .expand([nk, nj, ni, 1])
+                .expand([d, h, w, 1])
         };
         Tensor::cat(vec![row(0), row(1), row(2)], 3)
     }
@@ -449,6 +477,32 @@ fn lps_ras_flip(mut a: [[f64; 4]; 4]) -> [[f64; 4]; 4] {
         }
     }
     a
+}
+
+/// Per-axis values in index order `[i, j, k]` (sizes, spacings, sigmas, zooms) to tensor order
+/// `[D, H, W]`: reversed, since W = i, H = j and D = k. [`dhw_to_ijk`] goes back.
+///
+/// ```
+/// use medburn_core::{dhw_to_ijk, ijk_to_dhw};
+/// assert_eq!(ijk_to_dhw([0.5, 1.0, 2.5]), [2.5, 1.0, 0.5]);
+/// assert_eq!(dhw_to_ijk(ijk_to_dhw([3, 4, 5])), [3, 4, 5]);
+/// ```
+pub fn ijk_to_dhw<T>(ijk: [T; 3]) -> [T; 3] {
+    let [i, j, k] = ijk;
+    [k, j, i]
+}
+
+/// Per-axis values in tensor order `[D, H, W]` to index order `[i, j, k]`: the inverse of
+/// [`ijk_to_dhw`].
+///
+/// ```
+/// // A voxel tensor [N, C, D, H, W] of 2 x 3 x 4 voxels along k, j, i.
+/// let [_, _, d, h, w] = [1, 1, 2, 3, 4];
+/// assert_eq!(medburn_core::dhw_to_ijk([d, h, w]), [4, 3, 2]);
+/// ```
+pub fn dhw_to_ijk<T>(dhw: [T; 3]) -> [T; 3] {
+    let [d, h, w] = dhw;
+    [w, h, d]
 }
 
 #[cfg(test)]

@@ -44,8 +44,7 @@ impl MedImage {
     /// ```
     pub fn new(voxels: Tensor<5>, geometry: Geometry) -> Result<MedImage, ImageError> {
         let dims = voxels.dims();
-        let [ni, nj, nk] = geometry.size();
-        if dims[0] != 1 || dims[1] == 0 || dims[2] != nk || dims[3] != nj || dims[4] != ni {
+        if dims[0] != 1 || dims[1] == 0 || dims[2..] != geometry.dhw() {
             return Err(ImageError::ShapeMismatch {
                 got: dims.to_vec(),
                 size: geometry.size(),
@@ -74,15 +73,14 @@ impl MedImage {
         geometry: Geometry,
         device: &Device,
     ) -> Result<MedImage, ImageError> {
-        let [ni, nj, nk] = geometry.size();
-        let expected = channels * ni * nj * nk;
+        let expected = channels * geometry.num_voxels();
         if values.len() != expected || channels == 0 {
             return Err(ImageError::LengthMismatch {
                 expected,
                 got: values.len(),
             });
         }
-        let data = TensorData::new(values, [1, channels, nk, nj, ni]);
+        let data = TensorData::new(values, geometry.tensor_shape(1, channels));
         MedImage::new(Tensor::from_data(data, device), geometry)
     }
 

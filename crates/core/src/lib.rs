@@ -29,7 +29,7 @@ pub mod vec3;
 pub use devices::{device_by_name, wgpu_device, wgpu_device_or_skip};
 pub use direction::Direction;
 pub use error::{GeometryError, ImageError};
-pub use geometry::Geometry;
+pub use geometry::{dhw_to_ijk, ijk_to_dhw, Geometry};
 #[cfg(feature = "burn")]
 pub use image::MedImage;
 pub use modality::Modality;

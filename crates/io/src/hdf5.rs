@@ -25,7 +25,7 @@ use ::hdf5 as h5;
 use h5::types::{FloatSize, IntSize, TypeDescriptor, VarLenUnicode};
 use medburn_core::{Direction, Geometry, Modality};
 
-use crate::atomic::temporary_name;
+use crate::atomic::write_atomically_at;
 use crate::{with_array, IoError, IoErrorKind, Result, Volume, VoxelArray, WriteOptions};
 
 /// The dataset name used when none is given.
@@ -43,19 +43,12 @@ fn h5err(e: h5::Error) -> IoErrorKind {
 /// # Ok::<(), medburn_io::IoError>(())
 /// ```
 pub fn write_hdf5(volume: &Volume, path: &Path, options: &WriteOptions) -> Result<()> {
-    let tmp = temporary_name(path);
-    let result = (|| -> std::result::Result<(), IoErrorKind> {
-        let file = h5::File::create(&tmp).map_err(h5err)?;
+    write_atomically_at(path, |tmp| -> std::result::Result<(), IoErrorKind> {
+        let file = h5::File::create(tmp).map_err(h5err)?;
         write_dataset(&file, DEFAULT_NAME, volume, options)?;
         file.close().map_err(h5err)?;
-        std::fs::rename(&tmp, path)?;
         Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(IoError::new(path, e));
-    }
-    Ok(())
+    })
 }
 
 /// Writes `volume` as dataset `name` in an open file or group.

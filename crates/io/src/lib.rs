@@ -4,8 +4,9 @@
 //!
 //! Readers return a [`Volume`] (host voxels in the file's own type, ndarray) so a
 //! conversion keeps every value; [`read_image`] goes straight to a [`MedImage`]
-//! on a Burn device. Every writer writes to a temporary name and renames, so a
-//! failure leaves no partial file.
+//! on a Burn device. Every writer goes through [`atomic`]: a temporary name beside the
+//! target, synced, then renamed, so a failure leaves no partial file. [`preview`] draws
+//! PNGs (mid-slices, and a small RGB [`Canvas`](preview::Canvas) with a bitmap font).
 //!
 //! ```
 //! use medburn_core::{Device, Geometry, MedImage};
@@ -19,7 +20,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod atomic;
+pub mod atomic;
+mod canvas;
 pub mod dicom;
 mod error;
 mod format;

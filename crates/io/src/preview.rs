@@ -1,9 +1,11 @@
-//! A PNG of the three orthogonal mid-slices of a volume: what one looks at first.
+//! Pictures of volumes as PNG: the three orthogonal mid-slices of a volume (what one looks at
+//! first), drawn on [`Canvas`], the small RGB image with a bitmap font that medburn's other
+//! pictures (augmentation montages, training curves, overlays) are drawn on too.
 
 use std::path::Path;
 
-use crate::atomic::write_atomically;
-use crate::{IoErrorKind, Result, Volume};
+pub use crate::canvas::{Canvas, Rgb};
+use crate::{Result, Volume};
 
 /// Writes the axial (k), coronal (j) and sagittal (i) mid-slices of the first
 /// channel side by side as an 8-bit grey PNG, intensities mapped linearly from
@@ -57,11 +59,11 @@ pub fn write_mid_slices_png(
     let height = ha.max(hc).max(hs);
     let gap = 4;
     let width = wa + wc + ws + 2 * gap;
-    let mut img = vec![0u8; width * height];
+    let mut canvas = Canvas::new(width, height, [0, 0, 0]);
     let mut draw = |x0: usize, w: usize, h: usize, f: &dyn Fn(usize, usize) -> f64| {
         for y in 0..h {
             for x in 0..w {
-                img[y * width + x0 + x] = pixel(f(x, y));
+                canvas.set((x0 + x) as i64, y as i64, [pixel(f(x, y)); 3]);
             }
         }
     };
@@ -74,19 +76,5 @@ pub fn write_mid_slices_png(
     draw(wa + wc + 2 * gap, ws, hs, &|x, y| {
         at(ni / 2, to_voxel(x, nj, sj), nk - 1 - to_voxel(y, nk, sk))
     });
-    write_atomically(path, |w| {
-        let mut enc = png::Encoder::new(w, width as u32, height as u32);
-        enc.set_color(png::ColorType::Grayscale);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc
-            .write_header()
-            .map_err(|e| IoErrorKind::Conversion(e.to_string()))?;
-        writer
-            .write_image_data(&img)
-            .map_err(|e| IoErrorKind::Conversion(e.to_string()))?;
-        writer
-            .finish()
-            .map_err(|e| IoErrorKind::Conversion(e.to_string()))?;
-        Ok(())
-    })
+    canvas.save_png(path)
 }

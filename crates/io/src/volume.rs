@@ -456,9 +456,8 @@ impl Volume {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(data: VoxelArray, geometry: Geometry) -> IoResult<Volume, IoErrorKind> {
-        let [ni, nj, nk] = geometry.size();
         let s = data.shape();
-        if s.len() != 4 || s[1] != nk || s[2] != nj || s[3] != ni || s[0] == 0 {
+        if s.len() != 4 || s[1..] != geometry.dhw() || s[0] == 0 {
             return Err(IoErrorKind::Image(
                 medburn_core::ImageError::ShapeMismatch {
                     got: s.to_vec(),
@@ -616,10 +615,10 @@ impl Volume {
     #[cfg(feature = "burn")]
     pub fn from_image(image: &MedImage) -> IoResult<Volume, IoErrorKind> {
         let values = image.to_vec()?;
-        let [ni, nj, nk] = image.geometry().size();
+        let [d, h, w] = image.geometry().dhw();
         let c = image.channels();
         let data = VoxelArray::F32(
-            ArrayD::from_shape_vec(IxDyn(&[c, nk, nj, ni]), values)
+            ArrayD::from_shape_vec(IxDyn(&[c, d, h, w]), values)
                 .map_err(|e| IoErrorKind::Conversion(e.to_string()))?,
         );
         let mut v = Volume::new(data, *image.geometry())?;

@@ -8,6 +8,7 @@ use crate::backend::SamplingBackend;
 use crate::bspline::bspline_coefficients;
 use crate::contract::{self, Spec};
 use crate::error::{check_nonempty, OpsError, Result};
+use crate::labels::label_linear;
 use crate::options::{Interpolation, SampleOptions};
 
 /// Fails unless `b` lives on the same device as `a`.
@@ -29,6 +30,19 @@ pub(crate) fn check_same_device<const D: usize, const E: usize>(
     Ok(())
 }
 
+/// Refuses the interpolation no sampling op runs: `nearest_exact`, PyTorch's `interpolate`
+/// rule (the sampling ops' `Nearest` is the nearest voxel centre already).
+fn check_interpolation(op: &'static str, o: SampleOptions) -> Result<()> {
+    if o.interpolation == Interpolation::NearestExact {
+        return Err(OpsError::new(
+            op,
+            "nearest_exact is interpolate_3d's rule; a sampling op's nearest is the nearest \
+             voxel centre already (use Interpolation::Nearest)",
+        ));
+    }
+    Ok(())
+}
+
 /// The values to interpolate: the voxels, or their B-spline coefficients.
 fn samples(input: Tensor<5>, o: SampleOptions) -> Tensor<5> {
     if o.interpolation == Interpolation::BSpline {
@@ -43,8 +57,10 @@ fn samples(input: Tensor<5>, o: SampleOptions) -> Tensor<5> {
 /// Identical to `torch.nn.functional.grid_sample` for nearest and linear (PyTorch's
 /// `"bilinear"` on 5D input): the grid holds normalized coordinates in `[-1, 1]`, its last
 /// dimension is `(x, y, z) = (W, H, D)`, and `padding` and `align_corners` mean the same.
-/// B-spline computes the prefilter coefficients first, as `sitkBSpline`. Differentiable with
-/// respect to `input` and `grid` (nearest passes no gradient to the grid).
+/// B-spline computes the prefilter coefficients first, as `sitkBSpline`; label-linear samples
+/// each label's indicator linearly and takes the arg-max (see
+/// [`Interpolation::LabelLinear`]); `NearestExact` is refused. Differentiable with respect to
+/// `input` and `grid` (nearest and label-linear pass no gradient to the grid).
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor};
@@ -83,6 +99,13 @@ pub fn grid_sample_3d(
         &Spec::new(&input.dims(), input.dtype()),
         &Spec::new(&g, grid.dtype()),
     )?;
+    check_interpolation(OP, options)?;
+    if options.interpolation == Interpolation::LabelLinear {
+        let linear = options.with_interpolation(Interpolation::Linear);
+        return label_linear(OP, input, |indicator| {
+            grid_sample_3d(indicator, grid.clone(), linear)
+        });
+    }
     let input = samples(input, options);
     Ok(Tensor::from_dispatch(
         <Dispatch as SamplingBackend>::grid_sample_3d(
@@ -96,7 +119,8 @@ pub fn grid_sample_3d(
 /// Samples `input` `[N, C, D, H, W]` through a voxel-space affine `matrix` `[N, 3, 4]` onto a
 /// grid of `output_size` `[Do, Ho, Wo]`: output voxel `(i, j, k)` (i along W) reads the input at
 /// voxel position `matrix[n] * (i, j, k, 1)`. The sampling grid is computed inside the kernel,
-/// never stored. Differentiable with respect to `input` and `matrix`.
+/// never stored. Interpolations as [`grid_sample_3d`]. Differentiable with respect to `input`
+/// and `matrix`.
 ///
 /// `align_corners` matters here only for reflection padding (the reflection bounds); positions
 /// are voxel indices already.
@@ -113,6 +137,15 @@ pub fn grid_sample_3d(
 /// let out = voxel_affine_sample_3d(input, shift, [2, 2, 2], SampleOptions::default())?;
 /// let v = out.into_data().try_to_vec::<f32>().unwrap();
 /// assert_eq!(v, vec![1., 0., 3., 0., 5., 0., 7., 0.]);
+///
+/// // Label maps: half a voxel along i between labels 2 and 5, the tie goes to the lower.
+/// use medburn_ops::Interpolation;
+/// let labels = Tensor::<1>::from_floats([2.0, 5.0], &device).reshape([1, 1, 1, 1, 2]);
+/// let half = Tensor::<1>::from_floats([1., 0., 0., 0.5, 0., 1., 0., 0., 0., 0., 1., 0.], &device)
+///     .reshape([1, 3, 4]);
+/// let o = SampleOptions::itk(Interpolation::LabelLinear);
+/// let out = voxel_affine_sample_3d(labels, half, [1, 1, 1], o)?;
+/// assert_eq!(out.into_scalar::<f32>(), 2.0);
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
 pub fn voxel_affine_sample_3d(
@@ -138,6 +171,13 @@ pub fn voxel_affine_sample_3d(
         &Spec::new(&matrix.dims(), matrix.dtype()),
         &output_size,
     )?;
+    check_interpolation(OP, options)?;
+    if options.interpolation == Interpolation::LabelLinear {
+        let linear = options.with_interpolation(Interpolation::Linear);
+        return label_linear(OP, input, |indicator| {
+            voxel_affine_sample_3d(indicator, matrix.clone(), output_size, linear)
+        });
+    }
     let input = samples(input, options);
     Ok(Tensor::from_dispatch(
         <Dispatch as SamplingBackend>::affine_sample_3d(

@@ -1,5 +1,6 @@
 //! `interpolate_3d`: PyTorch's `F.interpolate` on 5D input for `nearest`, `nearest-exact` and
-//! `trilinear`, by output size or scale factor, values and gradients identical.
+//! `trilinear` ([`Interpolation::Nearest`], [`Interpolation::NearestExact`],
+//! [`Interpolation::Linear`]), by output size or scale factor, values and gradients identical.
 //!
 //! Trilinear is a diagonal voxel affine (`src = a * dst + b` per axis, clamped at the edges as
 //! PyTorch clamps) through the fused sampling kernel with border padding. Nearest picks one
@@ -12,30 +13,20 @@ use crate::error::{check_nonempty, OpsError, Result};
 use crate::grid_sample::voxel_affine_sample_3d;
 use crate::options::{Interpolation, Padding, SampleOptions};
 
-/// How [`interpolate_3d`] computes output values.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum InterpolateMode {
-    /// PyTorch `"nearest"`: `floor(dst * scale)`.
-    Nearest,
-    /// PyTorch `"nearest-exact"`: `floor((dst + 0.5) * scale)`.
-    NearestExact,
-    /// PyTorch `"trilinear"`.
-    #[default]
-    Trilinear,
-}
-
-/// Options of [`interpolate_3d`]: a mode and exactly one of an output size or a scale factor,
-/// in tensor order `[D, H, W]`.
+/// Options of [`interpolate_3d`]: an interpolation and exactly one of an output size or a
+/// scale factor, in tensor order `[D, H, W]`.
 ///
 /// ```
-/// use medburn_ops::{Interpolate3dOptions, InterpolateMode};
-/// let o = Interpolate3dOptions::new(InterpolateMode::Trilinear).with_scale_factor([2.0; 3]);
+/// use medburn_ops::{Interpolate3dOptions, Interpolation};
+/// let o = Interpolate3dOptions::new(Interpolation::Linear).with_scale_factor([2.0; 3]);
 /// assert_eq!(o.scale_factor, Some([2.0; 3]));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Interpolate3dOptions {
-    /// The interpolation.
-    pub mode: InterpolateMode,
+    /// The interpolation: [`Interpolation::Nearest`] (PyTorch's `"nearest"`),
+    /// [`Interpolation::NearestExact`] (`"nearest-exact"`) or [`Interpolation::Linear`]
+    /// (`"trilinear"`); the others are refused.
+    pub interpolation: Interpolation,
     /// PyTorch's `align_corners` (trilinear only).
     pub align_corners: bool,
     /// Output size `[D, H, W]`.
@@ -45,15 +36,15 @@ pub struct Interpolate3dOptions {
 }
 
 impl Interpolate3dOptions {
-    /// Options with `mode`, no size yet and `align_corners = false`.
+    /// Options with `interpolation`, no size yet and `align_corners = false`.
     ///
     /// ```
-    /// let o = medburn_ops::Interpolate3dOptions::new(medburn_ops::InterpolateMode::Nearest);
+    /// let o = medburn_ops::Interpolate3dOptions::new(medburn_ops::Interpolation::Nearest);
     /// assert!(o.size.is_none() && o.scale_factor.is_none());
     /// ```
-    pub fn new(mode: InterpolateMode) -> Self {
+    pub fn new(interpolation: Interpolation) -> Self {
         Self {
-            mode,
+            interpolation,
             ..Self::default()
         }
     }
@@ -99,20 +90,16 @@ fn scale_f32(input: usize, output: usize, factor: Option<f64>) -> f32 {
     }
 }
 
-fn nearest_indices(
-    mode: InterpolateMode,
-    input: usize,
-    output: usize,
-    factor: Option<f64>,
-) -> Vec<i64> {
+/// Source indices of `"nearest"` (`exact = false`) or `"nearest-exact"`.
+fn nearest_indices(exact: bool, input: usize, output: usize, factor: Option<f64>) -> Vec<i64> {
     let scale = scale_f32(input, output, factor);
     let last = input as i64 - 1;
     (0..output)
-        .map(|dst| match mode {
-            InterpolateMode::Nearest if output == input => dst as i64,
-            InterpolateMode::Nearest if output == 2 * input => (dst >> 1) as i64,
-            InterpolateMode::Nearest => ((dst as f32 * scale).floor() as i64).min(last),
-            _ => (((dst as f32 + 0.5) * scale).floor() as i64).min(last),
+        .map(|dst| match exact {
+            false if output == input => dst as i64,
+            false if output == 2 * input => (dst >> 1) as i64,
+            false => ((dst as f32 * scale).floor() as i64).min(last),
+            true => (((dst as f32 + 0.5) * scale).floor() as i64).min(last),
         })
         .collect()
 }
@@ -137,15 +124,18 @@ fn linear_map(input: usize, output: usize, factor: Option<f64>, align_corners: b
 }
 
 /// Resizes `x` `[N, C, D, H, W]` like `torch.nn.functional.interpolate` (`nearest`,
-/// `nearest-exact`, `trilinear`), differentiable with respect to `x`.
+/// `nearest-exact`, `trilinear`), differentiable with respect to `x`. B-spline and
+/// label-linear are not among PyTorch's modes and are refused (the sampling ops take them).
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor};
-/// use medburn_ops::{interpolate_3d, Interpolate3dOptions, InterpolateMode};
+/// use medburn_ops::{interpolate_3d, Interpolate3dOptions, Interpolation};
 /// let x = Tensor::<1>::from_floats([0.0, 2.0], &Device::flex()).reshape([1, 1, 1, 1, 2]);
-/// let o = Interpolate3dOptions::new(InterpolateMode::Trilinear).with_size([1, 1, 3]).with_align_corners(true);
-/// let y = interpolate_3d(x, o)?;
+/// let o = Interpolate3dOptions::new(Interpolation::Linear).with_size([1, 1, 3]).with_align_corners(true);
+/// let y = interpolate_3d(x.clone(), o)?;
 /// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![0.0, 1.0, 2.0]);
+/// let bspline = Interpolate3dOptions::new(Interpolation::BSpline).with_size([1, 1, 3]);
+/// assert!(interpolate_3d(x, bspline).unwrap_err().to_string().contains("bspline"));
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
 pub fn interpolate_3d(x: Tensor<5>, options: Interpolate3dOptions) -> Result<Tensor<5>> {
@@ -173,21 +163,38 @@ pub fn interpolate_3d(x: Tensor<5>, options: Interpolate3dOptions) -> Result<Ten
         }
     };
     check_nonempty(OP, "output size", &size)?;
-    if options.align_corners && options.mode != InterpolateMode::Trilinear {
+    let interpolation = options.interpolation;
+    // `Some(exact)` for the nearest rules, `None` for trilinear.
+    let nearest = match interpolation {
+        Interpolation::Nearest => Some(false),
+        Interpolation::NearestExact => Some(true),
+        Interpolation::Linear => None,
+        Interpolation::BSpline | Interpolation::LabelLinear => {
+            return Err(OpsError::new(
+                OP,
+                format!(
+                    "{interpolation} is not one of PyTorch's interpolate modes: use nearest, \
+                     nearest_exact or linear (grid_sample_3d and voxel_affine_sample_3d take \
+                     {interpolation})"
+                ),
+            ))
+        }
+    };
+    if options.align_corners && nearest.is_some() {
         return Err(OpsError::new(OP, "align_corners is for trilinear only"));
     }
     let device = x.device();
-    match options.mode {
-        InterpolateMode::Nearest | InterpolateMode::NearestExact => {
+    match nearest {
+        Some(exact) => {
             let mut y = x;
             for a in 0..3 {
-                let idx = nearest_indices(options.mode, input[a], size[a], factors[a]);
+                let idx = nearest_indices(exact, input[a], size[a], factors[a]);
                 let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [size[a]]), &device);
                 y = y.select(2 + a, idx);
             }
             Ok(y)
         }
-        InterpolateMode::Trilinear => {
+        None => {
             // Rows of the voxel matrix are (x, y, z) = (W, H, D); tensor axes are (D, H, W).
             let mut m = vec![0.0f64; 12];
             for (row, a) in [2usize, 1, 0].into_iter().enumerate() {

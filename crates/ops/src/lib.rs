@@ -2,8 +2,11 @@
 //! supports: Flex (CPU, rayon), wgpu and CUDA (one CubeCL kernel for both), under Burn's
 //! autodiff and fusion.
 //!
-//! - [`grid_sample_3d`]: PyTorch's `grid_sample` in 3D (nearest, trilinear, cubic B-spline;
-//!   zeros, border, reflection; `align_corners`), gradients to the input and the grid.
+//! - [`grid_sample_3d`]: PyTorch's `grid_sample` in 3D (nearest, trilinear, cubic B-spline,
+//!   label-linear; zeros, border, reflection; `align_corners`), gradients to the input and the
+//!   grid. [`Interpolation`] is medburn's one interpolation vocabulary, with its SimpleITK and
+//!   PyTorch names.
+//! - [`label_values`]: the check every label map passes (non-negative integers).
 //! - [`affine_grid_3d`], [`affine_sample_3d`] (fused: no grid in memory) and
 //!   [`voxel_affine_sample_3d`] (the voxel-space form spatial transforms use).
 //! - [`bspline_coefficients`]: ITK's B-spline prefilter.
@@ -47,6 +50,7 @@ mod error;
 mod flex;
 mod grid_sample;
 mod interpolate;
+mod labels;
 mod norm;
 mod options;
 mod pool;
@@ -60,7 +64,8 @@ pub use conv::{conv3d, Conv3dOptions};
 pub use conv_transpose::{conv_transpose3d, ConvTranspose3dOptions};
 pub use error::{OpsError, Result};
 pub use grid_sample::{grid_sample_3d, voxel_affine_sample_3d};
-pub use interpolate::{interpolate_3d, Interpolate3dOptions, InterpolateMode};
+pub use interpolate::{interpolate_3d, Interpolate3dOptions};
+pub use labels::label_values;
 pub use norm::instance_norm_3d;
 pub use options::{Interpolation, Padding, Rounding, SampleOptions};
 pub use pool::{avg_pool3d, max_pool3d, Pool3dOptions};

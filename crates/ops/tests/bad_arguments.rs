@@ -46,6 +46,101 @@ fn shapes_and_options_are_checked() {
     assert!(gaussian_smooth_3d(x, [3.0, 0.0, 0.0], Padding::Reflection).is_err());
 }
 
+/// Each op refuses the interpolations it does not run, naming them; label-linear refuses label
+/// maps that are not one channel of non-negative integers, naming the bad value; and a backend
+/// called directly with an interpolation no kernel runs stops before any kernel.
+#[test]
+fn interpolations_an_op_does_not_take_are_refused() {
+    let x = t([1, 1, 4, 4, 4]);
+    let grid = t([1, 2, 2, 2, 3]);
+    let nearest_exact = SampleOptions::new(Interpolation::NearestExact);
+    let e = grid_sample_3d(x.clone(), grid.clone(), nearest_exact).unwrap_err();
+    assert!(e.message.contains("nearest_exact"), "{e}");
+    let e = voxel_affine_sample_3d(x.clone(), t([1, 3, 4]), [2, 2, 2], nearest_exact).unwrap_err();
+    assert!(e.message.contains("nearest_exact"), "{e}");
+    for i in [Interpolation::BSpline, Interpolation::LabelLinear] {
+        let o = Interpolate3dOptions::new(i).with_size([2, 2, 2]);
+        let e = interpolate_3d(x.clone(), o).unwrap_err();
+        assert!(e.message.contains(i.name()), "{e}");
+    }
+    let labels = SampleOptions::new(Interpolation::LabelLinear);
+    let e = grid_sample_3d(t([1, 2, 4, 4, 4]), grid.clone(), labels).unwrap_err();
+    assert!(e.message.contains("one channel"), "{e}");
+    for bad in [-1.0, 0.5, f32::NAN, f32::INFINITY] {
+        let x = x.clone().slice_assign(
+            [0..1, 0..1, 1..2, 2..3, 3..4],
+            Tensor::<5>::full([1, 1, 1, 1, 1], bad, &Device::flex()),
+        );
+        let e = grid_sample_3d(x.clone(), grid.clone(), labels).unwrap_err();
+        assert!(
+            e.message.contains("class index") && e.message.contains(&format!("{bad}")),
+            "{e}"
+        );
+        assert!(label_values(&x).is_err());
+    }
+    let caught = std::panic::catch_unwind(|| {
+        let y = <Dispatch as SamplingBackend>::grid_sample_3d(
+            t([1, 1, 4, 4, 4]).into_dispatch(),
+            t([1, 2, 2, 2, 3]).into_dispatch(),
+            SampleOptions::new(Interpolation::LabelLinear),
+        );
+        Tensor::<5>::from_dispatch(y).into_data()
+    });
+    let message = match caught {
+        Ok(_) => panic!("a backend ran label_linear as a kernel"),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(message.contains("label_linear"), "{message}");
+}
+
+/// Every name of the table in `Interpolation`'s documentation parses, serde reads the old
+/// spellings, and each writes back as its first name.
+#[test]
+fn interpolation_names_parse_and_round_trip() {
+    for (names, want) in [
+        (
+            &["nearest", "NearestNeighbor", "sitkNearestNeighbor"][..],
+            Interpolation::Nearest,
+        ),
+        (
+            &["nearest-exact", "nearest_exact"][..],
+            Interpolation::NearestExact,
+        ),
+        (
+            &["linear", "trilinear", "bilinear", "sitkLinear"][..],
+            Interpolation::Linear,
+        ),
+        (
+            &["bspline", "b-spline", "BSpline", "sitkBSpline"][..],
+            Interpolation::BSpline,
+        ),
+        (
+            &[
+                "label-linear",
+                "label_linear",
+                "labellinear",
+                "one_hot_linear",
+                "sitkLabelLinear",
+            ][..],
+            Interpolation::LabelLinear,
+        ),
+    ] {
+        for name in names {
+            assert_eq!(name.parse::<Interpolation>(), Ok(want), "{name}");
+            let json = format!("\"{name}\"");
+            assert_eq!(serde_json::from_str::<Interpolation>(&json).unwrap(), want);
+        }
+        let written = serde_json::to_string(&want).unwrap();
+        assert_eq!(written, format!("\"{}\"", want.name()));
+        assert_eq!(want.to_string().parse::<Interpolation>(), Ok(want));
+    }
+    assert!(Interpolation::ALL
+        .iter()
+        .all(|i| i.name().parse() == Ok(*i)));
+    let e = "cubic".parse::<Interpolation>().unwrap_err();
+    assert!(e.contains("cubic") && e.contains("label_linear"), "{e}");
+}
+
 #[test]
 fn tensors_on_different_devices_are_refused() {
     let Some(gpu) = medburn_core::wgpu_device_or_skip("tensors_on_different_devices_are_refused")

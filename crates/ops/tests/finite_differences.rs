@@ -162,16 +162,16 @@ fn pool_interpolate_and_smoothing_gradients() {
         }
     }
     for mode in [
-        InterpolateMode::Nearest,
-        InterpolateMode::NearestExact,
-        InterpolateMode::Trilinear,
+        Interpolation::Nearest,
+        Interpolation::NearestExact,
+        Interpolation::Linear,
     ] {
         let o = Interpolate3dOptions::new(mode).with_size([9, 3, 8]);
         check("interpolate_3d", [x.clone()], |[x]| {
             interpolate_3d(x.clone(), o).unwrap()
         });
     }
-    let o = Interpolate3dOptions::new(InterpolateMode::Trilinear)
+    let o = Interpolate3dOptions::new(Interpolation::Linear)
         .with_size([9, 3, 8])
         .with_align_corners(true);
     check("interpolate_3d align", [x.clone()], |[x]| {

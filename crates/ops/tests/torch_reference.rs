@@ -223,11 +223,8 @@ pub fn check_pool(device: &Device, dtype: DType, tol: f64) -> f64 {
 pub fn check_interpolate(device: &Device, dtype: DType, tol: f64) -> f64 {
     let mut worst = 0.0f64;
     for case in torch_cases("interpolate") {
-        let mode = match case["mode"].as_str().unwrap() {
-            "nearest" => InterpolateMode::Nearest,
-            "nearest-exact" => InterpolateMode::NearestExact,
-            _ => InterpolateMode::Trilinear,
-        };
+        // PyTorch's mode names are among Interpolation's.
+        let mode: Interpolation = case["mode"].as_str().unwrap().parse().unwrap();
         let mut o = Interpolate3dOptions::new(mode)
             .with_align_corners(case["align_corners"].as_bool().unwrap());
         if case["size"].is_array() {

@@ -9,7 +9,7 @@
 
 use burn::tensor::{Device, Tensor};
 use medburn_core::{Geometry, MedImage};
-use medburn_spatial::{resample, resample_voxels, transform, Interpolator};
+use medburn_spatial::{resample, resample_voxels, transform, Interpolation};
 
 /// What a run found: parameter errors and the loss before and after.
 #[derive(Debug)]
@@ -71,7 +71,7 @@ pub fn run(size: usize, steps: usize, device: &Device) -> Recovery {
         Tensor::<1>::from_floats(true_offsets.map(|v| v as f32), device),
         centre,
     );
-    let fixed = resample(&moving, &g, Some(truth), Interpolator::Linear).expect("resample");
+    let fixed = resample(&moving, &g, Some(truth), Interpolation::Linear).expect("resample");
     let ad = device.clone().autodiff();
     let (moving_v, fixed_v) = (
         moving.voxels().clone().to_device(&ad),
@@ -87,7 +87,7 @@ pub fn run(size: usize, steps: usize, device: &Device) -> Recovery {
     for step in 1..=steps {
         let p = Tensor::<1>::from_floats(params, &ad).require_grad();
         let t = rigid(p.clone().narrow(0, 0, 2), p.clone().narrow(0, 2, 3), centre);
-        let out = resample_voxels(moving_v.clone(), &g, &g, Some(t), Interpolator::Linear)
+        let out = resample_voxels(moving_v.clone(), &g, &g, Some(t), Interpolation::Linear)
             .expect("resample");
         let loss = (out - fixed_v.clone()).powi_scalar(2).mean();
         last = loss.clone().into_scalar::<f32>();

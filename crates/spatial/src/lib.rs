@@ -24,10 +24,10 @@
 //! ```
 //! use burn::tensor::Device;
 //! use medburn_core::{Geometry, MedImage, Orientation};
-//! use medburn_spatial::{change_orientation, resample_to_spacing, Interpolator};
+//! use medburn_spatial::{change_orientation, resample_to_spacing, Interpolation};
 //!
 //! let img = MedImage::from_vec(vec![1.0; 64], 1, Geometry::unit([4, 4, 4])?, &Device::flex())?;
-//! let iso = resample_to_spacing(&img, [0.5, 0.5, 2.0], Interpolator::BSpline)?;
+//! let iso = resample_to_spacing(&img, [0.5, 0.5, 2.0], Interpolation::BSpline)?;
 //! let ras = change_orientation(&iso, Orientation::RAS)?;
 //! assert_eq!(ras.geometry().size(), [8, 8, 2]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -35,7 +35,6 @@
 
 mod crop_pad;
 mod error;
-mod interpolator;
 mod motion;
 mod orientation;
 mod resample;
@@ -44,7 +43,17 @@ pub mod transform;
 
 pub use crop_pad::{crop, pad, PadFill};
 pub use error::{Result, SpatialError};
-pub use interpolator::Interpolator;
+/// How resampling computes values between voxel centres: medburn's one interpolation
+/// vocabulary (`medburn_ops`), with its SimpleITK and PyTorch names. The transforms take every
+/// one but `NearestExact`.
+///
+/// ```
+/// use medburn_spatial::Interpolation;
+/// assert_eq!("sitkLabelLinear".parse::<Interpolation>()?, Interpolation::LabelLinear);
+/// # Ok::<(), String>(())
+/// ```
+pub use medburn_ops::Interpolation;
+
 pub use motion::{affine, rotate, scale, translate, translate_origin, Axis};
 pub use orientation::change_orientation;
 pub use resample::{resample, resample_voxels, voxel_matrix};

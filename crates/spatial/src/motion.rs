@@ -5,9 +5,9 @@
 use medburn_core::MedImage;
 
 use crate::error::{Result, SpatialError};
-use crate::interpolator::Interpolator;
 use crate::resample::{resample, with_grid};
 use crate::transform;
+use medburn_ops::Interpolation;
 
 /// A world (LPS) axis: x, y, z, or any vector.
 ///
@@ -73,12 +73,12 @@ impl core::str::FromStr for Axis {
 /// ```
 /// use burn::tensor::Device;
 /// use medburn_core::{Geometry, MedImage};
-/// use medburn_spatial::{rotate, Axis, Interpolator};
+/// use medburn_spatial::{rotate, Axis, Interpolation};
 /// // A bright voxel at i = 2 of a 3x3x1 image turns to j = 2 after +90 degrees about z.
 /// let mut v = vec![0.0; 9];
 /// v[2 + 3 * 1] = 1.0;
 /// let img = MedImage::from_vec(v, 1, Geometry::unit([3, 3, 1])?, &Device::flex())?;
-/// let r = rotate(&img, Axis::Z, 90.0, None, Interpolator::Nearest)?;
+/// let r = rotate(&img, Axis::Z, 90.0, None, Interpolation::Nearest)?;
 /// assert_eq!(r.to_vec()?[1 + 3 * 2], 1.0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -87,13 +87,13 @@ pub fn rotate(
     axis: Axis,
     degrees: f64,
     centre: Option<[f64; 3]>,
-    interpolator: Interpolator,
+    interpolation: Interpolation,
 ) -> Result<MedImage> {
     let angle = transform::parameters([degrees.to_radians()], [1], image);
     let centre = centre.unwrap_or_else(|| image.geometry().centre());
     let t = transform::rotation(axis.vector(), angle, centre)
         .ok_or_else(|| SpatialError::Invalid(format!("rotate: axis {axis:?} has no direction")))?;
-    resample(image, image.geometry(), Some(t), interpolator)
+    resample(image, image.geometry(), Some(t), interpolation)
 }
 
 /// Moves `image` by `offset_mm` (LPS) by changing its origin only: exact, no resampling.
@@ -122,23 +122,23 @@ pub fn translate_origin(image: &MedImage, offset_mm: [f64; 3]) -> Result<MedImag
 /// ```
 /// use burn::tensor::Device;
 /// use medburn_core::{Geometry, MedImage};
-/// use medburn_spatial::{translate, Interpolator};
+/// use medburn_spatial::{translate, Interpolation};
 /// let img = MedImage::from_vec(vec![0.0, 1.0, 0.0, 0.0], 1, Geometry::unit([4, 1, 1])?, &Device::flex())?;
-/// let moved = translate(&img, [2.0, 0.0, 0.0], Interpolator::Linear)?;
+/// let moved = translate(&img, [2.0, 0.0, 0.0], Interpolation::Linear)?;
 /// assert_eq!(moved.to_vec()?, vec![0.0, 0.0, 0.0, 1.0]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn translate(
     image: &MedImage,
     offset_mm: [f64; 3],
-    interpolator: Interpolator,
+    interpolation: Interpolation,
 ) -> Result<MedImage> {
     let offsets = transform::parameters(offset_mm, [1, 3], image);
     resample(
         image,
         image.geometry(),
         Some(transform::translation(offsets)),
-        interpolator,
+        interpolation,
     )
 }
 
@@ -148,13 +148,13 @@ pub fn translate(
 /// ```
 /// use burn::tensor::Device;
 /// use medburn_core::{Geometry, MedImage};
-/// use medburn_spatial::{scale, Interpolator};
+/// use medburn_spatial::{scale, Interpolation};
 /// let img = MedImage::from_vec(vec![1.0; 27], 1, Geometry::unit([3, 3, 3])?, &Device::flex())?;
-/// let big = scale(&img, [2.0, 2.0, 2.0], Interpolator::Linear)?;
+/// let big = scale(&img, [2.0, 2.0, 2.0], Interpolation::Linear)?;
 /// assert_eq!(big.geometry(), img.geometry());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn scale(image: &MedImage, factor: [f64; 3], interpolator: Interpolator) -> Result<MedImage> {
+pub fn scale(image: &MedImage, factor: [f64; 3], interpolation: Interpolation) -> Result<MedImage> {
     if factor.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
         return Err(SpatialError::Invalid(format!(
             "scale: factors must be positive, got {factor:?}"
@@ -162,7 +162,7 @@ pub fn scale(image: &MedImage, factor: [f64; 3], interpolator: Interpolator) -> 
     }
     let f = transform::parameters(factor, [1, 3], image);
     let t = transform::scaling(f, image.geometry().centre());
-    resample(image, image.geometry(), Some(t), interpolator)
+    resample(image, image.geometry(), Some(t), interpolation)
 }
 
 /// Resamples `image` on its own grid through a 4x4 physical matrix (row-major, LPS mm) with
@@ -173,17 +173,17 @@ pub fn scale(image: &MedImage, factor: [f64; 3], interpolator: Interpolator) -> 
 /// ```
 /// use burn::tensor::Device;
 /// use medburn_core::{Geometry, MedImage};
-/// use medburn_spatial::{affine, Interpolator};
+/// use medburn_spatial::{affine, Interpolation};
 /// let img = MedImage::from_vec(vec![0.0, 1.0, 2.0, 3.0], 1, Geometry::unit([4, 1, 1])?, &Device::flex())?;
 /// let m = [[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]];
 /// // Output voxel 3 reads the input at 4, beyond its last face (3.5): 0, as SimpleITK.
-/// assert_eq!(affine(&img, m, Interpolator::Linear)?.to_vec()?, vec![1.0, 2.0, 3.0, 0.0]);
+/// assert_eq!(affine(&img, m, Interpolation::Linear)?.to_vec()?, vec![1.0, 2.0, 3.0, 0.0]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn affine(
     image: &MedImage,
     matrix: [[f64; 4]; 4],
-    interpolator: Interpolator,
+    interpolation: Interpolation,
 ) -> Result<MedImage> {
     if matrix[3] != [0.0, 0.0, 0.0, 1.0] || matrix.iter().flatten().any(|v| !v.is_finite()) {
         return Err(SpatialError::Invalid(format!(
@@ -192,5 +192,5 @@ pub fn affine(
     }
     let rows: Vec<f64> = matrix[..3].iter().flatten().copied().collect();
     let t = transform::parameters(rows, [1, 3, 4], image);
-    resample(image, image.geometry(), Some(t), interpolator)
+    resample(image, image.geometry(), Some(t), interpolation)
 }

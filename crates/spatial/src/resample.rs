@@ -3,10 +3,9 @@
 
 use burn::tensor::{DType, Tensor, TensorData};
 use medburn_core::{Geometry, MedImage};
-use medburn_ops::{voxel_affine_sample_3d, SampleOptions};
+use medburn_ops::{voxel_affine_sample_3d, Interpolation, SampleOptions};
 
 use crate::error::{Result, SpatialError};
-use crate::interpolator::Interpolator;
 use crate::transform::constant;
 
 /// `[[A, o], [0, 1]]` of a geometry's index -> physical map, row-major 4x4, flat.
@@ -80,15 +79,17 @@ pub fn voxel_matrix(
 /// Resamples a batch of voxels `[N, C, D, H, W]` on `input` onto the `output` grid through an
 /// optional physical transform `[N, 3, 4]` (output point -> input point, ITK's convention;
 /// `None`: identity). Points outside the input read 0, as SimpleITK's `Resample` with default
-/// value 0. Differentiable with respect to the voxels and the transform.
+/// value 0. Every [`Interpolation`] but `NearestExact`; label-linear takes one channel of
+/// non-negative integer labels. Differentiable with respect to the voxels and the transform
+/// (not through nearest or label-linear).
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor};
 /// use medburn_core::Geometry;
-/// use medburn_spatial::{resample_voxels, Interpolator};
+/// use medburn_spatial::{resample_voxels, Interpolation};
 /// let g = Geometry::unit([4, 4, 4])?;
 /// let x = Tensor::<5>::ones([2, 1, 4, 4, 4], &Device::flex());
-/// let y = resample_voxels(x, &g, &g, None, Interpolator::Linear)?;
+/// let y = resample_voxels(x, &g, &g, None, Interpolation::Linear)?;
 /// assert_eq!(y.sum().into_scalar::<f32>(), 128.0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -97,11 +98,10 @@ pub fn resample_voxels(
     input: &Geometry,
     output: &Geometry,
     transform: Option<Tensor<3>>,
-    interpolator: Interpolator,
+    interpolation: Interpolation,
 ) -> Result<Tensor<5>> {
-    let [n, c, d, h, w] = voxels.dims();
-    let [ni, nj, nk] = input.size();
-    if [d, h, w] != [nk, nj, ni] {
+    let [n, _, d, h, w] = voxels.dims();
+    if [d, h, w] != input.dhw() {
         return Err(SpatialError::Invalid(format!(
             "resample: voxels {:?} do not fit the input geometry of size {:?}",
             voxels.dims(),
@@ -125,60 +125,9 @@ pub fn resample_voxels(
     });
     let device = voxels.device();
     let matrix = voxel_matrix(input, output, transform, n, &device, voxels.dtype());
-    let [oi, oj, ok] = output.size();
-    // SimpleITK's edges and its nearest-neighbour rounding.
-    let o = SampleOptions::itk(interpolator.sampling());
-    if interpolator != Interpolator::LabelLinear {
-        return Ok(voxel_affine_sample_3d(voxels, matrix, [ok, oj, oi], o)?);
-    }
-    if c != 1 {
-        return Err(SpatialError::Invalid(format!(
-            "resample: label-linear needs one channel, got {c}"
-        )));
-    }
-    label_linear(voxels, matrix, [ok, oj, oi], o)
-}
-
-/// Label-linear resampling: each label's indicator is interpolated linearly and every output
-/// voxel takes the label of largest weight (the first on ties, as an arg-max). One label at a
-/// time, keeping the best weight and label so far: memory is a few output volumes whatever the
-/// number of labels (a one-hot of 117 labels at 512^3 would be 60 GiB).
-fn label_linear(
-    voxels: Tensor<5>,
-    matrix: Tensor<3>,
-    size: [usize; 3],
-    o: SampleOptions,
-) -> Result<Tensor<5>> {
-    let min = voxels.clone().min().into_scalar::<f64>();
-    let max = voxels.clone().max().into_scalar::<f64>();
-    if min < 0.0 || min.fract() != 0.0 {
-        return Err(SpatialError::Invalid(format!(
-            "resample: label-linear needs non-negative integer labels, found {min}"
-        )));
-    }
-    if !(max < 65_536.0 && max.fract() == 0.0) {
-        return Err(SpatialError::Invalid(format!(
-            "resample: label-linear needs integer labels below 65536, found max {max}"
-        )));
-    }
-    let dtype = voxels.dtype();
-    let mut best: Option<(Tensor<5>, Tensor<5>)> = None;
-    for k in 0..=max as usize {
-        let indicator = voxels.clone().equal_elem(k as f64).float().cast(dtype);
-        let w = voxel_affine_sample_3d(indicator, matrix.clone(), size, o)?;
-        best = Some(match best {
-            None => (w.clone(), w.zeros_like()),
-            Some((best_w, best_label)) => {
-                let better = w.clone().greater(best_w.clone());
-                (
-                    best_w.mask_where(better.clone(), w),
-                    best_label.mask_fill(better, k as f64),
-                )
-            }
-        });
-    }
-    let (_, label) = best.expect("labels 0..=max are at least one");
-    Ok(label)
+    // SimpleITK's edges and its nearest-neighbour rounding; label-linear is the sampling op's.
+    let o = SampleOptions::itk(interpolation);
+    Ok(voxel_affine_sample_3d(voxels, matrix, output.dhw(), o)?)
 }
 
 /// Resamples `image` onto `output` through an optional physical transform (output point ->
@@ -187,9 +136,9 @@ fn label_linear(
 /// ```
 /// use burn::tensor::Device;
 /// use medburn_core::{Geometry, MedImage};
-/// use medburn_spatial::{resample, Interpolator};
+/// use medburn_spatial::{resample, Interpolation};
 /// let img = MedImage::from_vec(vec![1.0; 8], 1, Geometry::unit([2, 2, 2])?, &Device::flex())?;
-/// let out = resample(&img, &Geometry::unit([3, 3, 3])?, None, Interpolator::Nearest)?;
+/// let out = resample(&img, &Geometry::unit([3, 3, 3])?, None, Interpolation::Nearest)?;
 /// assert_eq!(out.geometry().size(), [3, 3, 3]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -197,14 +146,14 @@ pub fn resample(
     image: &MedImage,
     output: &Geometry,
     transform: Option<Tensor<3>>,
-    interpolator: Interpolator,
+    interpolation: Interpolation,
 ) -> Result<MedImage> {
     let voxels = resample_voxels(
         image.voxels().clone(),
         image.geometry(),
         output,
         transform,
-        interpolator,
+        interpolation,
     )?;
     with_grid(image, voxels, *output)
 }

@@ -3,8 +3,8 @@
 use medburn_core::{Geometry, MedImage};
 
 use crate::error::{Result, SpatialError};
-use crate::interpolator::Interpolator;
 use crate::resample::resample;
+use medburn_ops::Interpolation;
 
 /// The grid of `geometry` at `spacing` (mm, per axis i, j, k): origin and direction kept,
 /// `ceil(n * s / s')` voxels per axis (docs/architecture.md; the MedImages.jl convention). A relative
@@ -45,9 +45,9 @@ pub fn grid_at_spacing(geometry: &Geometry, spacing: [f64; 3]) -> Result<Geometr
 /// ```
 /// use burn::tensor::Device;
 /// use medburn_core::{Geometry, MedImage};
-/// use medburn_spatial::{resample_to_spacing, Interpolator};
+/// use medburn_spatial::{resample_to_spacing, Interpolation};
 /// let img = MedImage::from_vec(vec![2.0; 64], 1, Geometry::unit([4, 4, 4])?, &Device::flex())?;
-/// let fine = resample_to_spacing(&img, [0.5, 0.5, 0.5], Interpolator::Linear)?;
+/// let fine = resample_to_spacing(&img, [0.5, 0.5, 0.5], Interpolation::Linear)?;
 /// assert_eq!(fine.geometry().size(), [8, 8, 8]);
 /// assert_eq!(fine.geometry().origin(), img.geometry().origin());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -55,10 +55,10 @@ pub fn grid_at_spacing(geometry: &Geometry, spacing: [f64; 3]) -> Result<Geometr
 pub fn resample_to_spacing(
     image: &MedImage,
     spacing: [f64; 3],
-    interpolator: Interpolator,
+    interpolation: Interpolation,
 ) -> Result<MedImage> {
     let grid = grid_at_spacing(image.geometry(), spacing)?;
-    resample(image, &grid, None, interpolator)
+    resample(image, &grid, None, interpolation)
 }
 
 /// Resamples `moving` onto the grid of `fixed` (size, origin, spacing, direction), whatever the
@@ -67,17 +67,17 @@ pub fn resample_to_spacing(
 /// ```
 /// use burn::tensor::Device;
 /// use medburn_core::{Geometry, MedImage};
-/// use medburn_spatial::{resample_to_image, Interpolator};
+/// use medburn_spatial::{resample_to_image, Interpolation};
 /// let ct = MedImage::from_vec(vec![1.0; 27], 1, Geometry::unit([3, 3, 3])?, &Device::flex())?;
 /// let pet = MedImage::from_vec(vec![0.0; 8], 1, Geometry::unit([2, 2, 2])?, &Device::flex())?;
-/// let on_pet = resample_to_image(&ct, &pet, Interpolator::Linear)?;
+/// let on_pet = resample_to_image(&ct, &pet, Interpolation::Linear)?;
 /// assert_eq!(on_pet.geometry(), pet.geometry());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn resample_to_image(
     moving: &MedImage,
     fixed: &MedImage,
-    interpolator: Interpolator,
+    interpolation: Interpolation,
 ) -> Result<MedImage> {
-    resample(moving, fixed.geometry(), None, interpolator)
+    resample(moving, fixed.geometry(), None, interpolation)
 }

@@ -4,7 +4,7 @@
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use medburn_core::{Direction, Geometry};
-use medburn_spatial::{resample_voxels, transform, Interpolator};
+use medburn_spatial::{resample_voxels, transform, Interpolation};
 
 fn device() -> Device {
     Device::flex().autodiff()
@@ -60,7 +60,7 @@ fn gradients_with_respect_to_parameters_and_voxels() {
     let x = volume(1);
     let w = volume(2);
     let centre = g.centre();
-    for interp in [Interpolator::Linear, Interpolator::BSpline] {
+    for interp in [Interpolation::Linear, Interpolation::BSpline] {
         let loss = |t: Tensor<3>, x: Tensor<5>| -> Tensor<1> {
             (resample_voxels(x, &g, &g, Some(t), interp).unwrap() * w.clone()).sum()
         };
@@ -96,12 +96,12 @@ fn batched_transforms_match_one_by_one() {
     let x = seeded([3, 2, 4, 5, 6], 0.0, 1.0, 3, &d);
     let angles = Tensor::<1>::from_floats([0.1, -0.5, 1.2], &d);
     let t = transform::rotation([0.0, 0.0, 1.0], angles.clone(), g.centre()).unwrap();
-    let batch = resample_voxels(x.clone(), &g, &g, Some(t), Interpolator::Linear).unwrap();
+    let batch = resample_voxels(x.clone(), &g, &g, Some(t), Interpolation::Linear).unwrap();
     for n in 0..3 {
         let tn = transform::rotation([0.0, 0.0, 1.0], angles.clone().narrow(0, n, 1), g.centre())
             .unwrap();
         let xn = x.clone().slice([n..n + 1, 0..2, 0..4, 0..5, 0..6]);
-        let one = resample_voxels(xn, &g, &g, Some(tn), Interpolator::Linear).unwrap();
+        let one = resample_voxels(xn, &g, &g, Some(tn), Interpolation::Linear).unwrap();
         let b = batch.clone().slice([n..n + 1, 0..2, 0..4, 0..5, 0..6]);
         let diff = (one - b).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-5, "sample {n}: {diff}");
@@ -119,7 +119,7 @@ fn label_maps_keep_their_labels() {
         g.centre(),
     )
     .unwrap();
-    for interp in [Interpolator::Nearest, Interpolator::LabelLinear] {
+    for interp in [Interpolation::Nearest, Interpolation::LabelLinear] {
         let y = resample_voxels(labels.clone(), &g, &g, Some(t.clone()), interp).unwrap();
         let v = vec64(y);
         assert!(
@@ -128,7 +128,7 @@ fn label_maps_keep_their_labels() {
         );
     }
     // With the identity, both give the labels back.
-    let y = resample_voxels(labels.clone(), &g, &g, None, Interpolator::LabelLinear).unwrap();
+    let y = resample_voxels(labels.clone(), &g, &g, None, Interpolation::LabelLinear).unwrap();
     assert_eq!(vec64(y), vec64(labels));
 }
 
@@ -153,7 +153,7 @@ fn label_linear_equals_the_one_hot_arg_max() {
         &g,
         &g,
         Some(t.clone()),
-        Interpolator::LabelLinear,
+        Interpolation::LabelLinear,
     )
     .unwrap();
     let one_hot: Vec<Tensor<5>> = (0..8)
@@ -164,14 +164,14 @@ fn label_linear_equals_the_one_hot_arg_max() {
         &g,
         &g,
         Some(t),
-        Interpolator::Linear,
+        Interpolation::Linear,
     )
     .unwrap();
     let want = weights.argmax(1).float();
     assert_eq!(vec64(got), vec64(want));
 
     let negative = labels.clone() - 1.0;
-    let e = resample_voxels(negative, &g, &g, None, Interpolator::LabelLinear).unwrap_err();
+    let e = resample_voxels(negative, &g, &g, None, Interpolation::LabelLinear).unwrap_err();
     assert!(e.to_string().contains("non-negative"), "{e}");
 }
 

@@ -3,7 +3,7 @@
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use medburn_core::{Geometry, MedImage};
-use medburn_spatial::{affine, rotate, translate, Axis, Interpolator};
+use medburn_spatial::{affine, rotate, translate, Axis, Interpolation};
 
 const N: usize = 12;
 
@@ -61,7 +61,7 @@ fn f64_images_are_transformed_in_f64() {
         [0.0, 0.0, 1.0, 0.123],
         [0.0, 0.0, 0.0, 1.0],
     ];
-    let out = affine(&img, a, Interpolator::Linear).unwrap();
+    let out = affine(&img, a, Interpolation::Linear).unwrap();
     let e = worst(&out, |p| {
         [0, 1, 2].map(|r| a[r][0] * p[0] + a[r][1] * p[1] + a[r][2] * p[2] + a[r][3])
     });
@@ -71,7 +71,7 @@ fn f64_images_are_transformed_in_f64() {
     );
 
     let offset = [0.3, -0.7, 0.11];
-    let out = translate(&img, offset, Interpolator::Linear).unwrap();
+    let out = translate(&img, offset, Interpolation::Linear).unwrap();
     let e = worst(&out, |p| [0, 1, 2].map(|r| p[r] - offset[r]));
     assert!(e < 1e-10, "translate: error {e:.2e}");
 
@@ -81,7 +81,7 @@ fn f64_images_are_transformed_in_f64() {
         Axis::Vector([0.0, 0.0, 1.0]),
         17.0,
         None,
-        Interpolator::Linear,
+        Interpolation::Linear,
     )
     .unwrap();
     let m = (N as f64 - 1.0) / 2.0;

@@ -14,7 +14,7 @@ use medburn_core::Direction;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::SynthConfig;
+use super::{Participant, SynthConfig};
 
 /// The tissues the images see; several share a segmentation label (see [`Tissue::label`]).
 ///
@@ -197,11 +197,11 @@ const REFERENCE_BRAIN_MM: [f64; 3] = [58.0, 74.0, 62.0];
 /// One case's anatomy, in physical space.
 ///
 /// ```
-/// use medburn_datasets::synth::{Anatomy, SynthConfig, Tissue};
+/// use medburn_datasets::synth::{Anatomy, Participant, SynthConfig, Tissue};
 /// use rand::SeedableRng;
 ///
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-/// let a = Anatomy::sample(&mut rng, &SynthConfig::default());
+/// let a = Anatomy::sample(&mut rng, &SynthConfig::default(), &Participant::default());
 /// assert_eq!(a.tissue_at(a.ventricle_point()), Tissue::Csf);
 /// assert_eq!(a.tissue_at([a.centre[0] + 500.0, a.centre[1], a.centre[2]]), Tissue::Air);
 /// ```
@@ -253,28 +253,43 @@ pub struct Anatomy {
 }
 
 impl Anatomy {
-    /// Draws an anatomy: head size, layer thicknesses, folding, atrophy (ventricle
-    /// size), head position and pose, and `config.lesion_count` lesions of radius
-    /// `config.lesion_radius_mm` placed in white matter.
+    /// Draws an anatomy for `participant`: head size, layer thicknesses, folding,
+    /// atrophy (ventricle size, sulcal and rim CSF), head position and pose, and
+    /// lesions of radius `config.lesion_radius_mm` placed in white matter.
+    ///
+    /// Age and sex act as in real populations, each with individual variation so that
+    /// no single measure gives them away: with age (`t` = (age - 20) / 65, clamped to
+    /// [0, 1]) atrophy rises (`0.8 t` plus an individual `0.2 u`: larger ventricles,
+    /// wider sulci, more CSF under the skull), the cortex thins (by up to 0.5 mm) and the
+    /// lesion load grows (the drawn count scaled by `0.3 + 1.4 t`, within
+    /// `config.lesion_count`); a male head is 3.5% larger and a female one 3.5% smaller
+    /// along each axis than the individually drawn size (about the sex difference of
+    /// head circumference; brain volume differs by about 10%).
     ///
     /// ```
-    /// use medburn_datasets::synth::{Anatomy, SynthConfig};
+    /// use medburn_datasets::synth::{Anatomy, Participant, Sex, SynthConfig};
     /// use rand::SeedableRng;
     /// let cfg = SynthConfig { lesion_count: [3, 3], ..SynthConfig::default() };
-    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), &cfg);
+    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), &cfg, &Default::default());
     /// assert_eq!(a.lesions.len(), 3);
+    /// // The same draws for an older man: more atrophy, a larger head.
+    /// let old = Participant { age: 80.0, sex: Sex::Male };
+    /// let b = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), &cfg, &old);
+    /// assert!(b.atrophy > a.atrophy && b.head_radii[0] > a.head_radii[0]);
     /// ```
-    pub fn sample(rng: &mut impl Rng, config: &SynthConfig) -> Anatomy {
+    pub fn sample(rng: &mut impl Rng, config: &SynthConfig, participant: &Participant) -> Anatomy {
+        let age = participant.age_fraction();
+        let size = participant.sex.head_scale();
         let head_radii = [
-            rng.random_range(68.0..78.0),
-            rng.random_range(86.0..98.0),
-            rng.random_range(78.0..90.0),
+            size * rng.random_range(68.0..78.0),
+            size * rng.random_range(86.0..98.0),
+            size * rng.random_range(78.0..90.0),
         ];
         let scalp_mm = rng.random_range(4.0..7.0);
         let skull_mm = rng.random_range(5.0..8.0);
-        let atrophy: f64 = rng.random_range(0.0..1.0);
+        let atrophy: f64 = (0.8 * age + 0.2 * rng.random_range(0.0..1.0)).clamp(0.0, 1.0);
         let csf_rim_mm = 1.2 + 2.5 * atrophy + rng.random_range(0.0..0.6);
-        let cortex_mm = rng.random_range(2.5..3.5);
+        let cortex_mm = rng.random_range(2.5..3.5) - 0.5 * age;
         let fold_depth_mm = rng.random_range(13.0..22.0);
         let fold_wavelength_mm = rng.random_range(17.0..26.0);
         let sulcus_half_width_mm = 0.5 + 0.9 * atrophy + rng.random_range(0.0..0.3);
@@ -396,7 +411,8 @@ impl Anatomy {
         };
 
         let [lo, hi] = config.lesion_count;
-        let count = rng.random_range(lo.min(hi)..=hi.max(lo));
+        let drawn = rng.random_range(lo.min(hi)..=hi.max(lo));
+        let count = ((drawn as f64 * (0.3 + 1.4 * age)).round() as u32).clamp(lo, hi);
         let [rlo, rhi] = config.lesion_radius_mm;
         for _ in 0..count {
             let r = if rhi > rlo {
@@ -433,7 +449,7 @@ impl Anatomy {
     /// ```
     /// # use medburn_datasets::synth::{Anatomy, SynthConfig, Tissue};
     /// # use rand::SeedableRng;
-    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3), &SynthConfig::default());
+    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3), &SynthConfig::default(), &Default::default());
     /// // Just inside the skin along the head's left axis: scalp.
     /// let left = a.pose.column(0);
     /// let r = a.head_radii[0] - 1.0;
@@ -449,7 +465,7 @@ impl Anatomy {
     /// ```
     /// # use medburn_datasets::synth::{Anatomy, SynthConfig};
     /// # use rand::SeedableRng;
-    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3), &SynthConfig::default());
+    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3), &SynthConfig::default(), &Default::default());
     /// assert_eq!(a.label_at(a.ventricle_point()), 1);
     /// ```
     pub fn label_at(&self, p: [f64; 3]) -> u8 {
@@ -461,7 +477,7 @@ impl Anatomy {
     /// ```
     /// # use medburn_datasets::synth::{Anatomy, SynthConfig, Tissue};
     /// # use rand::SeedableRng;
-    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5), &SynthConfig::default());
+    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5), &SynthConfig::default(), &Default::default());
     /// assert_eq!(a.tissue_at(a.ventricle_point()), Tissue::Csf);
     /// ```
     pub fn ventricle_point(&self) -> [f64; 3] {
@@ -475,7 +491,7 @@ impl Anatomy {
     /// ```
     /// # use medburn_datasets::synth::{Anatomy, SynthConfig};
     /// # use rand::SeedableRng;
-    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5), &SynthConfig::default());
+    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5), &SynthConfig::default(), &Default::default());
     /// assert_eq!(a.to_world([0.0; 3]), a.centre);
     /// ```
     pub fn to_world(&self, q: [f64; 3]) -> [f64; 3] {
@@ -487,7 +503,7 @@ impl Anatomy {
     /// ```
     /// # use medburn_datasets::synth::{Anatomy, SynthConfig};
     /// # use rand::SeedableRng;
-    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5), &SynthConfig::default());
+    /// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5), &SynthConfig::default(), &Default::default());
     /// let q = a.to_head(a.to_world([1.0, 2.0, 3.0]));
     /// assert!((q[2] - 3.0).abs() < 1e-9);
     /// ```
@@ -625,7 +641,7 @@ struct Warped {
 /// ```
 /// use medburn_datasets::synth::{Anatomy, SynthConfig};
 /// use rand::SeedableRng;
-/// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0), &SynthConfig::default());
+/// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0), &SynthConfig::default(), &Default::default());
 /// assert_eq!(a.sulci.len(), 2);
 /// assert!(a.sulci[0].depth_mm[1] <= a.fold_depth_mm);
 /// ```
@@ -727,7 +743,11 @@ mod tests {
 
     #[test]
     fn layers_from_the_outside_in() {
-        let a = Anatomy::sample(&mut ChaCha8Rng::seed_from_u64(11), &SynthConfig::default());
+        let a = Anatomy::sample(
+            &mut ChaCha8Rng::seed_from_u64(11),
+            &SynthConfig::default(),
+            &Participant::default(),
+        );
         // Walk along the head's left axis from outside to the centre.
         let up = a.pose.column(0);
         let mut seen = Vec::new();

@@ -84,6 +84,24 @@ impl Contrast {
         Contrast { values, gain }
     }
 
+    /// The contrast of a brain of age fraction `age` (0 at 20 years, 1 at 85; see
+    /// [`super::Participant::age_fraction`]): white matter loses T1 signal towards grey matter
+    /// (10% at 85, the grey/white contrast falling with age, Salat et al. 2009) and gains
+    /// FLAIR signal (15%, diffuse white-matter changes).
+    ///
+    /// ```
+    /// use medburn_datasets::synth::{Contrast, Tissue};
+    /// let old = Contrast::reference().aged(1.0);
+    /// assert!(old.intensity(Tissue::WhiteMatter, 0) < Contrast::reference().intensity(Tissue::WhiteMatter, 0));
+    /// assert_eq!(Contrast::reference().aged(0.0), Contrast::reference());
+    /// ```
+    pub fn aged(mut self, age: f64) -> Contrast {
+        let wm = &mut self.values[Tissue::WhiteMatter as usize];
+        wm[0] *= 1.0 - 0.10 * age;
+        wm[2] *= 1.0 + 0.15 * age;
+        self
+    }
+
     /// The noise-free intensity of `tissue` in channel `channel` (0 T1, 1 T2, 2 FLAIR).
     ///
     /// # Panics

@@ -1,7 +1,8 @@
-//! Synthetic brain MR segmentation data: a random head phantom per case, three
-//! MR-like channels (T1, T2, FLAIR) and a label map (0 background, 1 CSF, 2 grey
-//! matter, 3 white matter, 4 lesion), written in the Medical Segmentation
-//! Decathlon layout.
+//! Synthetic brain MR data: a random head phantom per case, three MR-like channels
+//! (T1, T2, FLAIR), a label map (0 background, 1 CSF, 2 grey matter, 3 white matter,
+//! 4 lesion) and a participant (age, sex) whose age and sex shape the anatomy as in real
+//! populations ([`Participant`]), written in the Medical Segmentation Decathlon layout
+//! with a `participants.csv` (BIDS columns).
 //!
 //! The anatomy ([`Anatomy`]) is a function of the physical (LPS, mm) position, and
 //! each case samples it on its own grid (random anisotropic spacing, any of the 48
@@ -30,6 +31,7 @@ mod artifacts;
 mod contrast;
 mod geometry;
 mod msd;
+mod participant;
 mod render;
 
 use std::path::PathBuf;
@@ -44,7 +46,10 @@ pub use anatomy::{Anatomy, Blob, SulcusField, Tissue, Wave, LABEL_NAMES};
 pub use artifacts::{rician, supersampling, Artifacts, BiasField};
 pub use contrast::{Contrast, CHANNEL_NAMES};
 pub use geometry::{centred_grid, sample_geometry};
-pub use msd::{case_name, dataset_json, write_case, write_msd_dataset, MsdSummary};
+pub use msd::{
+    case_name, dataset_json, participants_csv, write_case, write_msd_dataset, MsdSummary,
+};
+pub use participant::{Participant, Sex};
 pub use render::{render, tissue_map};
 
 /// What can go wrong making synthetic data.
@@ -129,6 +134,10 @@ pub struct SynthConfig {
     pub bias: [f64; 2],
     /// Rician noise sigma as a fraction of the white-matter intensity of each channel.
     pub noise: [f64; 2],
+    /// Participants' ages in years, drawn uniformly.
+    pub age_years: [f64; 2],
+    /// The share of male participants.
+    pub male_fraction: f64,
 }
 
 impl Default for SynthConfig {
@@ -149,6 +158,8 @@ impl Default for SynthConfig {
             contrast_jitter: 0.06,
             bias: [0.05, 0.2],
             noise: [0.01, 0.04],
+            age_years: [20.0, 85.0],
+            male_fraction: 0.5,
         }
     }
 }
@@ -178,6 +189,7 @@ impl SynthConfig {
             ("lesion_radius_mm", self.lesion_radius_mm, 0.01),
             ("bias", self.bias, 0.0),
             ("noise", self.noise, 0.0),
+            ("age_years", self.age_years, 0.0),
         ];
         for (name, [lo, hi], min) in ranges {
             if !(lo.is_finite() && hi.is_finite() && lo >= min && hi >= lo) {
@@ -188,6 +200,18 @@ impl SynthConfig {
         }
         if self.bias[1] > 1.0 || self.noise[1] > 1.0 {
             return bad("bias and noise must be at most 1".into());
+        }
+        if self.age_years[1] > 150.0 {
+            return bad(format!(
+                "age_years {:?} must be at most 150",
+                self.age_years
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.male_fraction) {
+            return bad(format!(
+                "male_fraction {} must be in [0, 1]",
+                self.male_fraction
+            ));
         }
         let [lo, hi] = self.lesion_count;
         if lo > hi || hi > 50 {
@@ -244,6 +268,8 @@ impl SynthConfig {
 pub struct CaseParams {
     /// The case's index in the data set.
     pub index: usize,
+    /// Who the case is (age, sex).
+    pub participant: Participant,
     /// The head.
     pub anatomy: Anatomy,
     /// Tissue intensities.
@@ -300,14 +326,17 @@ pub fn case_rng(seed: u64, index: usize) -> ChaCha8Rng {
 /// ```
 pub fn sample_case(config: &SynthConfig, index: usize) -> Result<CaseParams, SynthError> {
     config.validate()?;
+    let participant = Participant::draw(config.seed, index, config.age_years, config.male_fraction);
     let mut rng = case_rng(config.seed, index);
-    let anatomy = Anatomy::sample(&mut rng, config);
-    let contrast = Contrast::sample(&mut rng, config.contrast_jitter);
+    let anatomy = Anatomy::sample(&mut rng, config, &participant);
+    let contrast =
+        Contrast::sample(&mut rng, config.contrast_jitter).aged(participant.age_fraction());
     let wm = [0, 1, 2].map(|c| contrast.intensity(Tissue::WhiteMatter, c));
     let artifacts = Artifacts::sample(&mut rng, config, anatomy.centre, wm);
     let (geometry, orientation) = sample_geometry(&mut rng, config, anatomy.centre)?;
     Ok(CaseParams {
         index,
+        participant,
         anatomy,
         contrast,
         artifacts,

@@ -1,8 +1,8 @@
 //! Writing cases in the Medical Segmentation Decathlon layout:
-//! `imagesTr/`, `labelsTr/`, `imagesTs/` (plus `labelsTs/` for evaluation) and `dataset.json`.
+//! `imagesTr/`, `labelsTr/`, `imagesTs/` (plus `labelsTs/` for evaluation), `dataset.json`,
+//! and a `participants.csv` (BIDS columns: `participant_id`, `age`, `sex`) for every case.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use medburn_io::WriteOptions;
@@ -74,6 +74,32 @@ pub fn dataset_json(config: &SynthConfig, n_train: usize, n_test: usize) -> Valu
     })
 }
 
+/// The `participants.csv` of cases `0..n` (BIDS's columns, comma-separated: `participant_id`,
+/// `age` in years, `sex` as `F` or `M`); the ids are the case names, so a manifest joins the
+/// rows to the cases.
+///
+/// ```
+/// use medburn_datasets::synth::{participants_csv, SynthConfig};
+/// let text = participants_csv(&SynthConfig::default(), 2);
+/// let lines: Vec<&str> = text.lines().collect();
+/// assert_eq!(lines[0], "participant_id,age,sex");
+/// assert!(lines[2].starts_with("case_001,"));
+/// ```
+pub fn participants_csv(config: &SynthConfig, n: usize) -> String {
+    let mut text = String::from("participant_id,age,sex\n");
+    for index in 0..n {
+        let p =
+            super::Participant::draw(config.seed, index, config.age_years, config.male_fraction);
+        text.push_str(&format!(
+            "{},{:.1},{}\n",
+            case_name(index),
+            p.age,
+            p.sex.code()
+        ));
+    }
+    text
+}
+
 /// Writes a case's images (float32, 4D `X x Y x Z x 3`) and labels (uint8, 3D)
 /// as NIfTI, each to a temporary name first and renamed when complete.
 ///
@@ -119,8 +145,8 @@ pub struct MsdSummary {
 }
 
 /// Generates and writes `n_train` training and `n_test` test cases into `dir`
-/// (created if missing) in the Decathlon layout, then `dataset.json` (last, so a
-/// data set with a `dataset.json` is complete). Training cases are indices
+/// (created if missing) in the Decathlon layout, then `participants.csv` and
+/// `dataset.json` (last, so a data set with a `dataset.json` is complete). Training cases are indices
 /// `0..n_train`, test cases `n_train..n_train + n_test`: a case's name fixes its
 /// content for a seed. Test labels go to `labelsTs/` (for evaluation; MSD's
 /// `dataset.json` lists only the test images). `progress(done, &case)` is called
@@ -189,30 +215,13 @@ pub fn write_msd_dataset(
         }
         progress(index + 1, &case);
     }
+    let participants = dir.join("participants.csv");
+    medburn_io::atomic::write_atomic(
+        &participants,
+        participants_csv(config, n_train + n_test).as_bytes(),
+    )?;
     let text = serde_json::to_string_pretty(&dataset_json(config, n_train, n_test))
         .map_err(|e| SynthError::Internal(e.to_string()))?;
-    write_text_atomically(&summary.dataset_json, &text)
-        .map_err(|e| out_err(&summary.dataset_json, format!("cannot write: {e}")))?;
+    medburn_io::atomic::write_atomic(&summary.dataset_json, (text + "\n").as_bytes())?;
     Ok(summary)
-}
-
-/// Writes `text` to a temporary name beside `path`, then renames it into place.
-fn write_text_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = path.with_file_name(format!(".{name}.medburn-tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }

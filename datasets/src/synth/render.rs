@@ -28,7 +28,7 @@ fn point(o: &[f64; 3], m: &[[f64; 3]; 3], i: f64, j: f64, k: f64) -> [f64; 3] {
 /// ```
 /// use medburn_datasets::synth::{tissue_map, Anatomy, SynthConfig, Tissue};
 /// use rand::SeedableRng;
-/// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0), &SynthConfig::default());
+/// let a = Anatomy::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0), &SynthConfig::default(), &Default::default());
 /// let g = medburn_datasets::synth::centred_grid([3, 3, 3], [1.0; 3], medburn_core::Direction::identity(), a.ventricle_point())?;
 /// assert_eq!(tissue_map(&a, &g)[13], Tissue::Csf as u8); // the centre voxel
 /// # Ok::<(), medburn_core::GeometryError>(())

@@ -1,21 +1,24 @@
 //! [`UNet3dConfig`]: the arguments of MONAI's `UNet(spatial_dims=3, ...)`.
 
 use burn::config::Config;
-use burn::nn::conv::{Conv3dConfig, ConvTranspose3dConfig};
-use burn::nn::{DropoutConfig, InstanceNormConfig, PReluConfig, PaddingConfig3d};
 use burn::tensor::Device;
 
-use super::{Adn, Convolution, DownLayer, ResidualUnit, TransposedConvolution, UNet3d, UpLayer};
+use super::{DownLayer, UNet3d, UpLayer};
+use crate::blocks::{
+    ActConfig, ConvolutionConfig, NormConfig, ResidualUnitConfig, TransposedConvolutionConfig,
+};
 use crate::ModelError;
 
 /// The configuration of a [`UNet3d`], named as the arguments of MONAI's
 /// `monai.networks.nets.UNet` with `spatial_dims=3`, with MONAI's defaults: instance
-/// normalization without affine (MONAI's `Norm.INSTANCE`), PReLU with one slope starting
-/// at 0.25 (`Act.PRELU`), "NDA" ordering, bias on.
+/// normalization without affine (`norm=Norm.INSTANCE`), PReLU with one slope starting at 0.25
+/// (`act=Act.PRELU`), "NDA" ordering, bias on.
 ///
 /// Kernel sizes and strides are isotropic (one number per convolution; MONAI also takes one
-/// per axis). Serialized with serde like every Burn `Config` (all fields, JSON by
-/// [`Config::save`]).
+/// per axis). The layers are built from the blocks' configurations
+/// ([`ResidualUnitConfig`], [`ConvolutionConfig`], [`TransposedConvolutionConfig`]) as MONAI's
+/// `_get_down_layer` and `_get_up_layer` build them. Serialized with serde like every Burn
+/// `Config` (all fields, JSON by [`Config::save`]).
 ///
 /// ```
 /// use burn::config::Config;
@@ -31,7 +34,7 @@ use crate::ModelError;
 ///
 /// let json = serde_json::to_string(&config).unwrap();
 /// let back: UNet3dConfig = serde_json::from_str(&json).unwrap();
-/// assert_eq!(back.channels, config.channels);
+/// assert_eq!(back, config);
 /// # Ok::<(), medburn_models::ModelError>(())
 /// ```
 #[derive(Config, Debug, PartialEq)]
@@ -54,6 +57,12 @@ pub struct UNet3dConfig {
     /// Convolutions per encoder residual unit; 0 for plain convolution blocks.
     #[config(default = 0)]
     pub num_res_units: usize,
+    /// The activation after each convolution (MONAI's `act`).
+    #[config(default = "ActConfig::prelu()")]
+    pub act: ActConfig,
+    /// The normalization after each convolution (MONAI's `norm`).
+    #[config(default = "NormConfig::instance()")]
+    pub norm: NormConfig,
     /// Dropout probability, in `[0, 1)`.
     #[config(default = 0.0)]
     pub dropout: f64,
@@ -64,19 +73,56 @@ pub struct UNet3dConfig {
     /// convolution; a letter left out leaves its layer out.
     #[config(default = "String::from(\"NDA\")")]
     pub adn_ordering: String,
-    /// Whether instance normalization has a learned scale and shift (MONAI: `affine`,
-    /// default false; `norm=("instance", {"affine": True})`).
-    #[config(default = false)]
-    pub norm_affine: bool,
-    /// Epsilon of instance normalization.
-    #[config(default = 1e-5)]
-    pub norm_epsilon: f64,
-    /// Initial PReLU slope.
-    #[config(default = 0.25)]
-    pub prelu_init: f64,
 }
 
 impl UNet3dConfig {
+    /// Instance normalization with (`true`) or without a learned scale and shift: MONAI's
+    /// `norm=("instance", {"affine": True})`. Keeps the epsilon of an instance norm already
+    /// set.
+    ///
+    /// ```
+    /// use medburn_models::{blocks::NormConfig, UNet3dConfig};
+    /// let config = UNet3dConfig::new(1, 2, vec![4, 8], vec![2]).with_norm_affine(true);
+    /// assert_eq!(config.norm, NormConfig::Instance { affine: true, eps: 1e-5 });
+    /// ```
+    pub fn with_norm_affine(mut self, affine: bool) -> Self {
+        let eps = match self.norm {
+            NormConfig::Instance { eps, .. } => eps,
+            _ => 1e-5,
+        };
+        self.norm = NormConfig::Instance { affine, eps };
+        self
+    }
+
+    /// Sets the epsilon of instance normalization (keeping its `affine`): MONAI's
+    /// `norm=("instance", {"eps": eps})`.
+    ///
+    /// ```
+    /// use medburn_models::{blocks::NormConfig, UNet3dConfig};
+    /// let config = UNet3dConfig::new(1, 2, vec![4, 8], vec![2]).with_norm_epsilon(1e-3);
+    /// assert_eq!(config.norm, NormConfig::Instance { affine: false, eps: 1e-3 });
+    /// ```
+    pub fn with_norm_epsilon(mut self, eps: f64) -> Self {
+        let affine = matches!(self.norm, NormConfig::Instance { affine: true, .. });
+        self.norm = NormConfig::Instance { affine, eps };
+        self
+    }
+
+    /// PReLU with one slope starting at `init`: MONAI's `act=("prelu", {"init": init})`.
+    ///
+    /// ```
+    /// use medburn_models::{blocks::ActConfig, UNet3dConfig};
+    /// let config = UNet3dConfig::new(1, 2, vec![4, 8], vec![2]).with_prelu_init(0.1);
+    /// assert_eq!(config.act, ActConfig::PRelu { num_parameters: 1, init: 0.1 });
+    /// ```
+    pub fn with_prelu_init(mut self, init: f64) -> Self {
+        self.act = ActConfig::PRelu {
+            num_parameters: 1,
+            init,
+        };
+        self
+    }
+
     /// Checks the configuration as MONAI does (and a little more: no zero channel or
     /// stride, dropout in `[0, 1)`, a valid ordering).
     ///
@@ -116,30 +162,14 @@ impl UNet3dConfig {
                 return bad(format!("`{name}` must be odd (same padding), got {k}"));
             }
         }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return bad(format!("`dropout` must be in [0, 1), got {}", self.dropout));
-        }
-        if !self.norm_epsilon.is_finite() || self.norm_epsilon <= 0.0 {
-            return bad(format!(
-                "`norm_epsilon` must be positive, got {}",
-                self.norm_epsilon
-            ));
-        }
-        let ordering = self.adn_ordering.to_uppercase();
-        for (i, c) in ordering.chars().enumerate() {
-            if !"NDA".contains(c) || ordering.chars().take(i).any(|d| d == c) {
-                return bad(format!(
-                    "`adn_ordering` takes each of N, D, A at most once, got {:?}",
-                    self.adn_ordering
-                ));
-            }
-        }
-        Ok(())
+        // The blocks check the rest (ordering, dropout, norm, act) for every layer.
+        self.down_config(self.in_channels, self.channels[0], self.strides[0])
+            .validate()
     }
 
     /// Builds the network on `device`, with weights initialized as PyTorch does (Kaiming
-    /// uniform with `a = sqrt(5)`, bias uniform in `±1/sqrt(fan_in)`), PReLU slopes at
-    /// [`prelu_init`](Self::prelu_init), affine norms at (1, 0).
+    /// uniform with `a = sqrt(5)`, bias uniform in `±1/sqrt(fan_in)`), PReLU slopes at their
+    /// `init`, affine norms at (1, 0).
     ///
     /// ```
     /// use burn::tensor::{Device, Tensor};
@@ -170,122 +200,47 @@ impl UNet3dConfig {
             } else {
                 c + self.channels[i + 1]
             };
-            down.push(self.down_layer(inc, c, s, device));
-            up.push(self.up_layer(upc, outc, s, i == 0, device));
+            down.push(self.down_config(inc, c, s).init(device)?);
+            up.push(self.up_layer(upc, outc, s, i == 0, device)?);
         }
-        let bottom = self.down_layer(self.channels[levels - 1], self.channels[levels], 1, device);
+        let bottom = self
+            .down_config(self.channels[levels - 1], self.channels[levels], 1)
+            .init(device)?;
         Ok(UNet3d { down, bottom, up })
     }
 
-    fn adn(&self, channels: usize, device: &Device) -> Adn {
-        let mut ordering = String::new();
-        let mut norm = None;
-        let mut dropout = None;
-        let mut act = None;
-        for c in self.adn_ordering.to_uppercase().chars() {
-            match c {
-                'N' => {
-                    norm = Some(
-                        InstanceNormConfig::new(channels)
-                            .with_epsilon(self.norm_epsilon)
-                            .with_affine(self.norm_affine)
-                            .init(device)
-                            .into(),
-                    );
-                }
-                'D' if self.dropout > 0.0 => {
-                    dropout = Some(DropoutConfig::new(self.dropout).init())
-                }
-                'A' => {
-                    act = Some(
-                        PReluConfig::new()
-                            .with_alpha(self.prelu_init)
-                            .init(device)
-                            .into(),
-                    )
-                }
-                _ => continue,
-            }
-            ordering.push(c);
-        }
-        Adn {
-            norm,
-            dropout,
-            act,
-            ordering,
-        }
-    }
-
-    fn conv(&self, inc: usize, outc: usize, stride: usize, kernel: usize) -> Conv3dConfig {
-        let p = (kernel - 1) / 2;
-        Conv3dConfig::new([inc, outc], [kernel; 3])
-            .with_stride([stride; 3])
-            .with_padding(PaddingConfig3d::Explicit(p, p, p))
-            .with_bias(self.bias)
-    }
-
-    fn convolution(
-        &self,
-        inc: usize,
-        outc: usize,
-        stride: usize,
-        conv_only: bool,
-        device: &Device,
-    ) -> Convolution {
-        Convolution {
-            conv: self
-                .conv(inc, outc, stride, self.kernel_size)
-                .init(device)
-                .into(),
-            adn: (!conv_only).then(|| self.adn(outc, device)),
-        }
-    }
-
-    fn residual_unit(
-        &self,
-        inc: usize,
-        outc: usize,
-        stride: usize,
-        subunits: usize,
-        last_conv_only: bool,
-        device: &Device,
-    ) -> ResidualUnit {
-        let subunits = subunits.max(1);
-        let units = (0..subunits)
-            .map(|i| {
-                let (cin, s) = if i == 0 { (inc, stride) } else { (outc, 1) };
-                self.convolution(cin, outc, s, last_conv_only && i + 1 == subunits, device)
-            })
-            .collect();
-        let residual = if stride != 1 {
-            Some(
-                self.conv(inc, outc, stride, self.kernel_size)
-                    .init(device)
-                    .into(),
-            )
-        } else if inc != outc {
-            Some(self.conv(inc, outc, 1, 1).init(device).into())
-        } else {
-            None
-        };
-        ResidualUnit { units, residual }
-    }
-
-    fn down_layer(&self, inc: usize, outc: usize, stride: usize, device: &Device) -> DownLayer {
+    /// MONAI's `_get_down_layer`: a residual unit with `num_res_units` subunits, or a
+    /// convolution block.
+    fn down_config(&self, inc: usize, outc: usize, stride: usize) -> DownLayerConfig {
         if self.num_res_units > 0 {
-            DownLayer::Residual(self.residual_unit(
-                inc,
-                outc,
-                stride,
-                self.num_res_units,
-                false,
-                device,
-            ))
+            DownLayerConfig::Residual(
+                ResidualUnitConfig::new(inc, outc)
+                    .with_strides([stride; 3])
+                    .with_kernel_size([self.kernel_size; 3])
+                    .with_subunits(self.num_res_units)
+                    .with_act(self.act.clone())
+                    .with_norm(self.norm.clone())
+                    .with_dropout(self.dropout)
+                    .with_bias(self.bias)
+                    .with_adn_ordering(self.adn_ordering.clone()),
+            )
         } else {
-            DownLayer::Plain(self.convolution(inc, outc, stride, false, device))
+            DownLayerConfig::Plain(
+                ConvolutionConfig::new(inc, outc)
+                    .with_strides([stride; 3])
+                    .with_kernel_size([self.kernel_size; 3])
+                    .with_act(self.act.clone())
+                    .with_norm(self.norm.clone())
+                    .with_dropout(self.dropout)
+                    .with_bias(self.bias)
+                    .with_adn_ordering(self.adn_ordering.clone()),
+            )
         }
     }
 
+    /// MONAI's `_get_up_layer`: a transposed convolution block (convolution-only at the top
+    /// without residual units), then a one-subunit residual unit (convolution-only last at
+    /// the top) when `num_res_units > 0`.
     fn up_layer(
         &self,
         inc: usize,
@@ -293,23 +248,55 @@ impl UNet3dConfig {
         stride: usize,
         is_top: bool,
         device: &Device,
-    ) -> UpLayer {
-        let k = self.up_kernel_size;
-        let p = (k - 1) / 2;
-        let conv = ConvTranspose3dConfig::new([inc, outc], [k; 3])
-            .with_stride([stride; 3])
-            .with_padding([p; 3])
-            .with_padding_out([stride - 1; 3])
+    ) -> Result<UpLayer, ModelError> {
+        let upsample = TransposedConvolutionConfig::new(inc, outc)
+            .with_strides([stride; 3])
+            .with_kernel_size([self.up_kernel_size; 3])
+            .with_act(self.act.clone())
+            .with_norm(self.norm.clone())
+            .with_dropout(self.dropout)
             .with_bias(self.bias)
-            .init(device)
-            .into();
-        let conv_only = is_top && self.num_res_units == 0;
-        let upsample = TransposedConvolution {
-            conv,
-            adn: (!conv_only).then(|| self.adn(outc, device)),
+            .with_conv_only(is_top && self.num_res_units == 0)
+            .with_adn_ordering(self.adn_ordering.clone())
+            .init(device)?;
+        let residual = if self.num_res_units > 0 {
+            Some(
+                ResidualUnitConfig::new(outc, outc)
+                    .with_kernel_size([self.kernel_size; 3])
+                    .with_subunits(1)
+                    .with_act(self.act.clone())
+                    .with_norm(self.norm.clone())
+                    .with_dropout(self.dropout)
+                    .with_bias(self.bias)
+                    .with_last_conv_only(is_top)
+                    .with_adn_ordering(self.adn_ordering.clone())
+                    .init(device)?,
+            )
+        } else {
+            None
         };
-        let residual =
-            (self.num_res_units > 0).then(|| self.residual_unit(outc, outc, 1, 1, is_top, device));
-        UpLayer { upsample, residual }
+        Ok(UpLayer { upsample, residual })
+    }
+}
+
+/// The configuration of a [`DownLayer`].
+enum DownLayerConfig {
+    Residual(ResidualUnitConfig),
+    Plain(ConvolutionConfig),
+}
+
+impl DownLayerConfig {
+    fn validate(&self) -> Result<(), ModelError> {
+        match self {
+            Self::Residual(c) => c.validate(),
+            Self::Plain(c) => c.validate(),
+        }
+    }
+
+    fn init(&self, device: &Device) -> Result<DownLayer, ModelError> {
+        Ok(match self {
+            Self::Residual(c) => DownLayer::Residual(c.init(device)?),
+            Self::Plain(c) => DownLayer::Plain(c.init(device)?),
+        })
     }
 }

@@ -3,7 +3,8 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 
-use super::{Convolution, ResidualUnit, TransposedConvolution};
+use crate::blocks::{Convolution, ResidualUnit, TransposedConvolution};
+use crate::monai_weights::{MonaiKeyMap, MonaiKeys};
 
 /// An encoder layer or the bottom layer: MONAI's `UNet._get_down_layer`, a [`ResidualUnit`]
 /// with `num_res_units` subunits when `num_res_units > 0`, a single [`Convolution`] block
@@ -94,6 +95,37 @@ impl UpLayer {
         match &self.residual {
             Some(unit) => unit.forward(y),
             None => y,
+        }
+    }
+}
+
+impl MonaiKeys for DownLayer {
+    fn push_monai_keys(&self, monai: &str, burn: &str, map: &mut MonaiKeyMap) {
+        match self {
+            DownLayer::Residual(unit) => {
+                unit.push_monai_keys(monai, &format!("{burn}Residual."), map)
+            }
+            DownLayer::Plain(block) => block.push_monai_keys(monai, &format!("{burn}Plain."), map),
+        }
+    }
+}
+
+impl MonaiKeys for UpLayer {
+    fn push_monai_keys(&self, monai: &str, burn: &str, map: &mut MonaiKeyMap) {
+        match &self.residual {
+            // MONAI: nn.Sequential(Convolution, ResidualUnit).
+            Some(unit) => {
+                self.upsample.push_monai_keys(
+                    &format!("{monai}0."),
+                    &format!("{burn}upsample."),
+                    map,
+                );
+                unit.push_monai_keys(&format!("{monai}1."), &format!("{burn}residual."), map);
+            }
+            // MONAI: the Convolution alone.
+            None => self
+                .upsample
+                .push_monai_keys(monai, &format!("{burn}upsample."), map),
         }
     }
 }

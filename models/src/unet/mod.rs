@@ -4,24 +4,20 @@
 //! SkipConnection(level_{i+1}), up_i)` and the last level's inner block is the bottom layer;
 //! the skip connection concatenates the level's input (first) with its inner block's output
 //! along channels. [`UNet3d`] keeps the same layers in flat lists (`down`, `bottom`, `up`)
-//! and applies them in the same order; [`crate::monai_key_map`] says which MONAI
-//! `state_dict` key lands where.
+//! and applies them in the same order; [`crate::MonaiKeys`] says which MONAI `state_dict` key
+//! lands where. The layers are MONAI's blocks ([`crate::blocks`]).
 
-mod adn;
 mod config;
-mod convolution;
 mod layers;
-mod residual_unit;
 
-pub use adn::Adn;
+pub use crate::blocks::{Adn, Convolution, ResidualUnit, TransposedConvolution};
 pub use config::UNet3dConfig;
-pub use convolution::{Convolution, TransposedConvolution};
 pub use layers::{DownLayer, UpLayer};
-pub use residual_unit::ResidualUnit;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::monai_weights::{MonaiKeyMap, MonaiKeys};
 use crate::ModelError;
 
 /// MONAI's 3D U-Net with residual units: strided convolutions down, transposed convolutions
@@ -116,18 +112,8 @@ impl UNet3d {
         if shape.contains(&0) {
             return fail("an axis is empty".into());
         }
-        let mut size = [shape[2], shape[3], shape[4]];
-        for (level, layer) in self.down.iter().enumerate() {
-            let stride = layer.stride();
-            if size.iter().any(|n| n % stride != 0) {
-                return fail(format!(
-                    "spatial size {size:?} at level {level} is not divisible by its stride {stride}; \
-                     every axis must be divisible by the product of the strides"
-                ));
-            }
-            size = size.map(|n| n / stride);
-        }
-        Ok(())
+        let strides: Vec<usize> = self.down.iter().map(DownLayer::stride).collect();
+        check_spatial_size([shape[2], shape[3], shape[4]], &strides).or_else(fail)
     }
 
     /// Channels of the input the network takes.
@@ -168,6 +154,31 @@ impl UNet3d {
     }
 }
 
+/// Whether a spatial size `[D, H, W]` passes through encoder levels of these `strides` and
+/// back: every level's size divisible by its stride, so that each transposed convolution gives
+/// back the size its skip connection has (MONAI's constraint). The one check of it, for the
+/// network's input and for a training configuration's patch size.
+///
+/// ```
+/// use medburn_models::unet::check_spatial_size;
+/// assert!(check_spatial_size([16, 12, 8], &[2, 2]).is_ok());
+/// let e = check_spatial_size([16, 12, 6], &[2, 2]).unwrap_err();
+/// assert!(e.contains("not divisible by its stride 2"), "{e}");
+/// ```
+pub fn check_spatial_size(size: [usize; 3], strides: &[usize]) -> Result<(), String> {
+    let mut size = size;
+    for (level, &stride) in strides.iter().enumerate() {
+        if stride == 0 || size.iter().any(|n| n % stride != 0) {
+            return Err(format!(
+                "spatial size {size:?} at level {level} is not divisible by its stride {stride}; \
+                 every axis must be divisible by the product of the strides"
+            ));
+        }
+        size = size.map(|n| n / stride);
+    }
+    Ok(())
+}
+
 impl DownLayer {
     fn first_conv(&self) -> &crate::nn::Conv3d {
         match self {
@@ -178,5 +189,21 @@ impl DownLayer {
 
     fn stride(&self) -> usize {
         self.first_conv().stride[0]
+    }
+}
+
+/// MONAI nests each level inside the one above (`model.1.submodule.` once per level); Burn's
+/// paths follow [`UNet3d`]'s fields (`down.{i}`, `bottom`, `up.{i}`, enum variants included).
+/// Level by level from the top (each level's encoder then decoder layer), the bottom last.
+impl MonaiKeys for UNet3d {
+    fn push_monai_keys(&self, monai: &str, burn: &str, map: &mut MonaiKeyMap) {
+        let mut prefix = format!("{monai}model.");
+        for (i, (down, up)) in self.down.iter().zip(&self.up).enumerate() {
+            down.push_monai_keys(&format!("{prefix}0."), &format!("{burn}down.{i}."), map);
+            up.push_monai_keys(&format!("{prefix}2."), &format!("{burn}up.{i}."), map);
+            prefix.push_str("1.submodule.");
+        }
+        self.bottom
+            .push_monai_keys(&prefix, &format!("{burn}bottom."), map);
     }
 }

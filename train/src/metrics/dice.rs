@@ -134,3 +134,45 @@ pub fn mean_dice(dice: Tensor<2>) -> Tensor<1> {
     let valid = nan.clone().bool_not().float().sum();
     dice.mask_fill(nan, 0.0).sum() / valid
 }
+
+/// Per foreground label, the mean of its Dice over the cases where it is defined (finite), and
+/// the mean of those over the labels: the "mean foreground Dice" the training loop reports and
+/// selects by (nnU-Net's summary: labels weigh equally, however many cases hold each). It
+/// differs from [`mean_dice`] (MONAI's mean over every finite entry) when a label is absent
+/// from some cases. `per_case[c][l]` is case `c`'s Dice of label `l + 1`; labels defined in no
+/// case are NaN and left out of the mean.
+///
+/// ```
+/// let per_case = vec![vec![0.8, f64::NAN], vec![0.6, 0.2]];
+/// let (labels, mean) = medburn_train::metrics::per_label_means(&per_case, 2);
+/// assert!((labels[0] - 0.7).abs() < 1e-12 && labels[1] == 0.2);
+/// assert!((mean - 0.45).abs() < 1e-12); // MONAI's mean over entries: 1.6 / 3
+/// ```
+pub fn per_label_means(per_case: &[Vec<f64>], labels: usize) -> (Vec<f64>, f64) {
+    let mut sums = vec![0.0; labels];
+    let mut counts = vec![0usize; labels];
+    for case in per_case {
+        for (l, v) in case.iter().take(labels).enumerate() {
+            if v.is_finite() {
+                sums[l] += *v;
+                counts[l] += 1;
+            }
+        }
+    }
+    let per_label: Vec<f64> = sums
+        .iter()
+        .zip(&counts)
+        .map(|(s, &c)| if c > 0 { s / c as f64 } else { f64::NAN })
+        .collect();
+    let finite: Vec<f64> = per_label
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let mean = if finite.is_empty() {
+        f64::NAN
+    } else {
+        finite.iter().sum::<f64>() / finite.len() as f64
+    };
+    (per_label, mean)
+}

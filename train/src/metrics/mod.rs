@@ -1,4 +1,5 @@
-//! Metrics computed on the device.
+//! Metrics: Dice on the device (segmentation), and the regression (MAE, RMSE, R²) and
+//! classification (accuracy, ROC AUC and curve) metrics of whole-volume tasks on the host.
 //!
 //! Label maps are `Tensor<5, Int>` `[N, 1, D, H, W]` of class indices, as the losses take
 //! them; [`argmax_labels`] turns logits into one.
@@ -17,9 +18,13 @@
 //! # Ok::<(), medburn_train::losses::InputError>(())
 //! ```
 
+mod classification;
 mod dice;
+mod regression;
 
-pub use dice::{argmax_labels, dice_per_label, dice_per_label_with, mean_dice};
+pub use classification::{accuracy, multiclass_auc, roc_auc, roc_curve};
+pub use dice::{argmax_labels, dice_per_label, dice_per_label_with, mean_dice, per_label_means};
+pub use regression::{mae, r2, rmse};
 
 #[cfg(test)]
 mod tests;

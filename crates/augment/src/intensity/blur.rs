@@ -2,6 +2,7 @@
 //! `RandGaussianSharpen`), with widths in mm so anisotropic voxels blur isotropically.
 
 use burn::tensor::Tensor;
+use medburn_core::ijk_to_dhw;
 use medburn_ops::{gaussian_smooth_3d, sigma_in_voxels, Padding};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -141,8 +142,8 @@ fn smooth(x: Tensor<5>, sigma_mm: f64, spacing: [f64; 3]) -> Result<Tensor<5>> {
     if !(sigma_mm.is_finite() && sigma_mm >= 0.0) {
         return Err(AugmentError::Params(format!("blur width {sigma_mm} mm")));
     }
-    let [si, sj, sk] = sigma_in_voxels([sigma_mm; 3], spacing);
-    Ok(gaussian_smooth_3d(x, [sk, sj, si], Padding::Border)?)
+    let sigma = sigma_in_voxels([sigma_mm; 3], spacing);
+    Ok(gaussian_smooth_3d(x, ijk_to_dhw(sigma), Padding::Border)?)
 }
 
 pub(crate) fn apply_blur(

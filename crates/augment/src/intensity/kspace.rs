@@ -4,7 +4,7 @@
 //! per artifact.
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use medburn_core::Geometry;
+use medburn_core::{dhw_to_ijk, Geometry};
 use medburn_ops::{voxel_affine_sample_3d, Interpolation, SampleOptions};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -281,7 +281,7 @@ fn per_channel(
     let host = download(x, "k-space")?;
     let mut out = Vec::with_capacity(host.len());
     for ch in 0..c {
-        let mut s = Spectrum::forward(&host[ch * v..(ch + 1) * v], [w, h, d]);
+        let mut s = Spectrum::forward(&host[ch * v..(ch + 1) * v], dhw_to_ijk([d, h, w]));
         f(&mut s, ch)?;
         out.extend(s.inverse_real());
     }
@@ -416,7 +416,7 @@ pub(crate) fn apply_motion(
                 .map(|copy| {
                     Spectrum::forward(
                         &host[(copy * c + ch) * v..(copy * c + ch + 1) * v],
-                        [w, h, d],
+                        dhw_to_ijk([d, h, w]),
                     )
                 })
                 .collect();

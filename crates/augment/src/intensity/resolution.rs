@@ -2,7 +2,8 @@
 //! `RandomAnisotropy`). The anatomy does not move, so labels are left as they are.
 
 use burn::tensor::Tensor;
-use medburn_ops::{interpolate_3d, Interpolate3dOptions, InterpolateMode};
+use medburn_core::ijk_to_dhw;
+use medburn_ops::{interpolate_3d, Interpolate3dOptions, Interpolation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -138,17 +139,18 @@ pub(crate) fn apply_resolution(
         }
         let [_, _, d, h, w] = x.dims();
         let down = |n: usize, z: f64| ((n as f64 * z).round() as usize).clamp(1, n);
-        let small = [down(d, zoom[2]), down(h, zoom[1]), down(w, zoom[0])];
+        let zoom = ijk_to_dhw(*zoom);
+        let small = [down(d, zoom[0]), down(h, zoom[1]), down(w, zoom[2])];
         if small == [d, h, w] {
             return Ok(x);
         }
         let x = interpolate_3d(
             x,
-            Interpolate3dOptions::new(InterpolateMode::NearestExact).with_size(small),
+            Interpolate3dOptions::new(Interpolation::NearestExact).with_size(small),
         )?;
         Ok(interpolate_3d(
             x,
-            Interpolate3dOptions::new(InterpolateMode::Trilinear).with_size([d, h, w]),
+            Interpolate3dOptions::new(Interpolation::Linear).with_size([d, h, w]),
         )?)
     })
 }

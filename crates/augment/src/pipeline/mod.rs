@@ -8,7 +8,8 @@ pub use drawn::Drawn;
 pub use transform::{Compose, OneOf, RandomApply, Transform};
 
 use burn::tensor::Tensor;
-use medburn_core::Geometry;
+use medburn_core::{dhw_to_ijk, ijk_to_dhw, Geometry};
+use medburn_ops::Interpolation;
 use rand::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,7 @@ use crate::spatial::affine::{voxel_matrices, RandomAffine};
 use crate::spatial::elastic::ControlField;
 use crate::spatial::flip::{flip_matrix, RandomFlip};
 use crate::spatial::rot90::check_square;
-use crate::spatial::{ImagePadding, LabelInterpolation, SpatialMap};
+use crate::spatial::{check_label_interpolation, ImagePadding, SpatialMap};
 use crate::IDENTITY;
 use transform::validate_all;
 
@@ -67,8 +68,10 @@ pub struct Pipeline {
     pub transforms: Vec<Transform>,
     /// What image voxels moved in from outside read.
     pub image_padding: ImagePadding,
-    /// How label maps are resampled.
-    pub label_interpolation: LabelInterpolation,
+    /// How label maps are resampled: [`Interpolation::Nearest`] (the default) or
+    /// [`Interpolation::LabelLinear`] (`"label_linear"`; the old `"one_hot_linear"` reads as
+    /// it too).
+    pub label_interpolation: Interpolation,
 }
 
 impl Default for Pipeline {
@@ -286,7 +289,7 @@ impl Pipeline {
         Self {
             transforms,
             image_padding: ImagePadding::Zeros,
-            label_interpolation: LabelInterpolation::Nearest,
+            label_interpolation: Interpolation::Nearest,
         }
     }
 
@@ -325,14 +328,19 @@ impl Pipeline {
         ])
     }
 
-    /// Fails on the first value out of range, naming its field, or a crop below the top level.
+    /// Fails on the first value out of range, naming its field, a crop below the top level, or
+    /// a label interpolation other than nearest and label-linear.
     ///
     /// ```
     /// let mut p = medburn_augment::Pipeline::default();
     /// p.transforms.push(medburn_augment::Transform::Gamma(medburn_augment::RandomGamma { prob: -0.1, ..Default::default() }));
     /// assert!(p.validate().unwrap_err().to_string().contains("gamma.prob"));
+    /// let mut p = medburn_augment::Pipeline::default();
+    /// p.label_interpolation = medburn_augment::Interpolation::BSpline;
+    /// assert!(p.validate().unwrap_err().to_string().contains("label_interpolation"));
     /// ```
     pub fn validate(&self) -> Result<()> {
+        check_label_interpolation(self.label_interpolation)?;
         validate_all(&self.transforms, true)
     }
 
@@ -436,7 +444,7 @@ impl Pipeline {
         if dims.contains(&0) {
             return Err(AugmentError::Empty(dims));
         }
-        let g = Geometry::unit([dims[4], dims[3], dims[2]])?;
+        let g = Geometry::unit(dhw_to_ijk([dims[2], dims[3], dims[4]]))?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let params = self.sample(&mut rng, &g, dims[0])?;
         self.apply(&params, &g, image, label)
@@ -472,7 +480,7 @@ impl Pipeline {
         let map = params.spatial_map(geometry)?;
         let dims = prediction.dims();
         let out = map.output_size();
-        if dims[0] != n || [dims[4], dims[3], dims[2]] != out || dims.contains(&0) {
+        if dims[0] != n || dims[2..] != ijk_to_dhw(out) || dims.contains(&0) {
             return Err(AugmentError::Params(format!(
                 "prediction {dims:?} is not on the grid the chain wrote: {n} samples of {out:?} (i, j, k)"
             )));
@@ -483,7 +491,7 @@ impl Pipeline {
 
 /// Fails unless `params` were drawn for this batch and patch.
 fn check_params(params: &PipelineParams, geometry: &Geometry, dims: [usize; 5]) -> Result<()> {
-    let size = [dims[4], dims[3], dims[2]];
+    let size = dhw_to_ijk([dims[2], dims[3], dims[4]]);
     if geometry.size() != size {
         return Err(AugmentError::GeometryMismatch {
             geometry: geometry.size(),

@@ -15,7 +15,10 @@ pub(crate) mod flip;
 pub(crate) mod rot90;
 
 use burn::tensor::{Tensor, TensorData};
-use medburn_ops::{grid_sample_3d, voxel_affine_sample_3d, Interpolation, Padding, SampleOptions};
+use medburn_core::ijk_to_dhw;
+use medburn_ops::{
+    grid_sample_3d, label_values, voxel_affine_sample_3d, Interpolation, Padding, SampleOptions,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AugmentError, Result};
@@ -46,25 +49,6 @@ impl ImagePadding {
             ImagePadding::Border => Padding::Border,
         }
     }
-}
-
-/// How label maps are resampled by the spatial transforms.
-///
-/// ```
-/// use medburn_augment::LabelInterpolation;
-/// assert_eq!(LabelInterpolation::default(), LabelInterpolation::Nearest);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LabelInterpolation {
-    /// The nearest voxel (ITK's rule, ties half up): never a new value, blocky edges.
-    #[default]
-    Nearest,
-    /// Each label's indicator resampled linearly, then the label with the largest weight
-    /// (TorchIO's `label_interpolation` for smooth label edges; MONAI's one-hot then
-    /// `argmax`). One label channel; each label is streamed, so memory stays at three volumes
-    /// however many labels there are. Ties go to the lower label; 0 outside the patch.
-    OneHotLinear,
 }
 
 /// A stage of a composed map, applied to output positions: a voxel matrix per sample, or a
@@ -221,8 +205,7 @@ impl SpatialMap {
     /// The sampling grid `[N, D, H, W, 3]` (normalized, `align_corners = true`). When the last
     /// stage applied is a matrix, the normalization joins it (two passes fewer over the grid).
     fn grid(&self, like: &Tensor<5>) -> Result<Tensor<5>> {
-        let [wi, hj, dk] = self.output_size;
-        let out = [dk, hj, wi];
+        let out = ijk_to_dhw(self.output_size);
         let normalizable = !self.input_size.contains(&1);
         match self.stages.split_first() {
             Some((Stage::Matrix(ms), rest)) if normalizable => {
@@ -248,8 +231,8 @@ impl SpatialMap {
 
     /// Positions after `stages` (applied last to first) of every output voxel.
     fn positions_of(&self, stages: &[Stage], like: &Tensor<5>) -> Result<Tensor<3>> {
-        let [wi, hj, dk] = self.output_size;
-        let v = wi * hj * dk;
+        let out = ijk_to_dhw(self.output_size);
+        let v = self.output_size.iter().product();
         let device = like.device();
         let mut p = identity_positions(self.output_size, &device).expand([self.batch, 3, v]);
         // Whether `p` is still the output grid itself (a field there needs no interpolation).
@@ -263,7 +246,6 @@ impl SpatialMap {
                     inverse,
                 } => {
                     let u = field.dense(self.batch, *size, &device)?;
-                    let out = [dk, hj, wi];
                     if *inverse {
                         // v = -u(p + v): converges for fields whose Jacobian stays near 1.
                         let mut d = evaluate_field(&u, *size, p.clone(), out)?.neg();
@@ -283,15 +265,17 @@ impl SpatialMap {
         Ok(p)
     }
 
-    /// Resamples `image` (linear) and `label` through the map: one sampling call per tensor
-    /// (per label with [`LabelInterpolation::OneHotLinear`]).
+    /// Resamples `image` (linear) and `label` (`labels`: nearest or label-linear, ITK's rules,
+    /// 0 outside) through the map: one sampling call per tensor (per label with
+    /// [`Interpolation::LabelLinear`]).
     pub(crate) fn resample(
         &self,
         image: Tensor<5>,
         label: Option<Tensor<5>>,
         padding: ImagePadding,
-        labels: LabelInterpolation,
+        labels: Interpolation,
     ) -> Result<(Tensor<5>, Option<Tensor<5>>)> {
+        check_label_interpolation(labels)?;
         if self.stages.is_empty() {
             return Ok((image, label));
         }
@@ -300,12 +284,7 @@ impl SpatialMap {
             SampleOptions::new(Interpolation::Linear).with_padding(padding.padding());
         let label = match label {
             None => None,
-            Some(l) => Some(match labels {
-                LabelInterpolation::Nearest => {
-                    sampler.sample(l, SampleOptions::itk(Interpolation::Nearest))?
-                }
-                LabelInterpolation::OneHotLinear => one_hot_linear(&sampler, l)?,
-            }),
+            Some(l) => Some(sampler.sample(l, SampleOptions::itk(labels))?),
         };
         let image = sampler.sample(image, image_options)?;
         Ok((image, label))
@@ -327,11 +306,7 @@ impl SpatialMap {
     }
 
     fn sampler(&self, like: &Tensor<5>) -> Result<Sampler> {
-        let size = [
-            self.output_size[2],
-            self.output_size[1],
-            self.output_size[0],
-        ];
+        let size = ijk_to_dhw(self.output_size);
         if let Some(ms) = self.only_matrices() {
             if let Some(m) = ms.iter().find(|m| !is_finite(m)) {
                 return Err(AugmentError::Params(format!(
@@ -426,7 +401,7 @@ fn identity_positions(size: [usize; 3], device: &burn::tensor::Device) -> Tensor
         Tensor::<1, burn::tensor::Int>::arange(0..n as i64, device)
             .float()
             .reshape(shape)
-            .expand([d, h, w])
+            .expand(ijk_to_dhw(size))
             .reshape([1, 1, w * h * d])
     };
     let i = axis(w, [1, 1, w]);
@@ -466,6 +441,17 @@ impl Sampler {
     fn sample(&self, x: Tensor<5>, options: SampleOptions) -> Result<Tensor<5>> {
         if let Some(ms) = &self.matrix {
             if ms.is_empty() {
+                // The identity: nothing to sample, but label maps are checked all the same.
+                if options.interpolation == Interpolation::LabelLinear {
+                    if x.dims()[1] != 1 {
+                        return Err(AugmentError::Params(format!(
+                            "label_linear interpolation takes a label map of one channel, the \
+                             label batch is {:?}",
+                            x.dims()
+                        )));
+                    }
+                    label_values(&x)?;
+                }
                 return Ok(x);
             }
             let n = ms.len();
@@ -483,57 +469,13 @@ impl Sampler {
     }
 }
 
-/// Label maps through [`LabelInterpolation::OneHotLinear`]: each label's indicator sampled
-/// linearly (0 outside), the running arg-max kept; labels in ascending order and a strict
-/// comparison, so ties go to the lower label and all-zero weights (outside) to 0.
-fn one_hot_linear(sampler: &Sampler, label: Tensor<5>) -> Result<Tensor<5>> {
-    let dims = label.dims();
-    if dims[1] != 1 {
-        return Err(AugmentError::Params(format!(
-            "one_hot_linear label interpolation needs one label channel, the label batch is {dims:?}"
-        )));
+/// Label maps take nearest or label-linear interpolation: the others make values that are no
+/// label.
+pub(crate) fn check_label_interpolation(labels: Interpolation) -> Result<()> {
+    match labels {
+        Interpolation::Nearest | Interpolation::LabelLinear => Ok(()),
+        other => Err(AugmentError::Config(format!(
+            "label_interpolation must be nearest or label_linear, got {other}"
+        ))),
     }
-    let values = label_values(&label)?;
-    let options = SampleOptions::itk(Interpolation::Linear);
-    let mut best: Option<(Tensor<5>, Tensor<5>)> = None;
-    for value in values {
-        let indicator = label.clone().equal_elem(value).float().cast(label.dtype());
-        let weight = sampler.sample(indicator, options)?;
-        best = Some(match best {
-            None => {
-                let arg = weight.zeros_like().add_scalar(value);
-                // 0 where no label has weight (outside the patch).
-                let arg = arg.mask_fill(weight.clone().lower_equal_elem(0.0), 0.0);
-                (weight, arg)
-            }
-            Some((w, arg)) => {
-                let better = weight.clone().greater(w.clone());
-                let arg = arg.mask_fill(better.clone(), value);
-                (w.mask_where(better, weight), arg)
-            }
-        });
-    }
-    Ok(best.map(|(_, arg)| arg).unwrap_or(label))
-}
-
-/// The distinct values of a label batch, ascending; integers only.
-fn label_values(label: &Tensor<5>) -> Result<Vec<f64>> {
-    let data = label.clone().into_data().convert::<f64>();
-    let values = data
-        .as_slice::<f64>()
-        .map_err(|e| AugmentError::Params(format!("label values: {e:?}")))?;
-    let mut set: Vec<f64> = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for &v in values {
-        if v.fract() != 0.0 || !v.is_finite() || v < 0.0 {
-            return Err(AugmentError::Params(format!(
-                "label value {v} is not a non-negative integer class index"
-            )));
-        }
-        if seen.insert(v as i64) {
-            set.push(v);
-        }
-    }
-    set.sort_by(f64::total_cmp);
-    Ok(set)
 }

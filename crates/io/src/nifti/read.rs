@@ -38,10 +38,10 @@ pub fn read_nifti(path: &Path) -> Result<Volume> {
     let n: usize = dims.iter().product();
     src.skip(skip).map_err(|e| IoError::new(&data_path, e))?;
     let data = read_voxels(&mut src, voxel_type, n, header.little_endian, &data_path)?;
-    let [ni, nj, nk] = geometry.size();
+    let [d, h, w] = geometry.dhw();
     let extra: Vec<usize> = dims.iter().skip(3).copied().collect();
     let channels: usize = extra.iter().product();
-    let shape = IxDyn(&[channels, nk, nj, ni]);
+    let shape = IxDyn(&[channels, d, h, w]);
     let data = reshape(data, shape).at(path)?;
     let mut v = Volume::new(data, geometry).at(path)?;
     v.extra_dims = extra;

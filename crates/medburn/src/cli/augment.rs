@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use medburn_augment::{Drawn, Pipeline, PipelineParams};
 use medburn_core::{Geometry, MedImage};
+use medburn_io::preview::Canvas;
 use medburn_io::{Volume, VoxelType, WriteOptions};
-use medburn_train::Canvas;
 use rand::SeedableRng;
 
 use super::CliResult;
@@ -197,7 +197,7 @@ pub fn run(a: AugmentArgs) -> CliResult {
     write_montage(&rows, &montage)?;
     println!("{}", montage.display());
     if let Some(p) = &a.params_out {
-        std::fs::write(p, serde_json::to_string(&params)?)?;
+        medburn_io::atomic::write_atomic(p, serde_json::to_string(&params)?.as_bytes())?;
     }
     Ok(())
 }

@@ -45,6 +45,7 @@ pub fn run(a: DemoArgs) -> CliResult {
     let started = Instant::now();
     let data = a.out.join("data");
     let config = super::train::config_from(
+        None,
         &a.config,
         &Some(data.clone()),
         &Some(a.out.clone()),
@@ -98,9 +99,12 @@ pub fn run(a: DemoArgs) -> CliResult {
     );
 
     // 2. Training.
+    let medburn_train::ModelConfig::UNet(unet) = &config.model else {
+        return Err("the demo trains a U-Net (model.name = \"unet\")".into());
+    };
     println!(
         "2. training a U-Net {:?} for {} steps on {}^3 patches, batches of {}, validating on {} held-out cases",
-        config.model.channels,
+        unet.channels,
         config.optim.steps,
         config.data.patch.patch_size[0],
         config.data.batch_size,
@@ -111,6 +115,7 @@ pub fn run(a: DemoArgs) -> CliResult {
         &TrainOptions {
             resume: None,
             progress: show,
+            interrupter: super::train::interrupt_on_ctrl_c(),
         },
     )?;
     super::train::report(&result);
@@ -150,8 +155,8 @@ pub fn run(a: DemoArgs) -> CliResult {
         per.join(", "),
         out.join("volumes.csv").display()
     );
-    match result.final_dice {
-        Some((mean, _)) => println!(
+    match result.validation.as_ref().and_then(|m| m.get("mean_dice")) {
+        Some(mean) => println!(
             "medburn demo: held-out mean foreground Dice {mean:.4} (target 0.8: {}) in {:.0} s",
             if mean >= 0.8 {
                 "reached"

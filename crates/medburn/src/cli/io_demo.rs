@@ -88,7 +88,8 @@ pub fn run(a: IoDemoArgs) -> CliResult {
         .float();
     let voxels = brain.clone().sum().into_scalar::<f32>() as f64;
     let grid: Tensor<4> = g.physical_grid(&device);
-    let mask = brain.reshape([g.size()[2], g.size()[1], g.size()[0], 1]);
+    let [d, h, w] = g.dhw();
+    let mask = brain.reshape([d, h, w, 1]);
     let com: Vec<f32> = (grid * mask)
         .sum_dim(0)
         .sum_dim(1)

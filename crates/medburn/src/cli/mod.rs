@@ -8,6 +8,7 @@ mod demo;
 mod info;
 mod io_demo;
 pub mod malloc;
+mod models;
 mod synth;
 mod train;
 mod transform;
@@ -56,12 +57,16 @@ enum Command {
     Translate(transform::TranslateArgs),
     /// Scale the content about the image centre, on the same grid.
     Scale(transform::ScaleArgs),
-    /// Synthetic brain MR segmentation data (T1, T2, FLAIR; CSF, GM, WM, lesion) in the Decathlon layout.
+    /// Synthetic brain MR data (T1, T2, FLAIR; CSF, GM, WM, lesion; age and sex) in the Decathlon layout.
     Synth(synth::SynthArgs),
-    /// Train a 3D U-Net on a Decathlon-layout data set (TOML config; checkpoints; --resume).
+    /// Train a network for a task: segment (U-Net), regress or classify (Regressor, ResNets),
+    /// on a Decathlon folder or a CSV/JSON manifest (TOML config; checkpoints; --resume).
     Train(train::TrainArgs),
-    /// Segment images with a trained model: integer label maps on each input's grid, volumes in ml.
+    /// Predict with a trained model: label maps on each input's grid (segmentation), or values
+    /// and classes in predictions.csv (regression, classification).
     Predict(train::PredictArgs),
+    /// The networks: `medburn models summary NAME` prints a layer table and parameter count.
+    Models(models::ModelsArgs),
 }
 
 /// Runs the parsed command.
@@ -83,6 +88,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Synth(a) => synth::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => train::run_predict(a),
+        Command::Models(a) => models::run(a),
     }
 }
 

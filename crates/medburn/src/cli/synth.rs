@@ -10,7 +10,8 @@ use super::CliResult;
 
 #[derive(Debug, Args)]
 pub struct SynthArgs {
-    /// Data set folder (created if missing): imagesTr/, labelsTr/, imagesTs/, labelsTs/, dataset.json.
+    /// Data set folder (created if missing): imagesTr/, labelsTr/, imagesTs/, labelsTs/,
+    /// dataset.json, participants.csv (each case's age and sex).
     #[arg(long)]
     out: PathBuf,
     /// Training cases (imagesTr + labelsTr), at least 1.
@@ -96,10 +97,11 @@ pub fn run(a: SynthArgs) -> CliResult {
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "  wrote {} cases in {secs:.2} s ({:.2} s per case) and {}",
+        "  wrote {} cases in {secs:.2} s ({:.2} s per case), {} and {} (age, sex)",
         total,
         secs / total as f64,
-        summary.dataset_json.display()
+        summary.dataset_json.display(),
+        a.out.join("participants.csv").display()
     );
     if a.preview {
         println!(

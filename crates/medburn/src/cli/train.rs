@@ -5,17 +5,31 @@ use std::path::PathBuf;
 
 use clap::Args;
 use medburn_datasets::CaseFiles;
-use medburn_train::{predict, train, PredictOptions, TrainConfig, TrainOptions, TrainSummary};
+use medburn_train::{
+    predict, train, Interrupter, PredictOptions, TaskKind, TrainConfig, TrainOptions, TrainSummary,
+};
 
 use super::CliResult;
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// A TOML configuration (fields of medburn_train::TrainConfig; absent ones keep the main
-    /// job's defaults). `medburn train --print-config` shows them all.
+    /// What to learn: segment (label maps), regress (a number per case, e.g. age) or classify
+    /// (a class per case, e.g. sex). Each task has its own defaults [default: segment, or the
+    /// --config's].
+    #[arg(long)]
+    task: Option<TaskKind>,
+    /// The manifest column to learn, for regress and classify (e.g. age, sex).
+    #[arg(long)]
+    target: Option<String>,
+    /// Channels to train on, by name or number, comma-separated (e.g. T1) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    channels: Option<Vec<String>>,
+    /// A TOML configuration (fields of medburn_train::TrainConfig; absent ones keep the task's
+    /// defaults). `medburn train --print-config [--task T]` shows them all.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The data set folder (Decathlon layout, dataset.json).
+    /// The data set: a Decathlon folder (dataset.json, optional participants.tsv/.csv) or a
+    /// .csv, .tsv or .json manifest.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Output folder: checkpoints, metrics, curves, overlays.
@@ -41,8 +55,11 @@ pub struct TrainArgs {
     print_config: bool,
 }
 
-/// The configuration the arguments describe: defaults, then the file, then the flags.
+/// The configuration the arguments describe: the task's defaults, then the file, then the
+/// flags.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn config_from(
+    task: Option<TaskKind>,
     file: &Option<PathBuf>,
     data: &Option<PathBuf>,
     out: &Option<PathBuf>,
@@ -51,9 +68,21 @@ pub(crate) fn config_from(
     seed: Option<u64>,
     set: &[String],
 ) -> Result<TrainConfig, Box<dyn std::error::Error>> {
-    let mut config = match file {
-        Some(p) => TrainConfig::from_file(p)?,
-        None => TrainConfig::default(),
+    let mut config = match (file, task) {
+        (Some(p), None) => TrainConfig::from_file(p)?,
+        (Some(p), Some(task)) => {
+            let from_file = TrainConfig::from_file(p)?;
+            if from_file.task != task {
+                return Err(format!(
+                    "--task {task} and {} (task = \"{}\") disagree",
+                    p.display(),
+                    from_file.task
+                )
+                .into());
+            }
+            from_file
+        }
+        (None, task) => TrainConfig::for_task(task.unwrap_or_default()),
     };
     if let Some(d) = data {
         config.data.dir = d.clone();
@@ -77,16 +106,29 @@ pub(crate) fn config_from(
 }
 
 pub fn run(a: TrainArgs) -> CliResult {
-    let config = config_from(
-        &a.config, &a.data, &a.out, &a.device, a.steps, a.seed, &a.set,
+    let mut config = config_from(
+        a.task, &a.config, &a.data, &a.out, &a.device, a.steps, a.seed, &a.set,
     )?;
+    if let Some(t) = &a.target {
+        config.data.target = Some(t.clone());
+    }
+    if let Some(c) = &a.channels {
+        config.data.channels = c.clone();
+    }
     if a.print_config {
         print!("{}", config.to_toml()?);
         return Ok(());
     }
-    if a.resume.is_some() && (a.config.is_some() || !a.set.is_empty() || a.steps.is_some()) {
+    let changes = a.config.is_some()
+        || !a.set.is_empty()
+        || a.steps.is_some()
+        || a.task.is_some()
+        || a.target.is_some()
+        || a.channels.is_some();
+    if a.resume.is_some() && changes {
         return Err(
-            "--resume continues a run with its own configuration: drop --config, --set and --steps"
+            "--resume continues a run with its own configuration: drop --config, --set, \
+                    --steps, --task, --target and --channels"
                 .into(),
         );
     }
@@ -95,25 +137,68 @@ pub fn run(a: TrainArgs) -> CliResult {
         &TrainOptions {
             resume: a.resume,
             progress: std::io::stderr().is_terminal(),
+            interrupter: interrupt_on_ctrl_c(),
         },
     )?;
     report(&summary);
     Ok(())
 }
 
+/// A handle that Ctrl-C sets: the run then writes a checkpoint and stops after its step.
+pub(crate) fn interrupt_on_ctrl_c() -> Interrupter {
+    let stop = Interrupter::new();
+    let handle = stop.clone();
+    // A second handler in the same process is refused; the run then cannot be interrupted
+    // by Ctrl-C, which only a library user calling this twice would see.
+    let _ = ctrlc::set_handler(move || handle.stop());
+    stop
+}
+
 /// Prints what a run reached and wrote.
 pub(crate) fn report(s: &TrainSummary) {
-    if let Some((mean, labels)) = &s.final_dice {
-        let per: Vec<String> = labels.iter().map(|d| format!("{d:.3}")).collect();
-        println!(
-            "held-out mean foreground Dice {mean:.4} (per label {}) after {} steps, {:.0} s",
-            per.join(", "),
-            s.steps,
-            s.seconds
-        );
+    if let Some(m) = &s.validation {
+        match s.task {
+            TaskKind::Segment => {
+                let per: Vec<String> = m.0.iter().skip(1).map(|(_, d)| format!("{d:.3}")).collect();
+                println!(
+                    "held-out mean foreground Dice {:.4} (per label {}) after {} steps, {:.0} s",
+                    m.get("mean_dice").unwrap_or(f64::NAN),
+                    per.join(", "),
+                    s.steps,
+                    s.seconds
+                );
+            }
+            _ => println!(
+                "validation after {} steps, {:.0} s: {}",
+                s.steps,
+                s.seconds,
+                m.describe()
+            ),
+        }
     }
-    if let Some((best, step)) = s.best {
-        println!("best {best:.4} at step {step}");
+    if let Some(b) = &s.best {
+        println!("best {} {:.4} at step {}", b.metric, b.value, b.step);
+    }
+    if let Some(t) = &s.test {
+        let g = |n: &str| t.get(n).unwrap_or(f64::NAN);
+        match s.task {
+            TaskKind::Regress => println!(
+                "held-out test: MAE {:.3} (mean predictor {:.3}), RMSE {:.3} ({:.3}), R2 {:.3}",
+                g("mae"),
+                g("baseline_mae"),
+                g("rmse"),
+                g("baseline_rmse"),
+                g("r2")
+            ),
+            TaskKind::Classify => println!(
+                "held-out test: AUC {:.3} (constant {:.3}), accuracy {:.3} (majority class {:.3})",
+                g("auc"),
+                g("baseline_auc"),
+                g("accuracy"),
+                g("baseline_accuracy")
+            ),
+            TaskKind::Segment => println!("held-out test: {}", t.describe()),
+        }
     }
     println!("wrote:");
     println!("  checkpoint       {}", s.checkpoint.display());
@@ -127,10 +212,16 @@ pub(crate) fn report(s: &TrainSummary) {
 
 fn kind_of(path: &std::path::Path) -> &'static str {
     let name = path.to_string_lossy();
-    if name.ends_with(".jsonl") || name.ends_with(".csv") {
+    if name.ends_with("_predictions.csv") {
+        "predictions"
+    } else if name.ends_with(".jsonl") || name.ends_with(".csv") || name.ends_with(".json") {
         "metrics"
     } else if name.ends_with("curves.png") {
         "training curves"
+    } else if name.ends_with("_scatter.png") {
+        "scatter plot"
+    } else if name.ends_with("_roc.png") {
+        "ROC curve"
     } else if name.ends_with(".png") {
         "overlay"
     } else {
@@ -147,7 +238,8 @@ pub struct PredictArgs {
     /// joined with commas: --input t1.nii.gz,t2.nii.gz,flair.nii.gz.
     #[arg(long, required = true, num_args = 1..)]
     input: Vec<String>,
-    /// Output folder: CASE_seg.nii.gz (uint8, on the input's grid) and volumes.csv.
+    /// Output folder: CASE_seg.nii.gz (uint8, on the input's grid) and volumes.csv for a
+    /// segmentation model; predictions.csv for a regression or classification model.
     #[arg(long)]
     out: PathBuf,
     /// Average over flips along each axis (8 passes).
@@ -174,11 +266,19 @@ pub fn run_predict(a: PredictArgs) -> CliResult {
     };
     let results = predict(&a.model, &cases, &a.out, &options)?;
     for p in &results {
-        println!("{} -> {}", p.id, p.output.display());
+        if p.values.is_empty() {
+            println!("{} -> {}", p.id, p.output.display());
+        } else {
+            let values: Vec<String> = p.values.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!("{}: {}", p.id, values.join(", "));
+        }
         for (_, name, _, ml) in &p.volumes {
             println!("  {name:<16} {ml:>10.2} ml");
         }
     }
-    println!("volumes: {}", a.out.join("volumes.csv").display());
+    match results.first() {
+        Some(p) if !p.values.is_empty() => println!("predictions: {}", p.output.display()),
+        _ => println!("volumes: {}", a.out.join("volumes.csv").display()),
+    }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use medburn_core::{MedImage, Orientation};
 use medburn_io::{Volume, VoxelType, WriteOptions};
-use medburn_spatial::{Axis, Interpolator, PadFill};
+use medburn_spatial::{Axis, Interpolation, PadFill};
 
 use super::CliResult;
 
@@ -30,12 +30,14 @@ pub struct Common {
     dtype: Option<VoxelType>,
 }
 
-/// `--interp nearest|linear|bspline|label-linear`.
+/// `--interp nearest|linear|bspline|label-linear` (any name `medburn_ops::Interpolation`
+/// parses).
 #[derive(Debug, Args)]
 pub struct Interp {
-    /// Interpolation (label maps: nearest unless label-linear is asked for).
+    /// Interpolation: nearest, linear, bspline or label-linear (label maps: nearest unless
+    /// label-linear is asked for).
     #[arg(long)]
-    interp: Option<Interpolator>,
+    interp: Option<Interpolation>,
 }
 
 fn parse3<T: std::str::FromStr>(s: &str) -> Result<[T; 3], String> {
@@ -66,15 +68,21 @@ fn load(c: &Common) -> Result<(Volume, MedImage), Box<dyn std::error::Error>> {
     Ok((volume, image))
 }
 
-/// The interpolator: `--interp`, else nearest for label maps, else linear.
-fn interpolator(c: &Common, i: &Interp) -> Result<Interpolator, String> {
+/// The interpolation: `--interp`, else nearest for label maps, else linear.
+fn interpolation(c: &Common, i: &Interp) -> Result<Interpolation, String> {
     match (c.label, i.interp) {
-        (true, Some(Interpolator::Linear | Interpolator::BSpline)) => {
-            Err("--label maps take nearest or label-linear interpolation".into())
-        }
+        (true, Some(i @ (Interpolation::Nearest | Interpolation::LabelLinear))) => Ok(i),
+        (true, Some(other)) => Err(format!(
+            "--label maps take nearest or label-linear interpolation, not {other}"
+        )),
+        (false, Some(Interpolation::NearestExact)) => Err(
+            "--interp nearest-exact is PyTorch's interpolate rule; the transforms' nearest is \
+             the nearest voxel centre already: use nearest"
+                .into(),
+        ),
         (_, Some(i)) => Ok(i),
-        (true, None) => Ok(Interpolator::Nearest),
-        (false, None) => Ok(Interpolator::Linear),
+        (true, None) => Ok(Interpolation::Nearest),
+        (false, None) => Ok(Interpolation::Linear),
     }
 }
 
@@ -126,7 +134,7 @@ pub struct ResampleArgs {
 
 pub fn resample(a: ResampleArgs) -> CliResult {
     check_output(&a.common.output)?;
-    let interp = interpolator(&a.common, &a.interp)?;
+    let interp = interpolation(&a.common, &a.interp)?;
     let (volume, image) = load(&a.common)?;
     let out = match (a.spacing, &a.like) {
         (Some(s), _) => medburn_spatial::resample_to_spacing(&image, s, interp)?,
@@ -175,7 +183,7 @@ pub struct RotateArgs {
 
 pub fn rotate(a: RotateArgs) -> CliResult {
     check_output(&a.common.output)?;
-    let interp = interpolator(&a.common, &a.interp)?;
+    let interp = interpolation(&a.common, &a.interp)?;
     let (volume, image) = load(&a.common)?;
     let out = medburn_spatial::rotate(&image, a.axis, a.angle, a.centre, interp)?;
     save(&a.common, &volume, &out, false)
@@ -246,7 +254,7 @@ pub struct TranslateArgs {
 
 pub fn translate(a: TranslateArgs) -> CliResult {
     check_output(&a.common.output)?;
-    let interp = interpolator(&a.common, &a.interp)?;
+    let interp = interpolation(&a.common, &a.interp)?;
     let (volume, image) = load(&a.common)?;
     if a.resample {
         let out = medburn_spatial::translate(&image, a.offset, interp)?;
@@ -270,7 +278,7 @@ pub struct ScaleArgs {
 
 pub fn scale(a: ScaleArgs) -> CliResult {
     check_output(&a.common.output)?;
-    let interp = interpolator(&a.common, &a.interp)?;
+    let interp = interpolation(&a.common, &a.interp)?;
     let factor = match a.factor.parse::<f64>() {
         Ok(f) => [f; 3],
         Err(_) => parse_f3(&a.factor)?,

@@ -14,7 +14,7 @@
 use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
-use crate::options::{Interpolation, Padding, Rounding};
+use crate::options::{Padding, Rounding, SamplingKernel};
 
 /// Where the sampling positions come from (compile-time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,11 +26,11 @@ pub enum Source {
 }
 
 /// Taps per axis.
-pub(crate) fn taps_of(interpolation: Interpolation) -> usize {
+pub(crate) fn taps_of(interpolation: SamplingKernel) -> usize {
     match interpolation {
-        Interpolation::Nearest => 1,
-        Interpolation::Linear => 2,
-        Interpolation::BSpline => 4,
+        SamplingKernel::Nearest => 1,
+        SamplingKernel::Linear => 2,
+        SamplingKernel::BSpline => 4,
     }
 }
 
@@ -118,7 +118,7 @@ fn axis_taps<F: Float>(
     weights: &mut Array<F>,
     derivatives: &mut Array<F>,
     masks: &mut Array<F>,
-    #[comptime] interpolation: Interpolation,
+    #[comptime] interpolation: SamplingKernel,
     #[comptime] padding: Padding,
     #[comptime] rounding: Rounding,
     #[comptime] align: bool,
@@ -128,7 +128,7 @@ fn axis_taps<F: Float>(
     let inside = raw >= F::new(-0.5) && raw < F::cast_from(size) - F::new(0.5);
     let itk = comptime!(padding == Padding::Itk);
     match interpolation {
-        Interpolation::Nearest => {
+        SamplingKernel::Nearest => {
             // PyTorch rounds half to even (nearbyint); ITK rounds half up.
             let r = if comptime!(rounding == Rounding::HalfUp) {
                 F::floor(x + F::new(0.5))
@@ -145,7 +145,7 @@ fn axis_taps<F: Float>(
             masks[0] = weights[0];
             derivatives[0] = F::new(0.0);
         }
-        Interpolation::Linear => {
+        SamplingKernel::Linear => {
             let x0 = F::floor(x);
             let t = x - x0;
             let i0 = i32::cast_from(x0);
@@ -165,7 +165,7 @@ fn axis_taps<F: Float>(
             masks[0] = select(v0, F::new(1.0), F::new(0.0));
             masks[1] = select(v1, F::new(1.0), F::new(0.0));
         }
-        Interpolation::BSpline => {
+        SamplingKernel::BSpline => {
             let keep = if comptime!(padding == Padding::Zeros || padding == Padding::Itk) {
                 select(inside, F::new(1.0), F::new(0.0))
             } else {
@@ -306,7 +306,7 @@ fn point_taps<F: Float>(
     p: (F, F, F),
     sizes: (i32, i32, i32),
     strides: (usize, usize, usize),
-    #[comptime] interpolation: Interpolation,
+    #[comptime] interpolation: SamplingKernel,
     #[comptime] padding: Padding,
     #[comptime] rounding: Rounding,
     #[comptime] align: bool,
@@ -398,7 +398,7 @@ pub(crate) fn sample_kernel<F: Float, C: Float>(
     output: &mut Tensor<F>,
     shape: Sequence<FastDivmod<usize>>,
     #[comptime] source: Source,
-    #[comptime] interpolation: Interpolation,
+    #[comptime] interpolation: SamplingKernel,
     #[comptime] padding: Padding,
     #[comptime] rounding: Rounding,
     #[comptime] align: bool,
@@ -507,7 +507,7 @@ pub(crate) fn sample_backward_input_kernel<F: Float, C: Float, S: Float, A: Atom
     grad_input: &mut Tensor<Atomic<Slot<A, S>>>,
     shape: Sequence<FastDivmod<usize>>,
     #[comptime] source: Source,
-    #[comptime] interpolation: Interpolation,
+    #[comptime] interpolation: SamplingKernel,
     #[comptime] padding: Padding,
     #[comptime] rounding: Rounding,
     #[comptime] align: bool,
@@ -569,7 +569,7 @@ fn position_gradient<F: Float, C: Float>(
     t: &PointTaps<C>,
     n: usize,
     dy_base: usize,
-    #[comptime] interpolation: Interpolation,
+    #[comptime] interpolation: SamplingKernel,
 ) -> (C, C, C) {
     let k = comptime!(taps_of(interpolation));
     let mut gx = C::new(0.0);
@@ -605,7 +605,7 @@ pub(crate) fn grid_backward_kernel<F: Float, C: Float>(
     grad_output: &Tensor<F>,
     grad_grid: &mut Tensor<F>,
     shape: Sequence<FastDivmod<usize>>,
-    #[comptime] interpolation: Interpolation,
+    #[comptime] interpolation: SamplingKernel,
     #[comptime] padding: Padding,
     #[comptime] rounding: Rounding,
     #[comptime] align: bool,
@@ -646,7 +646,7 @@ pub(crate) fn matrix_backward_kernel<F: Float, C: Float>(
     grad_output: &Tensor<F>,
     partials: &mut Tensor<F>,
     rows: Sequence<FastDivmod<usize>>,
-    #[comptime] interpolation: Interpolation,
+    #[comptime] interpolation: SamplingKernel,
     #[comptime] padding: Padding,
     #[comptime] rounding: Rounding,
     #[comptime] align: bool,

@@ -14,10 +14,12 @@ mod models;
 mod ops;
 mod rss;
 mod spatial;
+mod whole_volume;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Run only the benchmarks whose name contains this.
+    /// Run only the benchmarks whose name contains this (`resnet`: ResNet18's and the
+    /// Regressor's).
     #[arg(long)]
     only: Option<String>,
     /// Print JSON.
@@ -42,7 +44,7 @@ pub struct BenchArgs {
 pub fn run(a: BenchArgs) -> CliResult {
     super::alloc::start_counting();
     let dev = super::parse_device(&a.device)?;
-    let wanted = |name: &str| a.only.as_deref().is_none_or(|o| name.contains(o));
+    let wanted = |name: &str| whole_volume::wanted_by(a.only.as_deref(), name);
     let mut cases = Vec::new();
     let mut input_info = None;
     let io_names = ["nifti_read_gz", "nifti_write_gz", "dicom_read_series"];
@@ -56,6 +58,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     cases.extend(ops::cases(&dev, &wanted));
     cases.extend(spatial::cases(&dev, &wanted)?);
     cases.extend(models::cases(&dev, &wanted)?);
+    cases.extend(whole_volume::cases(&dev, &wanted)?);
     cases.extend(conv::cases(&dev, &wanted));
     cases.extend(augment::cases(&dev, &wanted)?);
     let mut results = Vec::new();

@@ -5,8 +5,7 @@
 use burn::tensor::{Device, Distribution, Tensor};
 use medburn_ops::{
     affine_grid_3d, affine_sample_3d, bspline_coefficients, grid_sample_3d, interpolate_3d,
-    max_pool3d, Interpolate3dOptions, InterpolateMode, Interpolation, OpsError, Pool3dOptions,
-    SampleOptions,
+    max_pool3d, Interpolate3dOptions, Interpolation, OpsError, Pool3dOptions, SampleOptions,
 };
 
 use super::case::Case;
@@ -150,7 +149,7 @@ pub fn cases(device: &Device, wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
         cases.push(Case {
             name: "interpolate_trilinear_1x128_to_192",
             run: Box::new(move || {
-                let o = Interpolate3dOptions::new(InterpolateMode::Trilinear).with_size([192; 3]);
+                let o = Interpolate3dOptions::new(Interpolation::Linear).with_size([192; 3]);
                 std::hint::black_box(sync(interpolate_3d(x.clone(), o)?));
                 Ok(())
             }),

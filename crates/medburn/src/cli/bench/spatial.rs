@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Distribution, Tensor};
 use medburn_core::{Direction, Geometry, MedImage};
-use medburn_spatial::{resample_to_spacing, rotate, Axis, Interpolator};
+use medburn_spatial::{resample_to_spacing, rotate, Axis, Interpolation};
 
 use super::case::Case;
 
@@ -36,17 +36,17 @@ pub fn cases(
     let spacing = [
         (
             "resample_half_spacing_linear_256x256x128",
-            Interpolator::Linear,
+            Interpolation::Linear,
         ),
         (
             "resample_half_spacing_bspline_256x256x128",
-            Interpolator::BSpline,
+            Interpolation::BSpline,
         ),
     ];
     let rotation = [
-        ("rotate15_nearest_256x256x128", Interpolator::Nearest),
-        ("rotate15_linear_256x256x128", Interpolator::Linear),
-        ("rotate15_bspline_256x256x128", Interpolator::BSpline),
+        ("rotate15_nearest_256x256x128", Interpolation::Nearest),
+        ("rotate15_linear_256x256x128", Interpolation::Linear),
+        ("rotate15_bspline_256x256x128", Interpolation::BSpline),
     ];
     let any = spacing.iter().chain(&rotation).any(|(n, _)| wanted(n));
     if !any {

@@ -11,7 +11,7 @@ use super::super::taps::{
 };
 use super::block::{Corners, LANES};
 use super::{beyond_zero_padding, gather, interpolate, point_taps, Dims, Positions};
-use crate::options::{Interpolation, Padding, Rounding, SampleOptions};
+use crate::options::{Padding, Rounding, SampleOptions};
 
 /// Calls `$f::<T, P, K, Kernel, Pad>` for the options' interpolation and padding.
 macro_rules! with_kernel {
@@ -24,10 +24,10 @@ macro_rules! with_kernel {
         }
     };
     (@interp $o:expr, $pad:ty, $f:ident :: <$t:ty, $p:ty> ($($arg:expr),*)) => {
-        match $o.interpolation {
-            Interpolation::Nearest => $f::<$t, $p, 1, Nearest, $pad>($($arg),*),
-            Interpolation::Linear => $f::<$t, $p, 2, Linear, $pad>($($arg),*),
-            Interpolation::BSpline => $f::<$t, $p, 4, BSpline, $pad>($($arg),*),
+        match $o.kernel() {
+            $crate::options::SamplingKernel::Nearest => $f::<$t, $p, 1, Nearest, $pad>($($arg),*),
+            $crate::options::SamplingKernel::Linear => $f::<$t, $p, 2, Linear, $pad>($($arg),*),
+            $crate::options::SamplingKernel::BSpline => $f::<$t, $p, 4, BSpline, $pad>($($arg),*),
         }
     };
 }

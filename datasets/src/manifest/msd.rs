@@ -1,61 +1,22 @@
-//! Which files make a dataset: the Medical Segmentation Decathlon layout (`dataset.json` with
-//! `training` and `test` lists, as MSD, MONAI's `load_decathlon_datalist` and nnU-Net read it),
-//! or a plain list of image/label pairs.
+//! The Medical Segmentation Decathlon layout: `dataset.json` with `training` and `test` lists, in
+//! MSD's own form and nnU-Net v2's, and a BIDS-style participants table beside it whose columns
+//! (`age`, `sex`, ...) are joined to the cases by `participant_id`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{json_paths, table, CaseFiles, Manifest, Split};
 use crate::error::{DatasetError, Result};
-
-/// One case: its image channels (one multi-channel file, or one file per channel, all on one
-/// grid) and, for training cases, its label map.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CaseFiles {
-    /// An identifier: the image file name without its extension.
-    pub id: String,
-    /// Image files; their channels are stacked in this order.
-    pub images: Vec<PathBuf>,
-    /// The label map, on the images' grid.
-    pub label: Option<PathBuf>,
-}
-
-impl CaseFiles {
-    /// A case from its files; the id is taken from the first image's file name.
-    ///
-    /// ```
-    /// use medburn_datasets::CaseFiles;
-    /// let c = CaseFiles::new(vec!["imagesTr/case_001.nii.gz".into()], Some("labelsTr/case_001.nii.gz".into()));
-    /// assert_eq!(c.id, "case_001");
-    /// ```
-    pub fn new(images: Vec<PathBuf>, label: Option<PathBuf>) -> CaseFiles {
-        let id = images.first().map(|p| case_id(p)).unwrap_or_default();
-        CaseFiles { id, images, label }
-    }
-}
-
-/// A dataset's cases with the names of its channels and labels.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// The dataset's name.
-    pub name: String,
-    /// Channel names in channel order ("T1", "FLAIR", ...); empty when unknown.
-    pub channel_names: Vec<String>,
-    /// Label value -> name ("0" background, ...); empty when unknown.
-    pub label_names: BTreeMap<u32, String>,
-    /// Cases with labels.
-    pub training: Vec<CaseFiles>,
-    /// Cases without labels.
-    pub test: Vec<CaseFiles>,
-}
 
 impl Manifest {
     /// Reads `DIR/dataset.json` of a Decathlon-layout folder. Accepts MSD's own form (`modality`
     /// and `labels` as index -> name, `test` as a list of paths) and nnU-Net v2's (`channel_names`,
     /// `labels` as name -> index), and an `image` entry that is one path or a list of paths.
-    /// Paths are relative to `DIR`. Every file named must exist.
+    /// Paths are relative to `DIR`. Every file named must exist. Test cases get
+    /// [`Split::Test`]. A `participants.tsv` or `participants.csv` in `DIR` (BIDS: a
+    /// `participant_id` column, or `id`) adds its other columns to the cases of those ids.
     ///
     /// ```
     /// let dir = tempfile::tempdir()?;
@@ -105,28 +66,7 @@ impl Manifest {
                 label_names.insert(index, name);
             }
         }
-        let paths = |v: &Value, what: &str| -> Result<Vec<PathBuf>> {
-            let list: Vec<&Value> = match v {
-                Value::String(_) => vec![v],
-                Value::Array(a) => a.iter().collect(),
-                _ => return Err(err(format!("{what}: expected a path or a list of paths"))),
-            };
-            list.iter()
-                .map(|p| {
-                    let p = p
-                        .as_str()
-                        .ok_or_else(|| err(format!("{what}: {p} is not a path")))?;
-                    let full = dir.join(p.trim_start_matches("./"));
-                    if !full.is_file() {
-                        return Err(DatasetError::Manifest {
-                            path: full,
-                            message: format!("named in {} but missing", path.display()),
-                        });
-                    }
-                    Ok(full)
-                })
-                .collect()
-        };
+        let paths = |v: &Value, what: &str| json_paths(v, dir, &path, what);
         let mut training = Vec::new();
         for (n, entry) in json["training"]
             .as_array()
@@ -148,11 +88,14 @@ impl Manifest {
             } else {
                 entry
             };
-            test.push(CaseFiles::new(paths(v, &format!("test[{n}]"))?, None));
+            let mut case = CaseFiles::new(paths(v, &format!("test[{n}]"))?, None);
+            case.split = Some(Split::Test);
+            test.push(case);
         }
         if training.is_empty() && test.is_empty() {
             return Err(err("no cases in `training` or `test`".into()));
         }
+        table::join_participants(dir, training.iter_mut().chain(test.iter_mut()))?;
         Ok(Manifest {
             name,
             channel_names: channel_names.into_iter().map(|(_, n)| n).collect(),
@@ -161,65 +104,12 @@ impl Manifest {
             test,
         })
     }
-
-    /// A manifest from image/label pairs (one image file per case), each file checked to exist.
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir()?;
-    /// let (img, lab) = (dir.path().join("a.nii"), dir.path().join("a_seg.nii"));
-    /// std::fs::write(&img, b"")?;
-    /// std::fs::write(&lab, b"")?;
-    /// let m = medburn_datasets::Manifest::from_pairs(&[(img, lab)])?;
-    /// assert_eq!(m.training[0].id, "a");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn from_pairs(pairs: &[(PathBuf, PathBuf)]) -> Result<Manifest> {
-        let mut training = Vec::new();
-        for (image, label) in pairs {
-            for p in [image, label] {
-                if !p.is_file() {
-                    return Err(DatasetError::Manifest {
-                        path: p.clone(),
-                        message: "no such file".into(),
-                    });
-                }
-            }
-            training.push(CaseFiles::new(vec![image.clone()], Some(label.clone())));
-        }
-        Ok(Manifest {
-            name: String::new(),
-            channel_names: Vec::new(),
-            label_names: BTreeMap::new(),
-            training,
-            test: Vec::new(),
-        })
-    }
-}
-
-/// A file name without its image extension (`.nii.gz`, `.nii`, `.hdr`, `.h5`, `.mha`).
-fn case_id(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    for ext in [
-        ".nii.gz", ".nii", ".hdr.gz", ".hdr", ".h5", ".hdf5", ".mha", ".dcm",
-    ] {
-        if let Some(stem) = name.strip_suffix(ext) {
-            return stem.to_string();
-        }
-    }
-    name
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn touch(p: &Path) {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, b"").unwrap();
-    }
+    use crate::manifest::tests::touch;
 
     #[test]
     fn msd_form_with_lists_and_string_tests_is_read() {
@@ -285,5 +175,36 @@ mod tests {
         let m = Manifest::from_msd(dir.path()).unwrap();
         assert_eq!(m.label_names[&1], "liver");
         assert_eq!(m.channel_names, ["CT"]);
+    }
+
+    #[test]
+    fn participants_are_joined_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "imagesTr/a.nii.gz",
+            "labelsTr/a.nii.gz",
+            "imagesTs/b.nii.gz",
+        ] {
+            touch(&dir.path().join(f));
+        }
+        std::fs::write(
+            dir.path().join("dataset.json"),
+            r#"{"training": [{"image": "./imagesTr/a.nii.gz", "label": "./labelsTr/a.nii.gz"}],
+                "test": ["./imagesTs/b.nii.gz"]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("participants.tsv"),
+            "participant_id\tage\tsex\nb\t71.5\tF\na\t33\tM\nc\t50\tF\n",
+        )
+        .unwrap();
+        let m = Manifest::from_msd(dir.path()).unwrap();
+        assert_eq!(m.training[0].number("age").unwrap(), 33.0);
+        assert_eq!(m.test[0].targets["sex"], "F");
+        assert_eq!(m.test[0].split, Some(Split::Test));
+        // A row without an id column is refused.
+        std::fs::write(dir.path().join("participants.tsv"), "age\tsex\n3\tF\n").unwrap();
+        let e = Manifest::from_msd(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("participant_id"), "{e}");
     }
 }

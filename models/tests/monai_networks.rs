@@ -1,0 +1,430 @@
+//! medburn-models' ResNet and Regressor against MONAI: the networks of
+//! tests/fixtures/models/networks.json (made by tests/scripts/make_network_fixtures.py),
+//! loaded from MONAI's state_dicts, reproduce MONAI's outputs in eval mode on Flex; the
+//! full-size networks have MONAI's parameter counts; the key maps name exactly the tensors of
+//! MONAI's files; wrong files are refused.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use medburn_models::blocks::{ActConfig, NormConfig};
+use medburn_models::{
+    is_ignored_monai_key, load_monai_safetensors, summary, ModelError, MonaiKeys, RegressorConfig,
+    ResNetBlockType, ResNetConfig, ShortcutType, UNet3dConfig,
+};
+use serde_json::{json, Value};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models")
+}
+
+fn index() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("networks.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
+}
+
+fn read_f32(name: &str) -> Vec<f32> {
+    std::fs::read(fixtures().join(name))
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+/// The tensor names of a safetensors file (its header is a JSON object after an 8-byte
+/// length).
+fn safetensors_keys(name: &str) -> BTreeSet<String> {
+    let bytes = std::fs::read(fixtures().join(name)).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    header
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "__metadata__")
+        .cloned()
+        .collect()
+}
+
+/// The ResNetConfig for a MONAI constructor and its keyword arguments.
+fn resnet_config(constructor: &str, args: &Value) -> ResNetConfig {
+    let n = |key: &str| args.get(key).map(|v| v.as_u64().unwrap() as usize);
+    let (inputs, classes) = (n("n_input_channels").unwrap(), n("num_classes").unwrap());
+    let mut c = match constructor {
+        "resnet10" => ResNetConfig::resnet10(inputs, classes),
+        "resnet18" => ResNetConfig::resnet18(inputs, classes),
+        "resnet34" => ResNetConfig::resnet34(inputs, classes),
+        "resnet50" => ResNetConfig::resnet50(inputs, classes),
+        "resnet101" => ResNetConfig::resnet101(inputs, classes),
+        "resnet152" => ResNetConfig::resnet152(inputs, classes),
+        "resnet200" => ResNetConfig::resnet200(inputs, classes),
+        "ResNet" => {
+            let block = match args["block"].as_str().unwrap() {
+                "basic" => ResNetBlockType::Basic,
+                _ => ResNetBlockType::Bottleneck,
+            };
+            ResNetConfig::new(block, usizes(&args["layers"]))
+                .with_n_input_channels(inputs)
+                .with_num_classes(classes)
+        }
+        other => panic!("constructor {other}"),
+    };
+    if let Some(v) = args.get("block_inplanes") {
+        c.block_inplanes = usizes(v);
+    }
+    if let Some(v) = args.get("widen_factor") {
+        c.widen_factor = v.as_f64().unwrap();
+    }
+    if let Some(v) = args.get("shortcut_type") {
+        c.shortcut_type = match v.as_str().unwrap() {
+            "A" => ShortcutType::A,
+            _ => ShortcutType::B,
+        };
+    }
+    if let Some(v) = n("conv1_t_size") {
+        c.conv1_t_size = v;
+    }
+    if let Some(v) = n("conv1_t_stride") {
+        c.conv1_t_stride = v;
+    }
+    for (key, field) in [
+        ("no_max_pool", &mut c.no_max_pool),
+        ("bias_downsample", &mut c.bias_downsample),
+        ("feed_forward", &mut c.feed_forward),
+    ] {
+        if let Some(v) = args.get(key) {
+            *field = v.as_bool().unwrap();
+        }
+    }
+    c
+}
+
+/// MONAI's `act`/`norm` argument (`"name"` or `["name", {args}]`) as our serde form.
+fn monai_layer<T: serde::de::DeserializeOwned>(v: &Value) -> T {
+    let (name, args) = match v {
+        Value::String(s) => (s.to_lowercase(), json!({})),
+        Value::Array(a) => (a[0].as_str().unwrap().to_lowercase(), a[1].clone()),
+        other => panic!("{other}"),
+    };
+    serde_json::from_value(Value::String(name.clone()))
+        .or_else(|_| serde_json::from_value(json!({ name: args })))
+        .unwrap()
+}
+
+fn regressor_config(args: &Value) -> RegressorConfig {
+    let mut c = RegressorConfig::new(
+        usizes(&args["in_shape"]),
+        usizes(&args["out_shape"]),
+        usizes(&args["channels"]),
+        usizes(&args["strides"]),
+    );
+    if let Some(v) = args.get("kernel_size") {
+        c.kernel_size = v.as_u64().unwrap() as usize;
+    }
+    if let Some(v) = args.get("num_res_units") {
+        c.num_res_units = v.as_u64().unwrap() as usize;
+    }
+    if let Some(v) = args.get("act") {
+        c.act = monai_layer::<ActConfig>(v);
+    }
+    if let Some(v) = args.get("norm") {
+        c.norm = monai_layer::<NormConfig>(v);
+    }
+    if let Some(v) = args.get("dropout") {
+        c.dropout = v.as_f64().unwrap();
+    }
+    c
+}
+
+/// Max |a - b| and max |b|.
+fn compare(got: &[f32], want: &[f32]) -> (f32, f32) {
+    assert_eq!(got.len(), want.len());
+    let err = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    (err, want.iter().fold(0.0f32, |m, v| m.max(v.abs())))
+}
+
+fn input(entry: &Value, device: &Device) -> Tensor<5> {
+    let shape: [usize; 5] = usizes(&entry["input_shape"]).try_into().unwrap();
+    Tensor::from_data(
+        TensorData::new(read_f32(entry["input"].as_str().unwrap()), shape),
+        device,
+    )
+}
+
+#[test]
+fn full_size_networks_have_monai_parameter_counts() {
+    let device = Device::flex();
+    let want = [
+        ("resnet10", 14_356_929),
+        ("resnet18", 33_161_409),
+        ("resnet34", 63_471_041),
+        ("resnet50", 46_160_961),
+        ("Regressor", 1_177_912),
+    ];
+    let index = index();
+    for entry in index["param_counts"].as_array().unwrap() {
+        let constructor = entry["constructor"].as_str().unwrap();
+        let args = &entry["monai_args"];
+        let s = if constructor == "Regressor" {
+            summary(&regressor_config(args).init(&device).unwrap())
+        } else {
+            summary(&resnet_config(constructor, args).init(&device).unwrap())
+        };
+        let params = entry["num_params"].as_u64().unwrap() as usize;
+        let buffers = entry["num_buffers"].as_u64().unwrap() as usize;
+        println!(
+            "{constructor}: {} parameters, {} buffers",
+            s.total_params, s.total_buffers
+        );
+        assert_eq!(
+            (s.total_params, s.total_buffers),
+            (params, buffers),
+            "{constructor}"
+        );
+        if let Some((_, n)) = want.iter().find(|(c, _)| *c == constructor) {
+            assert_eq!(s.total_params, *n, "{constructor}");
+        }
+    }
+    // The five the brief names are all in the fixture.
+    let names: Vec<&str> = index["param_counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["constructor"].as_str().unwrap())
+        .collect();
+    assert!(want.iter().all(|(c, _)| names.contains(c)));
+}
+
+#[test]
+fn key_maps_name_exactly_the_tensors_of_monai_files() {
+    let device = Device::flex();
+    let index = index();
+    let mut checked = 0;
+    for entry in index["resnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(index["regressors"].as_array().unwrap())
+    {
+        let args = &entry["monai_args"];
+        let constructor = entry["constructor"].as_str().unwrap();
+        let map = if constructor == "Regressor" {
+            regressor_config(args)
+                .init(&device)
+                .unwrap()
+                .monai_key_map()
+        } else {
+            resnet_config(constructor, args)
+                .init(&device)
+                .unwrap()
+                .monai_key_map()
+        };
+        let ours: BTreeSet<String> = map.iter().map(|(m, _)| m.clone()).collect();
+        assert_eq!(ours.len(), map.len(), "duplicate keys");
+        let burn: BTreeSet<&String> = map.iter().map(|(_, b)| b).collect();
+        assert_eq!(burn.len(), map.len(), "duplicate paths");
+        let file: BTreeSet<String> = safetensors_keys(entry["weights"].as_str().unwrap())
+            .into_iter()
+            .filter(|k| !is_ignored_monai_key(k))
+            .collect();
+        assert_eq!(ours, file, "{}", entry["name"]);
+        checked += 1;
+    }
+    // The U-Nets too.
+    for (name, config) in [
+        (
+            "unet_a.safetensors",
+            UNet3dConfig::new(1, 2, vec![16, 32, 64, 128], vec![2, 2, 2]).with_num_res_units(2),
+        ),
+        (
+            "unet_b.safetensors",
+            UNet3dConfig::new(3, 5, vec![8, 16, 32], vec![2, 2]).with_num_res_units(1),
+        ),
+    ] {
+        let ours: BTreeSet<String> = config
+            .init(&device)
+            .unwrap()
+            .monai_key_map()
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        assert_eq!(ours, safetensors_keys(name), "{name}");
+        checked += 1;
+    }
+    assert_eq!(checked, 8);
+}
+
+#[test]
+fn loaded_resnets_reproduce_monai_outputs() {
+    let device = Device::flex();
+    for entry in index()["resnets"].as_array().unwrap() {
+        let name = entry["name"].as_str().unwrap();
+        let config = resnet_config(entry["constructor"].as_str().unwrap(), &entry["monai_args"]);
+        let model = config.init(&device).unwrap();
+        assert_eq!(
+            summary(&model).total_params,
+            entry["num_params"].as_u64().unwrap() as usize
+        );
+        let model =
+            load_monai_safetensors(model, fixtures().join(entry["weights"].as_str().unwrap()))
+                .unwrap();
+        let y = model.try_forward(input(entry, &device)).unwrap();
+        assert_eq!(y.dims().to_vec(), usizes(&entry["output_shape"]), "{name}");
+        let got = y.into_data().try_to_vec::<f32>().unwrap();
+        let (err, scale) = compare(&got, &read_f32(entry["output"].as_str().unwrap()));
+        println!("resnet {name}: max |medburn - MONAI| = {err:.2e} (outputs up to {scale:.2})");
+        assert!(err <= 1e-4, "resnet {name}: max error {err:e}");
+    }
+}
+
+#[test]
+fn loaded_regressors_reproduce_monai_outputs() {
+    let device = Device::flex();
+    for entry in index()["regressors"].as_array().unwrap() {
+        let name = entry["name"].as_str().unwrap();
+        let model = regressor_config(&entry["monai_args"])
+            .init(&device)
+            .unwrap();
+        assert_eq!(
+            summary(&model).total_params,
+            entry["num_params"].as_u64().unwrap() as usize
+        );
+        let model =
+            load_monai_safetensors(model, fixtures().join(entry["weights"].as_str().unwrap()))
+                .unwrap();
+        let y = model.try_forward(input(entry, &device)).unwrap();
+        let out = usizes(&entry["output_shape"]);
+        assert_eq!(y.dims(), [out[0], out[1..].iter().product()], "{name}");
+        let got = y.into_data().try_to_vec::<f32>().unwrap();
+        let (err, scale) = compare(&got, &read_f32(entry["output"].as_str().unwrap()));
+        println!("regressor {name}: max |medburn - MONAI| = {err:.2e} (outputs up to {scale:.2})");
+        assert!(err <= 1e-4, "regressor {name}: max error {err:e}");
+    }
+}
+
+#[test]
+fn an_autodiff_model_in_valid_mode_gives_the_eval_outputs() {
+    // Loaded on an autodiff device, `valid()` switches batch norm to its running statistics.
+    let device = Device::flex().autodiff();
+    let entry = &index()["resnets"][0];
+    let config = resnet_config(entry["constructor"].as_str().unwrap(), &entry["monai_args"]);
+    let model = load_monai_safetensors(
+        config.init(&device).unwrap(),
+        fixtures().join(entry["weights"].as_str().unwrap()),
+    )
+    .unwrap();
+    let x = input(entry, &device);
+    let want = read_f32(entry["output"].as_str().unwrap());
+    let eval = model.valid().forward(x.clone().inner());
+    let (err, _) = compare(&eval.into_data().try_to_vec::<f32>().unwrap(), &want);
+    assert!(err <= 1e-4, "valid: {err:e}");
+    // Training mode uses the batch's statistics: another result.
+    let train = model.forward(x);
+    let (err, _) = compare(&train.into_data().try_to_vec::<f32>().unwrap(), &want);
+    assert!(err > 1e-3, "training mode gave the eval outputs");
+}
+
+#[test]
+fn weights_of_another_configuration_are_refused() {
+    let device = Device::flex();
+    let index = index();
+    let r10 = &index["resnets"][0];
+    let path = fixtures().join(r10["weights"].as_str().unwrap());
+    let base = || resnet_config("resnet10", &r10["monai_args"]);
+    // More blocks: the second blocks' tensors are missing, named as MONAI names them.
+    match load_monai_safetensors(
+        ResNetConfig {
+            layers: vec![2, 1, 1, 1],
+            ..base()
+        }
+        .init(&device)
+        .unwrap(),
+        &path,
+    ) {
+        Err(ModelError::MissingWeights { keys, .. }) => {
+            assert_eq!(keys.len(), 2 + 2 * 4, "{keys:?}"); // 2 convs, 2 batch norms
+            assert!(keys.iter().all(|k| k.starts_with("layer1.1.")), "{keys:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Shortcut A: the file's downsample tensors have nowhere to go.
+    match load_monai_safetensors(
+        base()
+            .with_shortcut_type(ShortcutType::A)
+            .init(&device)
+            .unwrap(),
+        &path,
+    ) {
+        Err(ModelError::UnexpectedWeights { keys, .. }) => {
+            assert!(keys.iter().all(|k| k.contains(".downsample.")), "{keys:?}");
+            assert!(!keys.iter().any(|k| is_ignored_monai_key(k)));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Other widths: shapes disagree.
+    assert!(matches!(
+        load_monai_safetensors(base().with_widen_factor(0.25).init(&device).unwrap(), &path),
+        Err(ModelError::Weights { .. })
+    ));
+    // No bias in the downsampling convolutions: unexpected bias tensors.
+    assert!(matches!(
+        load_monai_safetensors(
+            base().with_bias_downsample(false).init(&device).unwrap(),
+            &path
+        ),
+        Err(ModelError::UnexpectedWeights { .. })
+    ));
+    // A regressor's file into a ResNet.
+    let reg = fixtures().join(index["regressors"][0]["weights"].as_str().unwrap());
+    assert!(matches!(
+        load_monai_safetensors(base().init(&device).unwrap(), &reg),
+        Err(ModelError::MissingWeights { .. } | ModelError::UnexpectedWeights { .. })
+    ));
+    // A regressor with one subunit per unit where the file has two.
+    let args = &index["regressors"][0]["monai_args"];
+    match load_monai_safetensors(
+        regressor_config(args)
+            .with_num_res_units(1)
+            .init(&device)
+            .unwrap(),
+        &reg,
+    ) {
+        Err(ModelError::UnexpectedWeights { keys, .. }) => {
+            // The second subunits, and the last unit's ADN (its only subunit is now the last).
+            assert!(keys.iter().any(|k| k.contains(".conv.unit1.")), "{keys:?}");
+            assert!(
+                keys.iter()
+                    .all(|k| k.contains(".conv.unit1.") || k.starts_with("net.layer_3.")),
+                "{keys:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A regressor for another input size: the linear layer's shape disagrees.
+    assert!(matches!(
+        load_monai_safetensors(
+            RegressorConfig {
+                in_shape: vec![1, 16, 16, 16],
+                ..regressor_config(args)
+            }
+            .init(&device)
+            .unwrap(),
+            &reg
+        ),
+        Err(ModelError::Weights { .. })
+    ));
+}

@@ -1,0 +1,268 @@
+//! The network of a run, chosen by name (`[model] name = "unet"`), with the parameters of
+//! MONAI's constructor of the same name. Input and output channels (and a fixed input shape)
+//! come from the data and the task, not from here.
+
+use serde::{Deserialize, Serialize};
+
+/// The network and its parameters, by MONAI's names. In TOML the `name` key picks the
+/// variant and the other keys are its fields; a key the network does not take is an error.
+///
+/// ```
+/// use medburn_train::ModelConfig;
+/// let m: ModelConfig = toml::from_str("name = \"resnet18\"\nwiden_factor = 0.5").unwrap();
+/// assert_eq!(m.name(), "resnet18");
+/// assert!(toml::from_str::<ModelConfig>("name = \"resnet18\"\nchannels = [4]").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name")]
+pub enum ModelConfig {
+    /// MONAI's `UNet` (dense outputs: segmentation).
+    #[serde(rename = "unet")]
+    UNet(UNetParams),
+    /// MONAI's `resnet10` (one value per case).
+    #[serde(rename = "resnet10")]
+    ResNet10(ResNetParams),
+    /// MONAI's `resnet18`.
+    #[serde(rename = "resnet18")]
+    ResNet18(ResNetParams),
+    /// MONAI's `resnet34`.
+    #[serde(rename = "resnet34")]
+    ResNet34(ResNetParams),
+    /// MONAI's `resnet50` (bottleneck blocks).
+    #[serde(rename = "resnet50")]
+    ResNet50(ResNetParams),
+    /// MONAI's `Regressor` (one value per case, fixed input shape).
+    #[serde(rename = "regressor")]
+    Regressor(RegressorParams),
+}
+
+/// What a network puts out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// One value per voxel and channel, `[N, K, D, H, W]`.
+    Dense,
+    /// One vector per case, `[N, K]`.
+    Vector,
+}
+
+impl ModelConfig {
+    /// Every name, as `[model] name` takes it.
+    pub const NAMES: [&'static str; 6] = [
+        "unet",
+        "resnet10",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "regressor",
+    ];
+
+    /// The network's defaults under `name` (MONAI's defaults; the U-Net's are the main job's).
+    ///
+    /// ```
+    /// use medburn_train::ModelConfig;
+    /// assert_eq!(ModelConfig::named("regressor").unwrap().name(), "regressor");
+    /// assert!(ModelConfig::named("vgg").unwrap_err().contains("unet"));
+    /// ```
+    pub fn named(name: &str) -> Result<ModelConfig, String> {
+        Ok(match name {
+            "unet" => ModelConfig::UNet(UNetParams::default()),
+            "resnet10" => ModelConfig::ResNet10(ResNetParams::default()),
+            "resnet18" => ModelConfig::ResNet18(ResNetParams::default()),
+            "resnet34" => ModelConfig::ResNet34(ResNetParams::default()),
+            "resnet50" => ModelConfig::ResNet50(ResNetParams::default()),
+            "regressor" => ModelConfig::Regressor(RegressorParams::default()),
+            other => {
+                return Err(format!(
+                    "unknown model {other:?} (known: {})",
+                    Self::NAMES.join(", ")
+                ))
+            }
+        })
+    }
+
+    /// Sets one of the network's fields (`widen_factor=0.5`, `channels=[8, 16]`); the value is
+    /// TOML. The name cannot change here.
+    ///
+    /// ```
+    /// let mut m = medburn_train::ModelConfig::named("regressor").unwrap();
+    /// m.set("channels=[8, 16]").unwrap();
+    /// m.set("strides=[2, 2]").unwrap();
+    /// assert!(m.set("widen_factor=2").unwrap_err().contains("widen_factor"));
+    /// ```
+    pub fn set(&mut self, assignment: &str) -> Result<(), String> {
+        let (key, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| format!("--set {assignment}: expected KEY=VALUE"))?;
+        let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .map(|mut t| t.remove("v").expect("parsed"))
+            .unwrap_or_else(|_| toml::Value::String(value.trim().to_string()));
+        let mut table = match toml::Value::try_from(&*self) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => return Err("a model configuration is a table".into()),
+        };
+        if key.trim() == "name" {
+            return Err("--set name: give the network's name as the command's argument".into());
+        }
+        table.insert(key.trim().to_string(), value);
+        *self = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("--set {assignment}: {}", e.message()))?;
+        Ok(())
+    }
+
+    /// The name the TOML gives.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::UNet(_) => "unet",
+            ModelConfig::ResNet10(_) => "resnet10",
+            ModelConfig::ResNet18(_) => "resnet18",
+            ModelConfig::ResNet34(_) => "resnet34",
+            ModelConfig::ResNet50(_) => "resnet50",
+            ModelConfig::Regressor(_) => "regressor",
+        }
+    }
+
+    /// Dense (voxel-wise) or vector (case-wise) outputs.
+    ///
+    /// ```
+    /// use medburn_train::{ModelConfig, ModelOutput};
+    /// assert_eq!(ModelConfig::named("unet").unwrap().output(), ModelOutput::Dense);
+    /// assert_eq!(ModelConfig::named("resnet10").unwrap().output(), ModelOutput::Vector);
+    /// ```
+    pub fn output(&self) -> Output {
+        match self {
+            ModelConfig::UNet(_) => Output::Dense,
+            _ => Output::Vector,
+        }
+    }
+
+    /// Checks what would fail when the network is built, with one clear line.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            ModelConfig::UNet(p) => {
+                if p.channels.len() < 2 || p.strides.len() + 1 != p.channels.len() {
+                    return Err(
+                        "model.channels needs at least 2 levels and one stride fewer than channels"
+                            .into(),
+                    );
+                }
+            }
+            ModelConfig::Regressor(p) => {
+                if p.channels.is_empty() || p.strides.len() != p.channels.len() {
+                    return Err("model.channels and model.strides need one value per layer".into());
+                }
+            }
+            ModelConfig::ResNet10(p)
+            | ModelConfig::ResNet18(p)
+            | ModelConfig::ResNet34(p)
+            | ModelConfig::ResNet50(p) => {
+                if !(p.widen_factor > 0.0 && p.widen_factor.is_finite()) {
+                    return Err("model.widen_factor must be positive".into());
+                }
+                if !matches!(p.shortcut_type.as_str(), "A" | "B") {
+                    return Err(format!(
+                        "model.shortcut_type {:?} must be \"A\" or \"B\"",
+                        p.shortcut_type
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// MONAI `UNet`'s parameters (with instance norm and PReLU, "NDA", bias on).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UNetParams {
+    /// Feature channels per level.
+    pub channels: Vec<usize>,
+    /// Downsampling stride between levels (one fewer than `channels`).
+    pub strides: Vec<usize>,
+    /// Residual units per level (0: plain convolutions).
+    pub num_res_units: usize,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Kernel size of the convolutions.
+    pub kernel_size: usize,
+    /// Kernel size of the transposed convolutions.
+    pub up_kernel_size: usize,
+}
+
+impl Default for UNetParams {
+    fn default() -> Self {
+        UNetParams {
+            channels: vec![16, 32, 64, 128],
+            strides: vec![2, 2, 2],
+            num_res_units: 2,
+            dropout: 0.0,
+            kernel_size: 3,
+            up_kernel_size: 3,
+        }
+    }
+}
+
+/// MONAI `ResNet`'s parameters (`resnet10` ... `resnet50` fix the blocks and layers).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResNetParams {
+    /// Features of the four stages before `widen_factor` (MONAI's `get_inplanes()`).
+    pub block_inplanes: [usize; 4],
+    /// Multiplies every stage's features.
+    pub widen_factor: f64,
+    /// Kernel size of the stem convolution.
+    pub conv1_t_size: usize,
+    /// Stride of the stem convolution.
+    pub conv1_t_stride: usize,
+    /// Leave out the stem's max pooling.
+    pub no_max_pool: bool,
+    /// `"A"`: strided subsampling and zero channels on the shortcut; `"B"`: a 1x1x1 convolution.
+    pub shortcut_type: String,
+    /// Bias on the shortcut convolution.
+    pub bias_downsample: bool,
+}
+
+impl Default for ResNetParams {
+    fn default() -> Self {
+        ResNetParams {
+            block_inplanes: [64, 128, 256, 512],
+            widen_factor: 1.0,
+            conv1_t_size: 7,
+            conv1_t_stride: 1,
+            no_max_pool: false,
+            shortcut_type: "B".into(),
+            bias_downsample: true,
+        }
+    }
+}
+
+/// MONAI `Regressor`'s parameters (instance norm, PReLU); its input shape is the prepared grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegressorParams {
+    /// Channels of each layer.
+    pub channels: Vec<usize>,
+    /// Stride of each layer.
+    pub strides: Vec<usize>,
+    /// Kernel size of the convolutions.
+    pub kernel_size: usize,
+    /// Convolutions per residual unit (0: plain convolutions).
+    pub num_res_units: usize,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Bias on the convolutions.
+    pub bias: bool,
+}
+
+impl Default for RegressorParams {
+    fn default() -> Self {
+        RegressorParams {
+            channels: vec![16, 32, 64, 128],
+            strides: vec![2, 2, 2, 2],
+            kernel_size: 3,
+            num_res_units: 2,
+            dropout: 0.0,
+            bias: true,
+        }
+    }
+}

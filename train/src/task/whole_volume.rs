@@ -1,0 +1,130 @@
+//! What regression and classification share: whole volumes on one fixed grid (the
+//! configuration's `data.preprocess.size` at its spacing, centred on each image's field of
+//! view), one target per case from a manifest column, a network with one output vector per
+//! case, and evaluation by a forward pass over each held-out volume.
+
+use std::sync::Arc;
+
+use burn::tensor::{Device, Tensor};
+use medburn_datasets::{prepare_case, CaseFiles, PreparedCase};
+
+use super::{
+    check_channels, into_sets, kept_channel_names, open_manifest, prepare_all, split_training,
+    DataInfo, RunData, Target,
+};
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::network::{build_vector_net, VectorNet};
+
+/// The run's cases prepared on the fixed grid: the target's statistics from the training cases
+/// (`make_target`), the network's output count for them (`outputs_of`), and each case's target
+/// value (`target_of`).
+pub(crate) fn prepare_whole_volumes(
+    config: &TrainConfig,
+    progress: bool,
+    make_target: impl Fn(&[CaseFiles], &str) -> Result<Target>,
+    outputs_of: impl Fn(&Target) -> usize,
+    target_of: impl Fn(&CaseFiles, &Target) -> Result<f32>,
+) -> Result<RunData> {
+    let column = config
+        .data
+        .target
+        .clone()
+        .ok_or_else(|| TrainError::Config("data.target is not set".into()))?;
+    let (manifest, channels) = open_manifest(config)?;
+    let (train_files, val_files) = split_training(config, &manifest.training)?;
+    let target = make_target(&train_files, &column)?;
+    // Test cases are scored where the manifest gives their target.
+    let test_files: Vec<CaseFiles> = manifest
+        .test
+        .iter()
+        .filter(|c| c.targets.contains_key(&column))
+        .cloned()
+        .collect();
+    let mut all: Vec<CaseFiles> = train_files.clone();
+    all.extend(val_files.iter().cloned());
+    all.extend(test_files.iter().cloned());
+    // Every target is read before any image, so a bad value stops the run at once.
+    let values: Vec<f32> = all
+        .iter()
+        .map(|c| target_of(c, &target))
+        .collect::<Result<_>>()?;
+    let prepared = prepare_all(&all, progress, "preparing volumes", |case| {
+        let mut case = case.clone();
+        case.label = None; // whole-volume tasks read no label maps
+        Ok(prepare_case(&case, &config.data.preprocess, &channels)?)
+    })?;
+    let in_channels = check_channels(&prepared.iter().collect::<Vec<_>>())?;
+    let prepared: Vec<PreparedCase> = prepared
+        .into_iter()
+        .zip(values)
+        .map(|(mut case, value)| {
+            case.targets = vec![value];
+            case
+        })
+        .collect();
+    let (train, val, test) = into_sets(prepared, train_files.len(), val_files.len());
+    let info = DataInfo {
+        in_channels,
+        num_classes: outputs_of(&target),
+        channel_names: kept_channel_names(&manifest, &channels),
+        source_channels: channels.clone(),
+        label_names: Default::default(),
+        target: Some(target),
+    };
+    Ok(RunData {
+        train,
+        val,
+        test,
+        manifest,
+        info,
+    })
+}
+
+/// The network for a whole-volume task on the configuration's fixed grid.
+pub(crate) fn build(config: &TrainConfig, info: &DataInfo, device: &Device) -> Result<VectorNet> {
+    let size = config
+        .data
+        .preprocess
+        .size
+        .ok_or_else(|| TrainError::Config("data.preprocess.size is not set".into()))?;
+    build_vector_net(
+        &config.model,
+        info.in_channels,
+        info.num_classes,
+        size,
+        device,
+    )
+}
+
+/// The network's outputs for each case (`[K]` each), `chunk` volumes per forward pass.
+pub(crate) fn outputs(
+    model: &VectorNet,
+    cases: &[Arc<PreparedCase>],
+    chunk: usize,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    let mut all = Vec::with_capacity(cases.len());
+    for group in cases.chunks(chunk.max(1)) {
+        let images: Vec<Tensor<5>> = group
+            .iter()
+            .map(|c| Ok(c.image_on(device)?.into_voxels()))
+            .collect::<Result<_>>()?;
+        let y = model.try_forward(Tensor::cat(images, 0))?;
+        let [n, k] = y.dims();
+        let values: Vec<f32> = y
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .map_err(|e| TrainError::Invalid(format!("{e:?}")))?;
+        for i in 0..n {
+            all.push(values[i * k..(i + 1) * k].to_vec());
+        }
+    }
+    Ok(all)
+}
+
+/// The targets `[N, 1]` of a batch, or an error saying the batch has none.
+pub(crate) fn batch_targets(targets: Option<Tensor<2>>) -> Result<Tensor<2>> {
+    targets.ok_or_else(|| TrainError::Invalid("a whole-volume batch without targets".into()))
+}
