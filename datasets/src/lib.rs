@@ -10,6 +10,8 @@
 //! # Ok::<(), medburn_core::ImageError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 mod loader;
 mod manifest;

@@ -21,6 +21,8 @@
 //! - [`write_curves_png`], [`write_overlay_png`], [`write_scatter_png`], [`write_roc_png`]: what
 //!   a person looks at.
 
+#![warn(missing_docs)]
+
 mod checkpoint;
 mod config;
 mod error;

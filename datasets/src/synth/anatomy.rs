@@ -261,7 +261,7 @@ impl Anatomy {
     /// no single measure gives them away: with age (`t` = (age - 20) / 65, clamped to
     /// [0, 1]) atrophy rises (`0.8 t` plus an individual `0.2 u`: larger ventricles,
     /// wider sulci, more CSF under the skull), the cortex thins (by up to 0.5 mm) and the
-    /// lesion load grows (the drawn count scaled by `0.3 + 1.4 t`, within
+    /// lesion load grows (up to two lesions more than the individually drawn count, within
     /// `config.lesion_count`); a male head is 3.5% larger and a female one 3.5% smaller
     /// along each axis than the individually drawn size (about the sex difference of
     /// head circumference; brain volume differs by about 10%).
@@ -412,7 +412,8 @@ impl Anatomy {
 
         let [lo, hi] = config.lesion_count;
         let drawn = rng.random_range(lo.min(hi)..=hi.max(lo));
-        let count = ((drawn as f64 * (0.3 + 1.4 * age)).round() as u32).clamp(lo, hi);
+        // Age adds up to two lesions to the individual count (within the configured range).
+        let count = (drawn + (2.0 * age).round() as u32).min(hi.max(lo));
         let [rlo, rhi] = config.lesion_radius_mm;
         for _ in 0..count {
             let r = if rhi > rlo {
