@@ -579,3 +579,65 @@ fn augment_writes_reproducible_volumes_labels_and_a_montage() {
     assert!(stderr(&o).contains("affine.prob"), "{}", stderr(&o));
     assert!(!out.exists(), "a refused run wrote {}", out.display());
 }
+
+#[test]
+fn models_summary_gives_monai_parameter_counts() {
+    // MONAI 1.6.1: sum(p.numel() for p in net.parameters()).
+    for (args, want) in [
+        (&["resnet10"][..], 14_356_929u64),
+        (&["resnet18"][..], 33_161_409),
+        (&["resnet50"][..], 46_160_961),
+        (&["regressor"][..], 1_177_912),
+        (&["unet", "--out-channels", "2"][..], 1_186_765),
+    ] {
+        let mut full = vec!["models", "summary"];
+        full.extend_from_slice(args);
+        full.push("--json");
+        let o = medburn(&full);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["summary"]["total_params"], want, "{args:?}");
+    }
+    // A table, and a changed width.
+    let o = medburn(&["models", "summary", "resnet10", "--set", "widen_factor=0.5"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("Conv3d") && table.contains("BatchNorm"),
+        "{table}"
+    );
+    assert!(table.contains("[32, 1, 7, 7, 7]"), "{table}");
+    // Unknown networks and fields are one-line errors.
+    for bad in [
+        &["models", "summary", "vgg16"][..],
+        &["models", "summary", "resnet18", "--set", "channels=[4]"][..],
+    ] {
+        let o = medburn(bad);
+        assert!(!o.status.success());
+        assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn print_config_gives_each_tasks_defaults() {
+    let o = medburn(&["train", "--print-config", "--task", "regress"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let c = medburn_train::TrainConfig::from_toml(&text).unwrap();
+    assert_eq!(
+        c,
+        medburn_train::TrainConfig::for_task(medburn_train::TaskKind::Regress)
+    );
+    assert!(text.contains("task = \"regress\"") && text.contains("name = \"resnet10\""));
+    let o = medburn(&[
+        "train",
+        "--print-config",
+        "--task",
+        "classify",
+        "--set",
+        "loss.name=mse",
+    ]);
+    assert!(!o.status.success());
+    let o = medburn(&["train", "--print-config", "--task", "segment"]);
+    let c = medburn_train::TrainConfig::from_toml(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(c, medburn_train::TrainConfig::default());
+}

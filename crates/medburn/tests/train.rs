@@ -106,11 +106,10 @@ fn train_steps_logged(out: &Path) -> usize {
 }
 
 /// A whole-volume task on a small grid (16^3 voxels of 14 mm) with an eighth of a resnet10
-/// (8 to 64 features, batch norm) and a 3^3 stem; `extra` may change the grid and network.
+/// (8 to 64 features, batch norm) and a 3^3 stem, on every channel; `extra` may change the
+/// grid and network.
 fn tiny_whole_volume(extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
-        "--channels",
-        "T1",
         "--set",
         "data.preprocess.size=[16,16,16]",
         "--set",
@@ -219,7 +218,7 @@ fn a_killed_regression_run_resumes_to_the_same_weights() {
     let data = dir.path().join("data");
     synth(&data, 6, 24);
     let mut args = vec!["--task".to_string(), "regress".into()];
-    args.extend(tiny_whole_volume(&[]));
+    args.extend(tiny_whole_volume(&["--channels", "T1"]));
     check_kill_and_resume(&data, &args);
 }
 
@@ -239,7 +238,7 @@ fn age_regression_learns_and_predicts_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let o = medburn()
-        .args(["synth", "--out", data.to_str().unwrap(), "--cases", "40"])
+        .args(["synth", "--out", data.to_str().unwrap(), "--cases", "100"])
         .args(["--test-cases", "8", "--size", "32", "--seed", "2"])
         .output()
         .unwrap();
@@ -251,24 +250,26 @@ fn age_regression_learns_and_predicts_a_table() {
         .arg(&data)
         .arg("--out")
         .arg(&out)
-        .args(["--steps", "300", "--seed", "1"])
+        // All three channels (FLAIR shows the lesions and white matter that age changes): the
+        // age signal a 32^3 grid at 7 mm and 80 training cases still carry.
+        .args(["--steps", "600", "--seed", "1"])
         .args(tiny_whole_volume(&[
             "--set",
-            "data.preprocess.size=[24,24,24]",
+            "data.preprocess.size=[32,32,32]",
             "--set",
-            "data.preprocess.spacing=[9.0,9.0,9.0]",
+            "data.preprocess.spacing=[7.0,7.0,7.0]",
             "--set",
-            "data.patch.patch_size=[24,24,24]",
+            "data.patch.patch_size=[32,32,32]",
             "--set",
-            "data.val_cases=10",
+            "data.val_cases=20",
             "--set",
             "data.batch_size=4",
             "--set",
-            "optim.warmup_steps=10",
+            "optim.warmup_steps=20",
             "--set",
             "optim.steps_per_epoch=100",
             "--set",
-            "validation.every=50",
+            "validation.every=100",
         ]))
         .output()
         .unwrap();
@@ -289,7 +290,7 @@ fn age_regression_learns_and_predicts_a_table() {
         .unwrap();
     let best = mae.iter().cloned().fold(f64::INFINITY, f64::min);
     assert!(
-        best < mae[0] && best < 0.9 * baseline,
+        best < mae[0] && best < 0.7 * baseline,
         "MAE {mae:?}, mean predictor {baseline}"
     );
     for f in [
@@ -313,8 +314,8 @@ fn age_regression_learns_and_predicts_a_table() {
         .args(["predict", "--model"])
         .arg(out.join("checkpoints/best"))
         .arg("--input")
-        .arg(data.join("imagesTs/case_040.nii.gz"))
-        .arg(data.join("imagesTs/case_041.nii.gz"))
+        .arg(data.join("imagesTs/case_100.nii.gz"))
+        .arg(data.join("imagesTs/case_101.nii.gz"))
         .arg("--out")
         .arg(&pred)
         .output()
@@ -341,6 +342,8 @@ fn sex_classification_writes_its_roc_and_table() {
         .arg(&out)
         .args(["--steps", "8", "--seed", "1"])
         .args(tiny_whole_volume(&[
+            "--channels",
+            "T1",
             "--set",
             "validation.every=4",
             // MONAI's Regressor as the classifier: a network with a fixed input shape.
@@ -396,7 +399,12 @@ fn bad_manifests_are_refused_and_nothing_is_written() {
             .arg(&m)
             .arg("--out")
             .arg(&out)
-            .args(tiny_whole_volume(&["--set", "data.val_cases=1"]))
+            .args(tiny_whole_volume(&[
+                "--set",
+                "data.val_cases=1",
+                "--channels",
+                "T1",
+            ]))
             .args(extra)
             .output()
             .unwrap();
@@ -438,7 +446,7 @@ fn bad_manifests_are_refused_and_nothing_is_written() {
 fn a_short_main_job_improves_and_predicts_on_the_input_grid() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_medburn"));
+    let mut c = medburn();
     c.args([
         "demo",
         "--out",
@@ -448,10 +456,10 @@ fn a_short_main_job_improves_and_predicts_on_the_input_grid() {
         "--size",
         "32",
     ])
-    .args(["--steps", "300"])
+    .args(["--steps", "400"])
     .args(tiny(&[
         "--set",
-        "validation.every=50",
+        "validation.every=20",
         "--set",
         "optim.lr=0.01",
     ]));
@@ -470,8 +478,11 @@ fn a_short_main_job_improves_and_predicts_on_the_input_grid() {
         .skip(1)
         .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
-    assert_eq!(dice.len(), 6, "{csv}");
-    assert!(dice[5] > dice[0] + 0.1, "Dice did not improve: {dice:?}");
+    assert_eq!(dice.len(), 20, "{csv}");
+    // The first two validations against the last two (one validation case: single values are
+    // noisy).
+    let (early, late) = ((dice[0] + dice[1]) / 2.0, (dice[18] + dice[19]) / 2.0);
+    assert!(late > early + 0.08, "Dice did not improve: {dice:?}");
     // Files a person looks at.
     for f in [
         "curves.png",

@@ -116,6 +116,7 @@ pub fn run(a: TrainArgs) -> CliResult {
         config.data.channels = c.clone();
     }
     if a.print_config {
+        config.validate()?;
         print!("{}", config.to_toml()?);
         return Ok(());
     }
