@@ -161,6 +161,41 @@ fn broken_nifti_files_give_clear_errors() {
 }
 
 #[test]
+fn gzip_trailers_are_checked_for_every_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, good) = valid_nifti(dir.path());
+    let d = dir.path();
+    let gz = gzip(&good);
+    let n = gz.len();
+    // The trailer is CRC-32 then ISIZE, four bytes each, little-endian.
+    let mut bad_crc = gz.clone();
+    bad_crc[n - 8] ^= 0x01;
+    expect_error(d, "bad_crc.nii.gz", &bad_crc, "corrupt: gzip data");
+    let mut bad_size = gz.clone();
+    bad_size[n - 4] ^= 0x01;
+    expect_error(d, "bad_isize.nii.gz", &bad_size, "corrupt: gzip data");
+    expect_error(d, "no_trailer.nii.gz", &gz[..n - 8], "corrupt: gzip data");
+    // Two members (as `cat a.gz b.gz` makes): read whole when both are sound, refused when
+    // the second's trailer is damaged.
+    let (head, tail) = good.split_at(200);
+    let mut two = gzip(head);
+    two.extend(gzip(tail));
+    let p = d.join("two_members.nii.gz");
+    std::fs::write(&p, &two).unwrap();
+    let v = medburn_io::read(&p).unwrap();
+    assert_eq!(v.size(), vec![6, 5, 4]);
+    let last = two.len() - 8;
+    two[last] ^= 0x80;
+    expect_error(d, "two_members_bad.nii.gz", &two, "corrupt: gzip data");
+    // Trailing bytes after the voxels inside a sound stream are fine.
+    let mut longer = good.clone();
+    longer.extend_from_slice(&[0u8; 16]);
+    let p = d.join("longer.nii.gz");
+    std::fs::write(&p, gzip(&longer)).unwrap();
+    assert!(medburn_io::read(&p).is_ok());
+}
+
+#[test]
 fn unknown_and_missing_inputs_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("notes.txt");

@@ -165,7 +165,7 @@ pub fn same_grid(a: &Geometry, b: &Geometry) -> bool {
 }
 
 /// Reads a case's image files and stacks their channels. Every file must be on the first
-/// file's grid.
+/// file's grid and hold finite values only (a NaN or infinite voxel is refused, naming the file).
 ///
 /// ```no_run
 /// use medburn_datasets::{read_channels, CaseFiles};
@@ -182,6 +182,19 @@ pub fn read_channels(case: &CaseFiles, device: &Device) -> Result<MedImage> {
     let mut images = Vec::new();
     for path in &case.images {
         let v = medburn_io::read(path)?;
+        let bad = v
+            .data
+            .rescaled_f64(v.rescale)
+            .iter()
+            .filter(|x| !x.is_finite())
+            .count();
+        if bad > 0 {
+            return Err(case_err(format!(
+                "{} holds {bad} voxel(s) that are NaN or infinite: a network would turn them \
+                 into NaN everywhere (replace them, e.g. with 0, before training or prediction)",
+                path.display()
+            )));
+        }
         let img = v
             .to_image(device)
             .map_err(|kind| medburn_io::IoError::new(path, kind))?;
@@ -234,13 +247,18 @@ fn read_label(path: &Path, case: &str, grid: &Geometry, device: &Device) -> Resu
             grid.origin()
         )));
     }
-    if let Some((lo, hi)) = v.data.min_max() {
-        if lo < 0.0 || hi > 255.0 {
-            return Err(case_err(format!(
-                "label map {} holds values from {lo} to {hi}; labels must be 0 to 255",
-                path.display()
-            )));
-        }
+    // Labels as the file means them (scaling applied): whole numbers from 0 to 255. A float
+    // file whose values are all whole numbers is fine; 0.5 or 1.7 is not a label.
+    if let Some(bad) = v
+        .data
+        .rescaled_f64(v.rescale)
+        .iter()
+        .find(|&&x| !(x.is_finite() && x.fract() == 0.0 && (0.0..=255.0).contains(&x)))
+    {
+        return Err(case_err(format!(
+            "label map {} holds the value {bad}; labels must be whole numbers from 0 to 255",
+            path.display()
+        )));
     }
     let img = v
         .to_image(device)
@@ -510,7 +528,22 @@ mod tests {
         let e = prepare_case(&CaseFiles::new(vec![img.clone()], Some(neg)), &cfg, &[])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("labels must be 0 to 255"), "{e}");
+        assert!(
+            e.contains("labels must be whole numbers from 0 to 255"),
+            "{e}"
+        );
+        let half = write(dir.path(), "half.nii", vec![0.5; 64], g);
+        let e = prepare_case(&CaseFiles::new(vec![img.clone()], Some(half)), &cfg, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("holds the value 0.5"), "{e}");
+        let mut with_nan = vec![1.0; 64];
+        with_nan[7] = f32::NAN;
+        let nan = write(dir.path(), "nan.nii", with_nan, g);
+        let e = prepare_case(&CaseFiles::new(vec![nan], None), &cfg, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nan.nii") && e.contains("1 voxel"), "{e}");
         let e = prepare_case(
             &CaseFiles::new(vec![dir.path().join("missing.nii")], None),
             &cfg,

@@ -185,7 +185,41 @@ pub fn load_model<M: Module>(mut model: M, dir: &Path) -> Result<M> {
             ),
         ));
     }
+    let bad = non_finite_parameters(&model);
+    if bad > 0 {
+        return Err(ckpt_err(
+            &path,
+            format!(
+                "{bad} weight tensor(s) hold NaN or infinite values: the model would predict \
+                 nothing (it was saved from a diverged run)"
+            ),
+        ));
+    }
     Ok(model)
+}
+
+/// How many float parameters of `model` hold a NaN or an infinity.
+fn non_finite_parameters<M: Module>(model: &M) -> usize {
+    struct Count(usize);
+    impl burn::module::ModuleVisitor for Count {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            let t = param.val();
+            if t.clone()
+                .is_nan()
+                .any()
+                .bool_or(t.is_inf().any())
+                .into_scalar::<bool>()
+            {
+                self.0 += 1;
+            }
+        }
+    }
+    let mut c = Count(0);
+    model.visit(&mut c);
+    c.0
 }
 
 /// Loads a checkpoint's optimizer state.

@@ -188,6 +188,16 @@ fn run<T: Task>(
                 ),
             });
         }
+        if saved.target != state.target {
+            return Err(TrainError::Checkpoint {
+                path: dir.clone(),
+                message: format!(
+                    "made for the target {:?}, the data now gives {:?}: the training cases \
+                     changed since it was written",
+                    saved.target, state.target
+                ),
+            });
+        }
         model = load_model(model, dir)?;
         optim = load_optimizer(optim, dir)?;
         state = saved;

@@ -91,4 +91,15 @@ pub enum ImageError {
     /// Reading the voxels back from the device failed.
     #[error("could not read voxels from the device: {0}")]
     Readback(String),
+    /// An output would not fit in memory: its size is computed before anything is allocated
+    /// (see [`crate::limits`]).
+    #[error("{what} would need {bytes} bytes ({:.1} GiB), above the limit of {limit} bytes ({:.1} GiB, this machine's memory; set MEDBURN_MAX_BYTES to change it)", *bytes as f64 / (1u64 << 30) as f64, *limit as f64 / (1u64 << 30) as f64)]
+    TooLarge {
+        /// What would be made (names the operation and its size).
+        what: String,
+        /// Bytes it would need.
+        bytes: u128,
+        /// The limit.
+        limit: u64,
+    },
 }

@@ -21,6 +21,7 @@ mod error;
 mod geometry;
 #[cfg(feature = "burn")]
 mod image;
+pub mod limits;
 mod modality;
 mod orientation;
 pub mod vec3;

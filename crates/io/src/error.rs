@@ -44,6 +44,10 @@ pub enum IoErrorKind {
     /// A value cannot be written in the requested type.
     #[error("cannot convert: {0}")]
     Conversion(String),
+    /// The file's bytes are damaged (a gzip stream whose CRC-32 or length does not match its
+    /// trailer, or whose trailer is missing).
+    #[error("corrupt: {0}")]
+    Corrupt(String),
 }
 
 /// An I/O error naming the file it concerns.

@@ -109,6 +109,22 @@ pub fn pad(
             }
         }
     }
+    // The new size first (it may not even fit a usize), then whether it fits in memory.
+    let mut size = [0usize; 3];
+    for a in 0..3 {
+        size[a] = g.size()[a]
+            .checked_add(before[a])
+            .and_then(|n| n.checked_add(after[a]))
+            .ok_or_else(|| {
+                SpatialError::Invalid(format!("pad: {before:?} + {after:?} overflows the size"))
+            })?;
+    }
+    medburn_core::limits::check_volume(
+        "pad",
+        size,
+        image.channels(),
+        image.voxels().dtype().size(),
+    )?;
     let mode = match fill {
         PadFill::Constant(v) => PadMode::Constant(v),
         PadFill::Edge => PadMode::Edge,
@@ -121,7 +137,6 @@ pub fn pad(
         (before[0], after[0]),
     ];
     let voxels = image.voxels().clone().pad(pairs, mode);
-    let size = [0, 1, 2].map(|a| g.size()[a] + before[a] + after[a]);
     let origin = g.index_to_physical(before.map(|v| -(v as f64)));
     let geometry = g.with_size(size)?.with_origin(origin)?;
     with_grid(image, voxels, geometry)

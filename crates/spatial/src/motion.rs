@@ -67,6 +67,32 @@ impl core::str::FromStr for Axis {
     }
 }
 
+/// Refuses a transform parameter that is NaN or infinite: it would sample nowhere and give an
+/// image of zeros (or of NaN) without a word.
+///
+/// ```
+/// use burn::tensor::Device;
+/// use medburn_core::{Geometry, MedImage};
+/// use medburn_spatial::{rotate, translate, Axis, Interpolation};
+/// let img = MedImage::from_vec(vec![1.0; 8], 1, Geometry::unit([2, 2, 2])?, &Device::flex())?;
+/// let e = rotate(&img, Axis::Z, f64::NAN, None, Interpolation::Linear).unwrap_err();
+/// assert_eq!(e.to_string(), "rotate: the angle must be finite, got [NaN]");
+/// assert!(rotate(&img, Axis::Z, 5.0, Some([f64::INFINITY, 0.0, 0.0]), Interpolation::Linear).is_err());
+/// assert!(translate(&img, [0.0, f64::NAN, 0.0], Interpolation::Linear).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub(crate) fn finite(transform: &str, what: &str, values: &[f64]) -> Result<()> {
+    if values.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        let shown: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+        Err(SpatialError::Invalid(format!(
+            "{transform}: {what} must be finite, got [{}]",
+            shown.join(", ")
+        )))
+    }
+}
+
 /// Rotates the content of `image` by `degrees` about `axis` through `centre` (mm; default the
 /// image's physical centre), by the right-hand rule, on the same grid.
 ///
@@ -89,6 +115,11 @@ pub fn rotate(
     centre: Option<[f64; 3]>,
     interpolation: Interpolation,
 ) -> Result<MedImage> {
+    finite("rotate", "the angle", &[degrees])?;
+    finite("rotate", "the axis", &axis.vector())?;
+    if let Some(c) = centre {
+        finite("rotate", "the centre", &c)?;
+    }
     let angle = transform::parameters([degrees.to_radians()], [1], image);
     let centre = centre.unwrap_or_else(|| image.geometry().centre());
     let t = transform::rotation(axis.vector(), angle, centre)
@@ -107,6 +138,7 @@ pub fn rotate(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn translate_origin(image: &MedImage, offset_mm: [f64; 3]) -> Result<MedImage> {
+    finite("translate", "the offset", &offset_mm)?;
     let g = image.geometry();
     let o = g.origin();
     let geometry = g.with_origin([
@@ -133,6 +165,7 @@ pub fn translate(
     offset_mm: [f64; 3],
     interpolation: Interpolation,
 ) -> Result<MedImage> {
+    finite("translate", "the offset", &offset_mm)?;
     let offsets = transform::parameters(offset_mm, [1, 3], image);
     resample(
         image,

@@ -148,6 +148,12 @@ pub fn resample(
     transform: Option<Tensor<3>>,
     interpolation: Interpolation,
 ) -> Result<MedImage> {
+    medburn_core::limits::check_volume(
+        "resample",
+        output.size(),
+        image.channels(),
+        image.voxels().dtype().size(),
+    )?;
     let voxels = resample_voxels(
         image.voxels().clone(),
         image.geometry(),

@@ -75,6 +75,38 @@ fn truth_on_source(path: &Path) -> Result<Vec<u8>> {
         .collect())
 }
 
+/// Every label value must be one the data set declares (`labels` in `dataset.json`), when it
+/// declares any: a 9 where 0-4 are declared would train a 10-class network without a word.
+fn check_declared_labels(
+    prepared: &[PreparedCase],
+    files: &[medburn_datasets::CaseFiles],
+    declared: &std::collections::BTreeMap<u32, String>,
+) -> Result<()> {
+    if declared.is_empty() {
+        return Ok(());
+    }
+    for (case, file) in prepared.iter().zip(files) {
+        let Some(label) = &case.label else { continue };
+        let mut seen = [false; 256];
+        for &v in label {
+            seen[v as usize] = true;
+        }
+        if let Some(v) = (0..256u32).find(|&v| seen[v as usize] && !declared.contains_key(&v)) {
+            let known: Vec<String> = declared.keys().map(|k| k.to_string()).collect();
+            let path = file
+                .label
+                .as_deref()
+                .unwrap_or(std::path::Path::new(&case.id));
+            return Err(TrainError::Invalid(format!(
+                "{}: label value {v} is not one of the data set's labels ({})",
+                path.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Task for Segment {
     type Model = UNet3d;
     type Evaluation = SegmentEvaluation;
@@ -135,6 +167,7 @@ impl Task for Segment {
             Ok(prepare_case(c, &config.data.preprocess, &channels)?)
         })?;
         let in_channels = check_channels(&prepared.iter().collect::<Vec<_>>())?;
+        check_declared_labels(&prepared, &all, &manifest.label_names)?;
         let max_label = prepared
             .iter()
             .flat_map(|c| c.label.iter().flatten().copied().max())

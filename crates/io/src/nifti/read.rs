@@ -38,6 +38,8 @@ pub fn read_nifti(path: &Path) -> Result<Volume> {
     let n: usize = dims.iter().product();
     src.skip(skip).map_err(|e| IoError::new(&data_path, e))?;
     let data = read_voxels(&mut src, voxel_type, n, header.little_endian, &data_path)?;
+    src.check_gzip_trailers()
+        .map_err(|e| IoError::new(&data_path, e))?;
     let [d, h, w] = geometry.dhw();
     let extra: Vec<usize> = dims.iter().skip(3).copied().collect();
     let channels: usize = extra.iter().product();
@@ -197,6 +199,19 @@ impl Source {
             disk_len,
             gzipped,
         })
+    }
+
+    /// Reads a gzipped file to its end, so that the decoder checks the CRC-32 and length in the
+    /// trailer of every member (it checks them only when it reaches them; the voxels end
+    /// before the last trailer). A mismatch, a missing trailer or a damaged stream is an error;
+    /// the voxels read before are dropped with it. Plain files are not read further.
+    fn check_gzip_trailers(&mut self) -> std::result::Result<(), IoErrorKind> {
+        if !self.gzipped {
+            return Ok(());
+        }
+        std::io::copy(self, &mut std::io::sink())
+            .map(|_| ())
+            .map_err(|e| IoErrorKind::Corrupt(format!("gzip data: {e}")))
     }
 
     fn unread(&mut self, bytes: Vec<u8>) {
