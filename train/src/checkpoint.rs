@@ -126,6 +126,49 @@ pub fn save_checkpoint<M: Module>(
     Ok(dir)
 }
 
+/// Tidies `OUT/checkpoints` after a run killed while writing a checkpoint: a folder moved
+/// aside (`.old-NAME-*`) whose replacement never arrived is put back as `NAME`, and the other
+/// temporaries (`.tmp-*`, `.old-*`) are removed. Called when a run starts; one run writes to a
+/// folder at a time.
+///
+/// ```
+/// let out = tempfile::tempdir()?;
+/// let root = out.path().join("checkpoints");
+/// std::fs::create_dir_all(root.join(".tmp-step-000010-123"))?;
+/// std::fs::create_dir_all(root.join(".old-best-123"))?;
+/// medburn_train::recover_interrupted_writes(out.path())?;
+/// assert!(root.join("best").is_dir());
+/// assert_eq!(std::fs::read_dir(&root)?.count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn recover_interrupted_writes(out: &Path) -> Result<()> {
+    let root = out.join("checkpoints");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Ok(());
+    };
+    let mut stale = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(rest) = name.strip_prefix(".old-") {
+            // `.old-NAME-PID`: NAME itself may hold dashes.
+            if let Some((original, _pid)) = rest.rsplit_once('-') {
+                let target = root.join(original);
+                if !target.exists() {
+                    std::fs::rename(entry.path(), &target).map_err(|e| ckpt_err(&target, e))?;
+                    continue;
+                }
+            }
+            stale.push(entry.path());
+        } else if name.starts_with(".tmp-") {
+            stale.push(entry.path());
+        }
+    }
+    for p in stale {
+        std::fs::remove_dir_all(&p).map_err(|e| ckpt_err(&p, e))?;
+    }
+    Ok(())
+}
+
 /// The checkpoint folder `path` names: the folder itself when it holds `state.json`, else the
 /// one `PATH/checkpoints/latest` (or `PATH/latest`) points at.
 ///

@@ -68,6 +68,8 @@ impl SlidingWindow {
         forward: impl Fn(Tensor<5>) -> Tensor<5>,
     ) -> Result<Tensor<5>> {
         self.validate()?;
+        let [_, _, d, h, w] = image.dims();
+        self.check_work([d, h, w])?;
         if !self.flip_tta {
             return self.blend(image, &forward);
         }
@@ -116,6 +118,62 @@ impl SlidingWindow {
         Ok(())
     }
 
+    /// The first voxels `[z, y, x]` of the windows over an image of `[D, H, W]` voxels (padded
+    /// to a window where smaller), in the order they run.
+    ///
+    /// ```
+    /// let sw = medburn_train::SlidingWindow::new([4, 4, 4]);
+    /// assert_eq!(sw.windows([10, 4, 3]).len(), 4); // 4 along D, 1 along H, 1 along W
+    /// ```
+    pub fn windows(&self, dhw: [usize; 3]) -> Vec<[usize; 3]> {
+        let [rw, rh, rd] = self.roi_size;
+        let size = [dhw[0].max(rd), dhw[1].max(rh), dhw[2].max(rw)];
+        let mut windows = Vec::new();
+        for z in window_starts(size[0], rd, self.overlap) {
+            for y in window_starts(size[1], rh, self.overlap) {
+                for x in window_starts(size[2], rw, self.overlap) {
+                    windows.push([z, y, x]);
+                }
+            }
+        }
+        windows
+    }
+
+    /// The forward passes' windows for an image of `[D, H, W]` voxels (eight times the windows
+    /// with flip test-time augmentation), refused above [`SlidingWindow::MAX_WINDOWS`] with the
+    /// count at overlap 0.5 for comparison: a high overlap multiplies the work by its cube.
+    ///
+    /// ```
+    /// let mut sw = medburn_train::SlidingWindow::new([32, 32, 32]);
+    /// assert_eq!(sw.check_work([80, 80, 80])?, 64);
+    /// sw.overlap = 0.97;
+    /// let e = sw.check_work([80, 80, 80]).unwrap_err().to_string();
+    /// assert!(e.contains("117649 window passes") && e.contains("64 at overlap 0.5"), "{e}");
+    /// # Ok::<(), medburn_train::TrainError>(())
+    /// ```
+    pub fn check_work(&self, dhw: [usize; 3]) -> Result<usize> {
+        let passes = if self.flip_tta { 8 } else { 1 };
+        let n = self.windows(dhw).len() * passes;
+        if n > Self::MAX_WINDOWS {
+            let half = SlidingWindow {
+                overlap: 0.5,
+                ..self.clone()
+            };
+            return Err(TrainError::Config(format!(
+                "sliding window: overlap {} makes {n} window passes of {:?} over an image of \
+                 {dhw:?} voxels ({} at overlap 0.5), above the {} this runs: lower the overlap",
+                self.overlap,
+                self.roi_size,
+                half.windows(dhw).len() * passes,
+                Self::MAX_WINDOWS
+            )));
+        }
+        Ok(n)
+    }
+
+    /// The most window passes one image may take ([`check_work`](Self::check_work)).
+    pub const MAX_WINDOWS: usize = 4096;
+
     fn blend(
         &self,
         image: Tensor<5>,
@@ -142,14 +200,7 @@ impl SlidingWindow {
             image
         };
         let importance = gaussian_importance([rd, rh, rw], self.sigma_scale, &device);
-        let mut windows = Vec::new();
-        for z in window_starts(size[0], rd, self.overlap) {
-            for y in window_starts(size[1], rh, self.overlap) {
-                for x in window_starts(size[2], rw, self.overlap) {
-                    windows.push([z, y, x]);
-                }
-            }
-        }
+        let windows = self.windows([d, h, w]);
         let mut acc: Option<Tensor<5>> = None;
         let mut weight = Tensor::<5>::zeros([1, 1, size[0], size[1], size[2]], &device);
         for chunk in windows.chunks(self.sw_batch_size) {

@@ -39,7 +39,8 @@ pub mod task;
 mod trainer;
 
 pub use checkpoint::{
-    load_model, load_optimizer, read_checkpoint, resolve_checkpoint, save_checkpoint, TrainState,
+    load_model, load_optimizer, read_checkpoint, recover_interrupted_writes, resolve_checkpoint,
+    save_checkpoint, TrainState,
 };
 pub use config::{
     DataConfig, Decay, LossConfig, ModelConfig, OptimConfig, Output as ModelOutput,

@@ -88,16 +88,26 @@ pub fn predict(
     if let Some(o) = options.overlap {
         config.validation.overlap = o;
     }
+    let created = !out.exists();
     std::fs::create_dir_all(out).map_err(|e| TrainError::Output {
         path: out.to_path_buf(),
         message: e.to_string(),
     })?;
-    match state.task {
+    let result = match state.task {
         TaskKind::Segment => segment(&dir, &state, &config, inputs, out, &options.device),
         TaskKind::Regress | TaskKind::Classify => {
             whole_volumes(&dir, &state, &config, inputs, out, &options.device)
         }
+    };
+    if result.is_err() && created {
+        // A refused prediction leaves no empty folder behind (nothing else was written in it:
+        // every file is written atomically, the last ones after every case succeeded).
+        let empty = std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_none());
+        if empty {
+            let _ = std::fs::remove_dir(out);
+        }
     }
+    result
 }
 
 /// Reads and prepares one input as training did: the training files' channel subset when the

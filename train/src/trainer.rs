@@ -143,10 +143,6 @@ fn run<T: Task>(
 ) -> Result<TrainSummary> {
     config.validate()?;
     let out = config.out.clone();
-    std::fs::create_dir_all(&out).map_err(|e| TrainError::Output {
-        path: out.clone(),
-        message: e.to_string(),
-    })?;
     let base = medburn_core::device_by_name(&config.device).map_err(TrainError::Config)?;
     let device = base.clone().autodiff();
     let data = task.prepare(&config, options.progress)?;
@@ -154,6 +150,13 @@ fn run<T: Task>(
     base.seed(config.seed);
     device.seed(config.seed);
     let mut model = task.build(&config, &data.info, &device)?;
+    // The output folder only once the data and the network are known to be sound: a run
+    // refused before that leaves nothing behind.
+    std::fs::create_dir_all(&out).map_err(|e| TrainError::Output {
+        path: out.clone(),
+        message: e.to_string(),
+    })?;
+    crate::checkpoint::recover_interrupted_writes(&out)?;
     let mut optim: ModuleOptimizer = AdamWConfig::new()
         .with_weight_decay(config.optim.weight_decay as f32)
         .init();

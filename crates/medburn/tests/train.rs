@@ -184,15 +184,19 @@ fn check_kill_and_resume(data: &Path, task_args: &[String]) {
         latest.trim() == "step-000004" || latest.trim() == "step-000008",
         "{latest}"
     );
-    // The run folder is moved before resuming: the run continues where it now is.
+    // The run folder is moved before resuming: the run continues where it now is. A kill in
+    // the middle of a checkpoint write leaves its temporary folder: the resumed run removes it.
     let moved = dir.path().join("moved");
     std::fs::rename(&killed, &moved).unwrap();
     let killed = moved;
+    let stale = killed.join("checkpoints/.tmp-step-000005-4242");
+    std::fs::create_dir_all(&stale).unwrap();
     let o = medburn()
         .args(["train", "--resume", killed.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!stale.exists());
     let a = weights(&whole.join("checkpoints/step-000012"));
     let b = weights(&killed.join("checkpoints/step-000012"));
     assert_eq!(a.len(), b.len());
@@ -409,7 +413,11 @@ fn bad_manifests_are_refused_and_nothing_is_written() {
             .output()
             .unwrap();
         assert!(!o.status.success());
-        assert!(!out.join("checkpoints").exists(), "{manifest}");
+        assert!(
+            !out.exists(),
+            "{manifest}: a refused run left {}",
+            out.display()
+        );
         let e = String::from_utf8_lossy(&o.stderr).to_string();
         assert_eq!(e.trim().lines().count(), 1, "{e}");
         e

@@ -141,6 +141,9 @@ pub fn run(a: AugmentArgs) -> CliResult {
         .as_ref()
         .map(|v| v.to_image(&device))
         .transpose()?;
+    if let (Some(path), Some(l)) = (&a.label, &label_image) {
+        super::check_label_map(path, l)?;
+    }
     let label = label_image
         .as_ref()
         .map(|l| l.voxels().clone().repeat_dim(0, k));

@@ -119,3 +119,14 @@ pub(crate) fn read_input(
         _ => medburn_io::read(path),
     }
 }
+
+/// A label map must hold class indices: finite, whole, non-negative values (a float file whose
+/// values are all whole numbers is fine). The error names the file and the first bad value.
+pub(crate) fn check_label_map(
+    path: &Path,
+    image: &medburn_core::MedImage,
+) -> Result<(), Box<dyn std::error::Error>> {
+    medburn_ops::label_values(image.voxels())
+        .map(|_| ())
+        .map_err(|e| format!("{}: not a label map: {e}", path.display()).into())
+}

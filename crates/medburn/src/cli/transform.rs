@@ -65,6 +65,9 @@ fn load(c: &Common) -> Result<(Volume, MedImage), Box<dyn std::error::Error>> {
     let image = volume
         .to_image(&device)
         .map_err(|e| format!("{}: {e}", c.input.display()))?;
+    if c.label {
+        super::check_label_map(&c.input, &image)?;
+    }
     Ok((volume, image))
 }
 
