@@ -40,22 +40,50 @@ pub struct Interp {
     interp: Option<Interpolation>,
 }
 
-fn parse3<T: std::str::FromStr>(s: &str) -> Result<[T; 3], String> {
-    let v: Vec<T> = s
-        .split(',')
-        .map(|p| p.trim().parse::<T>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("{s:?}: expected three numbers separated by commas"))?;
-    v.try_into()
-        .map_err(|_| format!("{s:?}: expected three numbers separated by commas"))
+/// Three comma-separated values; the error says which one is wrong and why (`what` names the
+/// kind of number the option takes).
+fn parse3<T: std::str::FromStr>(s: &str, what: &str) -> Result<[T; 3], String>
+where
+    T::Err: std::fmt::Display,
+{
+    let parts: Vec<&str> = s.split(',').collect();
+    if parts.len() != 3 {
+        return Err(format!(
+            "{s:?}: expected three {what} separated by commas, got {}",
+            parts.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(3);
+    for (n, p) in parts.iter().enumerate() {
+        let v = p.trim().parse::<T>().map_err(|e| {
+            format!(
+                "{s:?}: the {} value {:?} is not one of the {what} this option takes ({e})",
+                ["first", "second", "third"][n],
+                p.trim()
+            )
+        })?;
+        out.push(v);
+    }
+    out.try_into()
+        .map_err(|_| unreachable!("three values were parsed"))
 }
 
+/// Three finite numbers (NaN and infinity are refused here, before any file is read).
 fn parse_f3(s: &str) -> Result<[f64; 3], String> {
-    parse3(s)
+    let v: [f64; 3] = parse3(s, "numbers")?;
+    if let Some(n) = (0..3).find(|&n| !v[n].is_finite()) {
+        return Err(format!(
+            "{s:?}: the {} value is {}, not a finite number",
+            ["first", "second", "third"][n],
+            v[n]
+        ));
+    }
+    Ok(v)
 }
 
+/// Three whole numbers of voxels, at least 0.
 fn parse_u3(s: &str) -> Result<[usize; 3], String> {
-    parse3(s)
+    parse3(s, "whole numbers of voxels (0 or more)")
 }
 
 /// Reads the input onto the device; keeps the host volume for its voxel type.
@@ -128,7 +156,7 @@ pub struct ResampleArgs {
     #[command(flatten)]
     interp: Interp,
     /// New spacing in mm along i, j, k: SX,SY,SZ (origin kept, ceil(n * s / s') voxels).
-    #[arg(long, value_parser = parse_f3, conflicts_with = "like", required_unless_present = "like")]
+    #[arg(long, value_parser = parse_f3, allow_hyphen_values = true, conflicts_with = "like", required_unless_present = "like")]
     spacing: Option<[f64; 3]>,
     /// Resample onto this image's grid (size, origin, spacing, direction).
     #[arg(long)]
@@ -197,10 +225,10 @@ pub struct CropArgs {
     #[command(flatten)]
     common: Common,
     /// First voxel kept, I,J,K.
-    #[arg(long, value_parser = parse_u3)]
+    #[arg(long, value_parser = parse_u3, allow_hyphen_values = true)]
     start: [usize; 3],
     /// Voxels kept along i, j, k.
-    #[arg(long, value_parser = parse_u3)]
+    #[arg(long, value_parser = parse_u3, allow_hyphen_values = true)]
     size: [usize; 3],
 }
 
@@ -216,10 +244,10 @@ pub struct PadArgs {
     #[command(flatten)]
     common: Common,
     /// Voxels added before the first along i, j, k.
-    #[arg(long, value_parser = parse_u3)]
+    #[arg(long, value_parser = parse_u3, allow_hyphen_values = true)]
     before: [usize; 3],
     /// Voxels added after the last along i, j, k.
-    #[arg(long, value_parser = parse_u3)]
+    #[arg(long, value_parser = parse_u3, allow_hyphen_values = true)]
     after: [usize; 3],
     /// constant, edge or reflect.
     #[arg(long, default_value = "constant")]
