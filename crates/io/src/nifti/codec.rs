@@ -12,7 +12,20 @@ pub(super) fn truncated_header(got: usize, need: usize) -> IoErrorKind {
     }
 }
 
-pub(super) fn parse_v1(bytes: &[u8], _little: bool) -> Result<NiftiHeader, IoErrorKind> {
+pub(super) fn parse_v1(bytes: &[u8], little: bool) -> Result<NiftiHeader, IoErrorKind> {
+    // dim[0] in the byte order sizeof_hdr gives: out of 1..=7 the `nifti` crate takes the
+    // header for byte-swapped and reads nonsense (a vox_offset error, far from the cause).
+    let raw = [bytes[40], bytes[41]];
+    let dim0 = if little {
+        i16::from_le_bytes(raw)
+    } else {
+        i16::from_be_bytes(raw)
+    };
+    if !(1..=7).contains(&dim0) {
+        return Err(IoErrorKind::BadHeader(format!(
+            "dim[0] is {dim0}: the number of dimensions must be 1 to 7"
+        )));
+    }
     let h = ::nifti::NiftiHeader::from_reader(bytes).map_err(|e| match e {
         ::nifti::NiftiError::InvalidFormat => IoErrorKind::BadHeader(format!(
             "magic is {:?}: not a NIfTI-1 file (expected \"n+1\" or \"ni1\"; plain Analyze 7.5 is not read)",
