@@ -150,7 +150,12 @@ fn broken_nifti_files_give_clear_errors() {
     // An impossible number of dimensions is named as such (not as a vox_offset problem).
     let mut b = good.clone();
     put_i16(&mut b, 40, 9);
-    expect_error(d, "dim0_9.nii", &b, "dim[0] is 9: the number of dimensions must be 1 to 7");
+    expect_error(
+        d,
+        "dim0_9.nii",
+        &b,
+        "dim[0] is 9: the number of dimensions must be 1 to 7",
+    );
 
     // A pair whose image file is missing.
     let mut hdr = good[..348].to_vec();

@@ -641,3 +641,50 @@ fn print_config_gives_each_tasks_defaults() {
     let c = medburn_train::TrainConfig::from_toml(&String::from_utf8_lossy(&o.stdout)).unwrap();
     assert_eq!(c, medburn_train::TrainConfig::default());
 }
+
+#[test]
+fn a_damaged_slice_is_refused_unless_skipped_and_what_is_skipped_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("ct");
+    std::fs::create_dir_all(&series).unwrap();
+    let src = fixtures_dir().join("data/pydicom/dicomdirtests/98892001/CT5N");
+    let mut names: Vec<_> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    for n in &names {
+        std::fs::copy(src.join(n), series.join(n)).unwrap();
+    }
+    // The last slice cut in half (as a copy that stopped), and a file that is not DICOM.
+    let last = series.join(names.last().unwrap());
+    let bytes = std::fs::read(&last).unwrap();
+    std::fs::write(&last, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(series.join("notes.txt"), "scanned on Tuesday").unwrap();
+    let out = dir.path().join("ct.nii.gz");
+    let o = medburn(&["convert", series.to_str().unwrap(), out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("cannot be read") && e.contains("--skip-unreadable") && e.lines().count() == 1,
+        "{e}"
+    );
+    assert!(!out.exists());
+    let o = medburn(&[
+        "convert",
+        series.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--skip-unreadable",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("1 unreadable DICOM file(s) skipped"), "{e}");
+    assert!(
+        e.contains("1 file(s) that are not DICOM images skipped"),
+        "{e}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_slice(&medburn(&["info", "--json", out.to_str().unwrap()]).stdout)
+            .unwrap();
+    assert_eq!(j["size"], serde_json::json!([16, 16, names.len() - 1]));
+}

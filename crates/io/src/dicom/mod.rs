@@ -257,6 +257,8 @@ struct Scan {
     no_pixels: usize,
     /// Files that looked like DICOM but could not be read, with why.
     failures: Vec<(PathBuf, String)>,
+    /// Files that are not DICOM at all (and DICOMDIR indexes).
+    not_dicom: usize,
 }
 
 impl Scan {
@@ -330,6 +332,7 @@ fn scan(path: &Path) -> Result<Scan> {
             headers: vec![h],
             no_pixels: 0,
             failures: vec![],
+            not_dicom: 0,
         });
     }
     let mut files = Vec::new();
@@ -341,13 +344,14 @@ fn scan(path: &Path) -> Result<Scan> {
         headers: vec![],
         no_pixels: 0,
         failures: vec![],
+        not_dicom: 0,
     };
     for (p, f) in files.into_iter().zip(found) {
         match f {
             Found::Image(h) => scan.headers.push(*h),
             Found::NoPixels => scan.no_pixels += 1,
             Found::Failed(why) => scan.failures.push((p, why)),
-            Found::Dicomdir | Found::NotDicom => {}
+            Found::Dicomdir | Found::NotDicom => scan.not_dicom += 1,
         }
     }
     if scan.headers.is_empty() {
@@ -443,7 +447,56 @@ pub fn list_series(path: &Path) -> Result<Vec<SeriesInfo>> {
 /// # Ok::<(), medburn_io::IoError>(())
 /// ```
 pub fn read_dicom(path: &Path, select: &SeriesSelector) -> Result<Volume> {
+    read_dicom_with(path, select, &DicomReadOptions::default())
+}
+
+/// How [`read_dicom_with`] treats a folder's files that it cannot use.
+///
+/// ```
+/// let o = medburn_io::dicom::DicomReadOptions::default();
+/// assert!(!o.skip_unreadable); // a damaged slice is an error, not a silently shorter volume
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DicomReadOptions {
+    /// Read a folder's series without the files that look like DICOM but cannot be read (a
+    /// truncated slice), noting them in the volume's metadata (`dicom:skipped_unreadable`),
+    /// instead of refusing the folder.
+    pub skip_unreadable: bool,
+}
+
+/// [`read_dicom`] with options. A folder's files that look like DICOM but cannot be read are
+/// an error naming one of them unless `options.skip_unreadable`; files that are not DICOM are
+/// skipped. What was skipped is noted in the metadata (`dicom:skipped_not_dicom`,
+/// `dicom:skipped_unreadable`) for a caller to report.
+///
+/// ```no_run
+/// use medburn_io::dicom::{read_dicom_with, DicomReadOptions, SeriesSelector};
+/// let options = DicomReadOptions { skip_unreadable: true };
+/// let vol = read_dicom_with("ct_series/".as_ref(), &SeriesSelector::First, &options)?;
+/// if let Some(note) = vol.metadata.get("dicom:skipped_unreadable") {
+///     eprintln!("note: {note}");
+/// }
+/// # Ok::<(), medburn_io::IoError>(())
+/// ```
+pub fn read_dicom_with(
+    path: &Path,
+    select: &SeriesSelector,
+    options: &DicomReadOptions,
+) -> Result<Volume> {
     let scan = scan(path)?;
+    if !scan.failures.is_empty() && !options.skip_unreadable {
+        let (p, why) = &scan.failures[0];
+        return Err(IoError::new(
+            path,
+            IoErrorKind::Dicom(format!(
+                "{} file(s) look like DICOM but cannot be read, e.g. {}: {why} (refused: a \
+                 series read without them could lack slices; `--skip-unreadable` reads it \
+                 without them)",
+                scan.failures.len(),
+                stack::show(p, &scan.root)
+            )),
+        ));
+    }
     let groups = group(&scan);
     let list = || {
         let mut s = groups
@@ -554,6 +607,31 @@ pub fn read_dicom(path: &Path, select: &SeriesSelector) -> Result<Volume> {
     }
     for (k, v) in stack.notes {
         vol.metadata.insert(k, v);
+    }
+    if scan.not_dicom > 0 {
+        vol.metadata.insert(
+            "dicom:skipped_not_dicom".into(),
+            format!(
+                "{} file(s) that are not DICOM images skipped",
+                scan.not_dicom
+            ),
+        );
+    }
+    if !scan.failures.is_empty() {
+        let names: Vec<String> = scan
+            .failures
+            .iter()
+            .take(5)
+            .map(|(p, why)| format!("{} ({why})", stack::show(p, &scan.root)))
+            .collect();
+        vol.metadata.insert(
+            "dicom:skipped_unreadable".into(),
+            format!(
+                "{} unreadable DICOM file(s) skipped: {}",
+                scan.failures.len(),
+                names.join(", ")
+            ),
+        );
     }
     Ok(vol)
 }

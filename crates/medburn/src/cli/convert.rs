@@ -32,6 +32,10 @@ pub struct ConvertArgs {
     /// For a DICOM folder with several series: which one (UID or index; default the first).
     #[arg(long)]
     series: Option<String>,
+    /// Convert a DICOM folder's series without the files that look like DICOM but cannot be
+    /// read (a truncated slice), naming them in a note, instead of refusing the folder.
+    #[arg(long)]
+    skip_unreadable: bool,
 }
 
 pub fn run(a: ConvertArgs) -> CliResult {
@@ -45,7 +49,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
         )
         .into());
     }
-    let volume = super::read_input(&a.input, &a.series)?;
+    let volume = super::read_input_with(&a.input, &a.series, a.skip_unreadable)?;
     let (dtype, lossy) = match (a.dtype, in_format) {
         (Some(t), _) => (Some(t), a.lossy),
         // NIfTI and HDF5 keep stored values and scaling: the file's own representation.

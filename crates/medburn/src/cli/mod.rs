@@ -109,13 +109,33 @@ pub(crate) fn series_selector(series: &Option<String>) -> SeriesSelector {
     }
 }
 
-/// Reads any input, honouring `--series` for DICOM.
+/// Reads any input, honouring `--series` for DICOM; a DICOM folder's files that look like DICOM
+/// but cannot be read are refused unless `skip_unreadable`. What a folder read skipped is said
+/// on stderr, one line each.
 pub(crate) fn read_input(
     path: &Path,
     series: &Option<String>,
 ) -> Result<medburn_io::Volume, medburn_io::IoError> {
+    read_input_with(path, series, false)
+}
+
+/// [`read_input`] with `--skip-unreadable`.
+pub(crate) fn read_input_with(
+    path: &Path,
+    series: &Option<String>,
+    skip_unreadable: bool,
+) -> Result<medburn_io::Volume, medburn_io::IoError> {
     match medburn_io::Format::from_path(path)? {
-        medburn_io::Format::Dicom => medburn_io::dicom::read_dicom(path, &series_selector(series)),
+        medburn_io::Format::Dicom => {
+            let options = medburn_io::dicom::DicomReadOptions { skip_unreadable };
+            let v = medburn_io::dicom::read_dicom_with(path, &series_selector(series), &options)?;
+            for key in ["dicom:skipped_not_dicom", "dicom:skipped_unreadable"] {
+                if let Some(note) = v.metadata.get(key) {
+                    eprintln!("note: {}: {note}", path.display());
+                }
+            }
+            Ok(v)
+        }
         _ => medburn_io::read(path),
     }
 }
