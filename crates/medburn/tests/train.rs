@@ -209,6 +209,50 @@ fn check_kill_and_resume(data: &Path, task_args: &[String]) {
 }
 
 #[test]
+fn ctrl_c_writes_a_checkpoint_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synth(&data, 3, 24);
+    let out = dir.path().join("run");
+    let mut child = medburn()
+        .args(["train", "--data", data.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .args(["--steps", "100000", "--seed", "5"])
+        .args(tiny(&["--set", "validation.every=100000"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while train_steps_logged(&out) < 3 {
+        assert!(t.elapsed() < Duration::from_secs(300), "no steps");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{:?}: {stdout} {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("interrupted after step"), "{stdout}");
+    // The checkpoint is the step the run stopped at, and the record ends there.
+    let latest = std::fs::read_to_string(out.join("checkpoints/latest")).unwrap();
+    let steps = train_steps_logged(&out);
+    assert_eq!(latest.trim(), format!("step-{steps:06}"));
+    let (state, _) =
+        medburn_train::read_checkpoint(&out.join("checkpoints").join(latest.trim())).unwrap();
+    assert_eq!(state.step as usize, steps);
+}
+
+#[test]
 fn a_killed_segmentation_run_resumes_to_the_same_weights() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -157,6 +157,13 @@ pub(crate) fn interrupt_on_ctrl_c() -> Interrupter {
 
 /// Prints what a run reached and wrote.
 pub(crate) fn report(s: &TrainSummary) {
+    if s.interrupted {
+        println!(
+            "interrupted after step {}: checkpoint {} (continue with --resume)",
+            s.steps,
+            s.checkpoint.display()
+        );
+    }
     if let Some(m) = &s.validation {
         match s.task {
             TaskKind::Segment => {
