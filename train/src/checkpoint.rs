@@ -62,7 +62,9 @@ fn ckpt_err(path: &Path, message: impl std::fmt::Display) -> TrainError {
 }
 
 /// Saves a checkpoint folder `OUT/checkpoints/NAME` (model.bpk, optimizer.bpk when given,
-/// state.json, train.toml) and points `OUT/checkpoints/latest` at it. Returns the folder.
+/// state.json, train.toml). A checkpoint with its optimizer is one a run can resume from, and
+/// `OUT/checkpoints/latest` is pointed at it; one without (a `best` model) leaves `latest`
+/// alone, so `--resume` never picks a model it cannot continue exactly. Returns the folder.
 ///
 /// ```
 /// use burn::module::Module;
@@ -122,7 +124,9 @@ pub fn save_checkpoint<M: Module>(
     if had_old {
         let _ = std::fs::remove_dir_all(&old);
     }
-    medburn_io::atomic::write_atomic(&root.join("latest"), name.as_bytes())?;
+    if optimizer.is_some() {
+        medburn_io::atomic::write_atomic(&root.join("latest"), name.as_bytes())?;
+    }
     Ok(dir)
 }
 
@@ -265,8 +269,16 @@ fn non_finite_parameters<M: Module>(model: &M) -> usize {
     c.0
 }
 
-/// Loads a checkpoint's optimizer state.
+/// Loads a checkpoint's optimizer state; a checkpoint saved without one (a `best` model) is
+/// refused with a message saying which checkpoints a run resumes from.
 pub fn load_optimizer(optimizer: ModuleOptimizer, dir: &Path) -> Result<ModuleOptimizer> {
     let path = dir.join("optimizer.bpk");
+    if !path.is_file() {
+        return Err(ckpt_err(
+            dir,
+            "holds no optimizer state (a best model, kept for prediction): resume from the \
+             run folder or one of its step-NNNNNN checkpoints",
+        ));
+    }
     optimizer.load(&path).map_err(|e| ckpt_err(&path, e))
 }

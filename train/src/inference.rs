@@ -6,6 +6,7 @@
 //! network wrapped in a softmax); activations and arg-max belong to the task.
 
 use burn::tensor::{Int, Tensor, TensorData};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -67,9 +68,39 @@ impl SlidingWindow {
         image: Tensor<5>,
         forward: impl Fn(Tensor<5>) -> Tensor<5>,
     ) -> Result<Tensor<5>> {
+        self.infer_with_progress(image, forward, &ProgressBar::hidden())
+    }
+
+    /// [`infer`](Self::infer) showing its window passes on `bar`: its length is set to the
+    /// count ([`check_work`](Self::check_work)) before the first pass, and it advances as
+    /// each batch of windows is blended.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// let sw = medburn_train::SlidingWindow::new([4, 4, 4]);
+    /// let bar = indicatif::ProgressBar::hidden();
+    /// let image = Tensor::<5>::ones([1, 1, 6, 6, 6], &Device::flex());
+    /// sw.infer_with_progress(image, |x| x, &bar)?;
+    /// assert_eq!((bar.position(), bar.length()), (8, Some(8)));
+    /// # Ok::<(), medburn_train::TrainError>(())
+    /// ```
+    pub fn infer_with_progress(
+        &self,
+        image: Tensor<5>,
+        forward: impl Fn(Tensor<5>) -> Tensor<5>,
+        bar: &ProgressBar,
+    ) -> Result<Tensor<5>> {
         self.validate()?;
         let [_, _, d, h, w] = image.dims();
-        self.check_work([d, h, w])?;
+        let passes = self.check_work([d, h, w])?;
+        bar.set_length(passes as u64);
+        bar.set_position(0);
+        let forward = |x: Tensor<5>| {
+            let n = x.dims()[0] as u64;
+            let y = forward(x);
+            bar.inc(n);
+            y
+        };
         if !self.flip_tta {
             return self.blend(image, &forward);
         }

@@ -26,8 +26,9 @@ use crate::inference::{labels_on_grid, labels_to_host};
 use crate::network::build_unet;
 use crate::task::classify::{class_info, probabilities as softmax_of};
 use crate::task::regress::scale;
-use crate::task::segment::{probabilities, window_of};
+use crate::task::segment::{probabilities_with_progress, window_of};
 use crate::task::{info_of, whole_volume};
+use crate::trainer::bar;
 
 /// Options of [`predict`].
 #[derive(Clone, Debug)]
@@ -38,6 +39,8 @@ pub struct PredictOptions {
     pub flip_tta: bool,
     /// Window overlap; the checkpoint's validation overlap when `None` (segmentation).
     pub overlap: Option<f64>,
+    /// Draw a progress bar per image with its window passes (on a terminal).
+    pub progress: bool,
 }
 
 impl Default for PredictOptions {
@@ -46,6 +49,7 @@ impl Default for PredictOptions {
             device: Device::flex(),
             flip_tta: false,
             overlap: None,
+            progress: false,
         }
     }
 }
@@ -94,7 +98,7 @@ pub fn predict(
         message: e.to_string(),
     })?;
     let result = match state.task {
-        TaskKind::Segment => segment(&dir, &state, &config, inputs, out, &options.device),
+        TaskKind::Segment => segment(&dir, &state, &config, inputs, out, options),
         TaskKind::Regress | TaskKind::Classify => {
             whole_volumes(&dir, &state, &config, inputs, out, &options.device)
         }
@@ -146,8 +150,9 @@ fn segment(
     config: &TrainConfig,
     inputs: &[CaseFiles],
     out: &Path,
-    device: &Device,
+    options: &PredictOptions,
 ) -> Result<Vec<Prediction>> {
+    let device = &options.device;
     let net = build_unet(&config.model, state.in_channels, state.num_classes, device)?;
     let net = load_model(net, dir)?;
     let window = window_of(config);
@@ -155,7 +160,10 @@ fn segment(
     for case in inputs {
         let prepared = prepare_input(case, state, config)?;
         let image = prepared.image_on(device)?.into_voxels();
-        let probs = probabilities(&net, image, &window)?;
+        // The bar's length is the image's count of window passes, set before the first.
+        let bar = bar(options.progress, 0, &format!("{} windows", case.id));
+        let probs = probabilities_with_progress(&net, image, &window, &bar)?;
+        bar.finish_and_clear();
         // Back to the input's grid: probabilities linearly, then arg-max.
         let labels = labels_to_host(labels_on_grid(
             probs,

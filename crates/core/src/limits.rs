@@ -45,7 +45,7 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
         _ => return None,
     };
     let v: f64 = number.trim().parse().ok()?;
-    (v.is_finite() && v > 0.0).then(|| (v * scale as f64) as u64)
+    (v.is_finite() && v > 0.0).then_some((v * scale as f64) as u64)
 }
 
 /// Total physical memory from `/proc/meminfo` (Linux); `None` elsewhere.

@@ -206,6 +206,15 @@ fn check_kill_and_resume(data: &Path, task_args: &[String]) {
     }
     // The record was cut back to the checkpoint and redone: one line per step.
     assert_eq!(train_steps_logged(&killed), 12);
+    // `best` is a model for prediction, not a point to resume from: refused, saying why.
+    let o = medburn()
+        .args(["train", "--resume"])
+        .arg(killed.join("checkpoints/best"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no optimizer state"), "{err}");
 }
 
 #[test]

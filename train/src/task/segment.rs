@@ -62,7 +62,17 @@ pub(crate) fn probabilities(
     image: Tensor<5>,
     window: &SlidingWindow,
 ) -> Result<Tensor<5>> {
-    window.infer(image, |x| softmax(model.forward(x), 1))
+    probabilities_with_progress(model, image, window, &indicatif::ProgressBar::hidden())
+}
+
+/// [`probabilities`] with its window passes shown on `bar`.
+pub(crate) fn probabilities_with_progress(
+    model: &UNet3d,
+    image: Tensor<5>,
+    window: &SlidingWindow,
+    bar: &indicatif::ProgressBar,
+) -> Result<Tensor<5>> {
+    window.infer_with_progress(image, |x| softmax(model.forward(x), 1), bar)
 }
 
 /// A label map read from `path`, as class indices on its own grid.

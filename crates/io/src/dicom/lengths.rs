@@ -34,7 +34,8 @@ struct Walker<R> {
 
 /// Checks that every element length in the file fits in what remains of it.
 /// `preamble` says whether the file starts with the 128-byte preamble and "DICM".
-/// Deflated data sets are not checked (their lengths refer to inflated bytes).
+/// A deflated data set is inflated (up to deflate's largest ratio, 1032:1, and the memory
+/// limit) and its lengths checked against the inflated bytes, which the parser reads.
 pub(crate) fn check_element_lengths(path: &Path, preamble: bool) -> Result<(), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
@@ -83,13 +84,47 @@ pub(crate) fn check_element_lengths(path: &Path, preamble: bool) -> Result<(), S
             explicit_vr: true,
             little_endian: false,
         },
-        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => return Ok(()),
+        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => return w.inflated(),
         _ => Encoding {
             explicit_vr: true,
             little_endian: true,
         },
     };
     w.elements(w.len, 0)
+}
+
+impl Walker<BufReader<File>> {
+    /// Checks a deflated data set (the rest of the file, raw deflate) in its inflated form.
+    fn inflated(mut self) -> Result<(), String> {
+        let compressed = self.len - self.pos;
+        let cap = compressed
+            .saturating_mul(1032)
+            .saturating_add(1024)
+            .min(medburn_core::limits::max_bytes());
+        self.r
+            .seek(SeekFrom::Start(self.pos))
+            .map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        flate2::read::DeflateDecoder::new(self.r)
+            .take(cap + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("the deflated data set does not inflate: {e}"))?;
+        if bytes.len() as u64 > cap {
+            return Err(format!(
+                "the deflated data set inflates to more than {cap} bytes"
+            ));
+        }
+        let mut w = Walker {
+            len: bytes.len() as u64,
+            r: std::io::Cursor::new(bytes),
+            pos: 0,
+            enc: Encoding {
+                explicit_vr: true,
+                little_endian: true,
+            },
+        };
+        w.elements(w.len, 0)
+    }
 }
 
 impl<R: Read + Seek> Walker<R> {
@@ -194,16 +229,19 @@ impl<R: Read + Seek> Walker<R> {
         Ok(Some((tag, Some(vr), length)))
     }
 
-    /// Walks elements until `end` (exclusive), or inside an item, its delimiter.
-    /// At the top level a stray delimiter is passed over, as the parser does.
+    /// Walks elements until `end` (exclusive), or inside an item, its delimiter. As
+    /// dicom-parser does where it expects an element: an item delimiter ends the item (and
+    /// outside any sequence is passed over); any other (FFFE,xxxx) header, an item or a
+    /// sequence delimiter out of place, is read as an element of VR UN with its length.
     fn elements(&mut self, end: u64, depth: usize) -> Result<(), String> {
         while self.pos < end {
             let Some((tag, vr, length)) = self.header()? else {
                 return Ok(());
             };
             match tag {
-                Tag(0xFFFE, 0xE00D) | Tag(0xFFFE, 0xE0DD) if depth > 0 => return Ok(()),
-                Tag(0xFFFE, _) => {}
+                Tag(0xFFFE, 0xE00D) if depth > 0 => return Ok(()),
+                Tag(0xFFFE, 0xE00D) => {}
+                Tag(0xFFFE, _) => self.value(tag, Some(VR::UN), length, depth)?,
                 _ => self.value(tag, vr, length, depth)?,
             }
         }
@@ -246,11 +284,11 @@ impl<R: Read + Seek> Walker<R> {
             self.enc = saved;
             return r;
         }
-        // Every caller has passed `length` through `fits`.
+        // Every caller has passed `length` through `fits`. The parser leaves a sequence of
+        // defined length where its items end (early at a sequence delimiter), not at `end`.
         if sequence {
             let end = self.pos + length as u64;
-            self.items(end, depth + 1, false)?;
-            return self.seek_to(end);
+            return self.items(end, depth + 1, false);
         }
         // Follow the bytes dicom-parser actually consumes: it reads numbers whole
         // (`length / size` of them), so a length that is not a multiple of the number
@@ -287,10 +325,12 @@ impl<R: Read + Seek> Walker<R> {
                         continue;
                     }
                     let item_end = self.pos + length as u64;
-                    if !fragments {
+                    if fragments {
+                        self.seek_to(item_end)?;
+                    } else {
+                        // Like the parser, go on from where the item's elements end.
                         self.elements(item_end, depth)?;
                     }
-                    self.seek_to(item_end)?;
                 }
                 // Not an item: dicom-parser reads it as an element; so do we.
                 _ => self.value(tag, vr, length, depth)?,
@@ -340,6 +380,21 @@ mod tests {
     }
 
     #[test]
+    fn an_item_header_outside_a_sequence_is_read_as_an_element() {
+        // Found by the dicom_series fuzz target: dicom-parser reads an item header where it
+        // expects an element as an element of that length (here 1 byte), so the next header
+        // starts one byte later and claims 0xFF000000 bytes, which the parser zero-filled.
+        let mut b = head("1.2.840.10008.1.2.1");
+        b.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 1, 0, 0, 0]);
+        b.extend_from_slice(&[0x00]);
+        b.extend_from_slice(&[0x09, 0x00, 0x01, 0x10, b'O', b'B', 0, 0]);
+        b.extend_from_slice(&0xFF00_0000u32.to_le_bytes());
+        b.extend_from_slice(&[1, 2, 3, 4]);
+        let err = check(&b).unwrap_err();
+        assert!(err.contains("(0009,1001) claims 4278190080 bytes"), "{err}");
+    }
+
+    #[test]
     fn lengths_inside_implicit_vr_sequences_are_followed() {
         let mut b = head("1.2.840.10008.1.2");
         // (0008,1140) ReferencedImageSequence is SQ in the dictionary: undefined length,
@@ -364,6 +419,32 @@ mod tests {
         good.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
         good.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
         assert!(check(&good).is_ok());
+    }
+
+    #[test]
+    fn lengths_of_a_deflated_data_set_are_checked_inflated() {
+        // Found by the dicom_series fuzz target: a deflated data set whose element claims
+        // about 3 GB, which the parser allocated and zero-filled.
+        use std::io::Write;
+        let deflated = |body: &[u8]| {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(body).unwrap();
+            let mut b = head("1.2.840.10008.1.2.1.99");
+            b.extend(e.finish().unwrap());
+            b
+        };
+        let mut body = vec![0x10, 0x00, 0x10, 0x00, b'P', b'N', 6, 0];
+        body.extend_from_slice(b"DOE^J ");
+        assert!(check(&deflated(&body)).is_ok());
+        body.extend_from_slice(&[0x09, 0x00, 0x01, 0x10, b'O', b'B', 0, 0]);
+        body.extend_from_slice(&0xC000_0000u32.to_le_bytes());
+        let err = check(&deflated(&body)).unwrap_err();
+        assert!(err.contains("(0009,1001) claims 3221225472 bytes"), "{err}");
+        // A stream that does not inflate is refused too.
+        let mut bad = head("1.2.840.10008.1.2.1.99");
+        bad.extend_from_slice(&[0xFF; 16]);
+        assert!(check(&bad).unwrap_err().contains("does not inflate"));
     }
 
     #[test]

@@ -271,6 +271,7 @@ pub fn run_predict(a: PredictArgs) -> CliResult {
         device: super::parse_device(&a.device)?,
         flip_tta: a.tta,
         overlap: a.overlap,
+        progress: std::io::stderr().is_terminal(),
     };
     let results = predict(&a.model, &cases, &a.out, &options)?;
     for p in &results {
