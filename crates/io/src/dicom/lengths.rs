@@ -51,29 +51,37 @@ pub(crate) fn check_element_lengths(path: &Path, preamble: bool) -> Result<(), S
     if preamble {
         w.skip(132)?;
     }
-    // File meta group: explicit VR little endian, whatever follows.
+    // The file meta group as dicom-object reads it (explicit VR little endian): (0002,0000)
+    // first, then elements of any group until their bytes reach its value; the data set
+    // starts there, wherever the group's own elements end. A group it would refuse (no
+    // group length first, an undefined length) is left to it: it allocates nothing then.
     let mut syntax = String::new();
-    while w.pos < w.len {
+    let Some((tag, _, length)) = w.header()? else {
+        return Ok(());
+    };
+    if tag != Tag(0x0002, 0x0000) || length != 4 {
+        return Ok(());
+    }
+    let group_length = w.u32()? as u64;
+    let mut consumed = 0u64;
+    while consumed < group_length {
         let at = w.pos;
-        // The first data set element may not parse as explicit VR: go back to it either way.
-        let Some((tag, vr, length)) = w.raw_header()? else {
-            w.seek_to(at)?;
-            break;
+        let Some((tag, _, length)) = w.header()? else {
+            return Ok(());
         };
-        if tag.group() != 0x0002 {
-            w.seek_to(at)?;
-            break;
+        if length == UNDEFINED {
+            return Ok(());
         }
-        w.fits(tag, length)?;
-        if tag == Tag(0x0002, 0x0010) && length != UNDEFINED && length < 256 {
+        if tag == Tag(0x0002, 0x0010) && length < 256 {
             let mut b = vec![0u8; length as usize];
             w.read_exact(&mut b)?;
             syntax = String::from_utf8_lossy(&b)
-                .trim_end_matches(['\0', ' '])
+                .trim_end_matches(|c: char| c.is_whitespace() || c == '\0')
                 .to_string();
         } else {
-            w.value(tag, vr, length, 0)?;
+            w.skip(length as u64)?;
         }
+        consumed += w.pos - at;
     }
     w.enc = match syntax.as_str() {
         "1.2.840.10008.1.2" => Encoding {
@@ -344,7 +352,7 @@ impl<R: Read + Seek> Walker<R> {
 mod tests {
     use super::*;
 
-    /// Preamble, "DICM" and a meta group naming `syntax`.
+    /// Preamble, "DICM" and a meta group (its length, then `syntax`).
     fn head(syntax: &str) -> Vec<u8> {
         let mut b = vec![0u8; 128];
         b.extend_from_slice(b"DICM");
@@ -352,6 +360,9 @@ mod tests {
         if uid.len() % 2 == 1 {
             uid.push(0);
         }
+        // (0002,0000) group length, then (0002,0010) transfer syntax UID.
+        b.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+        b.extend_from_slice(&(8 + uid.len() as u32).to_le_bytes());
         b.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
         b.extend_from_slice(&(uid.len() as u16).to_le_bytes());
         b.extend_from_slice(&uid);
@@ -392,6 +403,30 @@ mod tests {
         b.extend_from_slice(&[1, 2, 3, 4]);
         let err = check(&b).unwrap_err();
         assert!(err.contains("(0009,1001) claims 4278190080 bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_data_set_starts_where_the_meta_group_length_says() {
+        // Found by the dicom_series fuzz target: elements of group 0000 inside the meta
+        // group's length belong to the meta group for dicom-object, so the implicit VR data
+        // set starts after them, where (0000,0000) (UL in the dictionary) claims ~4 GB.
+        let mut b = vec![0u8; 128];
+        b.extend_from_slice(b"DICM");
+        let syntax = b"1.2.840.10008.1.2\0";
+        let meta_len = 8 + syntax.len() + 2 * 12;
+        b.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+        b.extend_from_slice(&(meta_len as u32).to_le_bytes());
+        b.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I', syntax.len() as u8, 0]);
+        b.extend_from_slice(syntax);
+        // Two (0000,0000) elements with an unknown VR (read as UN, 12-byte headers), length 0.
+        b.extend_from_slice(&[0u8; 24]);
+        let ok = b.clone();
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        b.extend_from_slice(&0xFFFF_0000u32.to_le_bytes());
+        b.extend_from_slice(&[0u8; 8]);
+        let err = check(&b).unwrap_err();
+        assert!(err.contains("(0000,0000) claims 4294901760 bytes"), "{err}");
+        assert!(check(&ok).is_ok());
     }
 
     #[test]
