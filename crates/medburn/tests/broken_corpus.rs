@@ -7,7 +7,13 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/broken/corpus")
+    // The package folder cargo gives the running test, not the one the binary was built in:
+    // a shared target directory may hold a binary built in another checkout.
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../tests/fixtures/broken/corpus")
 }
 
 #[test]
