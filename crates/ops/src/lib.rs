@@ -13,7 +13,8 @@
 //! - [`warp`], [`integrate_velocity`], [`compose_displacements`]: VoxelMorph's displacement
 //!   and velocity fields.
 //! - [`max_pool3d`], [`avg_pool3d`], [`interpolate_3d`]: PyTorch's 3D pooling and resizing.
-//! - [`gaussian_smooth_3d`]: separable Gaussian smoothing.
+//! - [`gaussian_smooth_3d`]: separable Gaussian smoothing; [`separable_filter_3d`]: any 1D
+//!   kernel per axis.
 //! - [`prelu`]: PyTorch's PReLU, one pass each way on the CPU.
 //! - [`instance_norm_3d`]: PyTorch's instance normalization, two passes each way on the CPU.
 //! - [`conv3d`]: PyTorch's 3D convolution, with a CPU kernel of its own (tiled unfolding and
@@ -69,5 +70,5 @@ pub use labels::label_values;
 pub use norm::instance_norm_3d;
 pub use options::{Interpolation, Padding, Rounding, SampleOptions};
 pub use pool::{avg_pool3d, max_pool3d, Pool3dOptions};
-pub use smooth::{gaussian_kernel_1d, gaussian_smooth_3d, sigma_in_voxels};
+pub use smooth::{gaussian_kernel_1d, gaussian_smooth_3d, separable_filter_3d, sigma_in_voxels};
 pub use warp::{compose_displacements, integrate_velocity, warp};

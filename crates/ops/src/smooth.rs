@@ -1,6 +1,7 @@
 //! Separable Gaussian smoothing in 3D: one 1D convolution per axis (Burn's `conv3d` with a
-//! `k x 1 x 1` kernel), differentiable on every backend. Used by elastic deformation, bias
-//! fields and denoising.
+//! `k x 1 x 1` kernel), differentiable on every backend, and the separable filter under it (any
+//! 1D kernel per axis). Used by elastic deformation, bias fields, denoising and registration's
+//! local statistics.
 
 use burn::tensor::module::conv3d;
 use burn::tensor::ops::{ConvOptions, PadMode};
@@ -54,28 +55,78 @@ pub fn sigma_in_voxels(sigma_mm: [f64; 3], spacing_mm: [f64; 3]) -> [f64; 3] {
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
 pub fn gaussian_smooth_3d(x: Tensor<5>, sigma: [f64; 3], padding: Padding) -> Result<Tensor<5>> {
-    const OP: &str = "gaussian_smooth_3d";
-    let dims = x.dims();
-    check_nonempty(OP, "input", &dims)?;
     if sigma.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
         return Err(OpsError::new(
-            OP,
+            "gaussian_smooth_3d",
             format!("sigma must be finite and >= 0: {sigma:?}"),
         ));
     }
+    let kernels = sigma.map(|s| {
+        if s == 0.0 {
+            Vec::new()
+        } else {
+            gaussian_kernel_1d(s, 4.0)
+        }
+    });
+    separable_filter_3d(x, [&kernels[0], &kernels[1], &kernels[2]], padding)
+}
+
+/// Filters every channel of `x` `[N, C, D, H, W]` with one 1D kernel per axis, in tensor order
+/// `[D, H, W]`, each centred on the voxel and applied as a correlation (MONAI's
+/// `separable_filtering`); an empty kernel or `[1.0]` leaves its axis alone. Kernels have an
+/// odd number of finite taps. `padding` as in [`gaussian_smooth_3d`]. Differentiable with
+/// respect to `x`; one `conv3d` per filtered axis.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use medburn_ops::{separable_filter_3d, Padding};
+/// let x = Tensor::<5>::ones([1, 1, 3, 3, 3], &Device::flex());
+/// // A 3-tap box along W only: 3 inside, 2 where the zero padding comes in.
+/// let y = separable_filter_3d(x.clone(), [&[], &[], &[1.0, 1.0, 1.0]], Padding::Zeros)?;
+/// let row: Vec<f32> = y.slice([0..1, 0..1, 0..1, 0..1, 0..3]).into_data().to_vec().unwrap();
+/// assert_eq!(row, vec![2.0, 3.0, 2.0]);
+/// assert!(separable_filter_3d(x, [&[1.0, 1.0], &[], &[]], Padding::Zeros).is_err());
+/// # Ok::<(), medburn_ops::OpsError>(())
+/// ```
+pub fn separable_filter_3d(
+    x: Tensor<5>,
+    kernels: [&[f64]; 3],
+    padding: Padding,
+) -> Result<Tensor<5>> {
+    const OP: &str = "separable_filter_3d";
+    let dims = x.dims();
+    check_nonempty(OP, "input", &dims)?;
+    for (axis, k) in kernels.iter().enumerate() {
+        if k.len() % 2 == 0 && !k.is_empty() {
+            return Err(OpsError::new(
+                OP,
+                format!(
+                    "the kernel of axis {axis} has {} taps: it needs an odd number",
+                    k.len()
+                ),
+            ));
+        }
+        if k.iter().any(|v| !v.is_finite()) {
+            return Err(OpsError::new(
+                OP,
+                format!("the kernel of axis {axis} holds a value that is not finite"),
+            ));
+        }
+    }
     let [n, c, d, h, w] = dims;
     let mut y = x.reshape([n * c, 1, d, h, w]);
-    for (axis, &s) in sigma.iter().enumerate() {
-        if s == 0.0 {
+    for (axis, kernel) in kernels.iter().enumerate() {
+        if kernel.is_empty() || (kernel.len() == 1 && kernel[0] == 1.0) {
             continue;
         }
-        let kernel = gaussian_kernel_1d(s, 4.0);
         let r = kernel.len() / 2;
         let len = dims[2 + axis];
         let mut shape = [1usize; 5];
         shape[2 + axis] = kernel.len();
-        let weight =
-            Tensor::<5>::from_data(TensorData::new(kernel, shape), (&y.device(), y.dtype()));
+        let weight = Tensor::<5>::from_data(
+            TensorData::new(kernel.to_vec(), shape),
+            (&y.device(), y.dtype()),
+        );
         let mut pad = [0usize; 3];
         pad[axis] = r;
         let conv_padding = match padding {
