@@ -1,6 +1,7 @@
 //! The error of registration: inputs or options that do not fit together.
 
 use medburn_ops::OpsError;
+use medburn_spatial::SpatialError;
 
 /// Images, fields or options that do not fit together. Found from shapes and options alone:
 /// nothing is read back from the device.
@@ -14,7 +15,7 @@ use medburn_ops::OpsError;
 /// let (a, b) = (Tensor::<5>::zeros([1, 1, 4, 4, 4], &device), Tensor::<5>::zeros([1, 1, 4, 4, 5], &device));
 /// assert!(matches!(loss.forward(a, b), Err(RegistrationError::Shape(_))));
 /// ```
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
     /// Shapes that disagree, or are too small for the operation.
     #[error("shape mismatch: {0}")]
@@ -25,6 +26,12 @@ pub enum RegistrationError {
     /// An op underneath refused its input.
     #[error(transparent)]
     Ops(#[from] OpsError),
+    /// A resampling underneath refused its input.
+    #[error(transparent)]
+    Spatial(#[from] SpatialError),
+    /// Values could not be read back from the device.
+    #[error("reading values back: {0}")]
+    Readback(String),
 }
 
 /// The result of registration functions.

@@ -8,6 +8,9 @@
 //!   contrasts (T1 to T2, MR to CT), by Parzen-window joint histograms.
 //! - [`BendingEnergyLoss`] and [`DiffusionLoss`] (MONAI's): second- and first-order
 //!   smoothness of a dense displacement field `[N, 3, D, H, W]`.
+//! - [`register_affine`]: affine registration of two images in physical space (any grids),
+//!   by Adam on a resolution pyramid with one of these losses.
+//! - [`metrics`]: Jacobian determinants of a displacement field (folding, SDlogJ).
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -28,9 +31,15 @@
 //! # Ok::<(), medburn_register::RegistrationError>(())
 //! ```
 
+mod affine;
 mod error;
 pub mod losses;
+pub mod metrics;
 
+pub use affine::{
+    register_affine, AffineRegistration, AffineRegistrationConfig, Initialization, LevelReport,
+    Similarity,
+};
 pub use error::{RegistrationError, Result};
 pub use losses::{
     BendingEnergyLoss, BendingEnergyLossConfig, DiffusionLoss, DiffusionLossConfig,
