@@ -28,7 +28,8 @@ pub enum Similarity {
     /// Local normalized cross-correlation (9-voxel windows): same contrast, smooth intensity
     /// changes.
     Lncc,
-    /// Global mutual information (Mattes' B-spline windows, 32 bins): different contrasts.
+    /// Global mutual information (Gaussian Parzen windows, 32 bins, over the voxels the moving
+    /// image reaches): different contrasts.
     Mi,
 }
 
@@ -118,6 +119,12 @@ impl AffineRegistration {
     pub fn apply(&self, p: [f64; 3]) -> [f64; 3] {
         let m = &self.matrix;
         [0, 1, 2].map(|r| m[r][0] * p[0] + m[r][1] * p[1] + m[r][2] * p[2] + m[r][3])
+    }
+
+    /// The transform as an ITK `AffineTransform` about [`centre`](Self::centre), to write as a
+    /// `.tfm` file.
+    pub fn to_itk(&self) -> crate::ItkAffine {
+        crate::ItkAffine::from_matrix(self.matrix, self.centre)
     }
 
     /// The transform as the `[1, 3, 4]` tensor [`medburn_spatial::resample`] takes.
@@ -264,11 +271,14 @@ pub fn register_affine(
                     .with_kernel_size(9)
                     .init()
                     .forward(warped, fl.clone())?,
+                // Over the voxels the moving image reaches, so that the zeros beyond it are not
+                // a tissue class of their own.
                 Similarity::Mi => GlobalMutualInformationLossConfig::new()
-                    .with_kernel_type(crate::losses::ParzenWindow::BSpline)
                     .with_num_bins(32)
                     .init()
-                    .forward(warped, fl.clone())?,
+                    .mutual_information_masked(warped, fl.clone(), cover.clone())?
+                    .mean()
+                    .neg(),
             };
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {

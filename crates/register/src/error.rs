@@ -29,6 +29,9 @@ pub enum RegistrationError {
     /// A resampling underneath refused its input.
     #[error(transparent)]
     Spatial(#[from] SpatialError),
+    /// A file could not be read or written, or does not hold what it should.
+    #[error("{0}")]
+    File(String),
     /// Values could not be read back from the device.
     #[error("reading values back: {0}")]
     Readback(String),

@@ -11,6 +11,7 @@
 //! - [`register_affine`]: affine registration of two images in physical space (any grids),
 //!   by Adam on a resolution pyramid with one of these losses.
 //! - [`metrics`]: Jacobian determinants of a displacement field (folding, SDlogJ).
+//! - [`ItkAffine`]: ITK transform files (`.tfm`), as SimpleITK writes and reads them.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -33,6 +34,7 @@
 
 mod affine;
 mod error;
+mod itk_transform;
 pub mod losses;
 pub mod metrics;
 
@@ -41,6 +43,7 @@ pub use affine::{
     Similarity,
 };
 pub use error::{RegistrationError, Result};
+pub use itk_transform::ItkAffine;
 pub use losses::{
     BendingEnergyLoss, BendingEnergyLossConfig, DiffusionLoss, DiffusionLossConfig,
     GlobalMutualInformationLoss, GlobalMutualInformationLossConfig, KernelType,
