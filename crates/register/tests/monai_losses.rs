@@ -106,12 +106,28 @@ fn scaled_error(got: &[f64], want: &[f64]) -> f64 {
 
 /// Every case's value and gradients in `dtype`; returns the worst value and gradient errors.
 fn check_all(dtype: DType, value_tol: f64, grad_tol: f64) -> (f64, f64) {
+    check_on(
+        &Device::flex().autodiff(),
+        dtype,
+        value_tol,
+        grad_tol,
+        |_| true,
+    )
+}
+
+/// The cases `take` selects (by index) on `device`, as [`check_all`].
+fn check_on(
+    device: &Device,
+    dtype: DType,
+    value_tol: f64,
+    grad_tol: f64,
+    take: impl Fn(usize) -> bool,
+) -> (f64, f64) {
     let fixture = fixture();
     let cases = fixture["cases"].as_array().unwrap();
     assert!(cases.len() >= 30, "{} cases", cases.len());
-    let device = Device::flex().autodiff();
     let (mut worst_value, mut worst_grad) = (0.0f64, 0.0f64);
-    for (i, case) in cases.iter().enumerate() {
+    for (i, case) in cases.iter().enumerate().filter(|(i, _)| take(*i)) {
         let dims = shape(&case["shape"]);
         let names: &[&str] = if case.get("ddf").is_some() {
             &["ddf"]
@@ -121,7 +137,7 @@ fn check_all(dtype: DType, value_tol: f64, grad_tol: f64) -> (f64, f64) {
         let inputs: Vec<Tensor<5>> = names
             .iter()
             .map(|n| {
-                Tensor::<5>::from_data(TensorData::new(floats(&case[*n]), dims), (&device, dtype))
+                Tensor::<5>::from_data(TensorData::new(floats(&case[*n]), dims), (device, dtype))
                     .require_grad()
             })
             .collect();
@@ -171,6 +187,31 @@ fn losses_match_monai_in_f64() {
 fn losses_match_monai_in_f32() {
     let (v, g) = check_all(DType::F32, 1e-5, 1e-4);
     println!("f32: worst value error {v:.2e}, worst gradient error {g:.2e}");
+}
+
+/// One case of each loss on wgpu (Mesa's software Vulkan in CI: tiny inputs only), in f32.
+#[test]
+fn losses_match_monai_on_wgpu() {
+    let Some(gpu) = medburn_core::wgpu_device_or_skip("losses_match_monai_on_wgpu") else {
+        return;
+    };
+    let fixture = fixture();
+    let cases = fixture["cases"].as_array().unwrap();
+    // The first case of each loss, and one B-spline mutual information.
+    let mut picked = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let name = case["loss"].as_str().unwrap();
+        let bspline = case["options"]["kernel_type"].as_str() == Some("b-spline");
+        if !picked.iter().any(|&(n, b, _)| n == name && b == bspline) {
+            picked.push((name, bspline, i));
+        }
+    }
+    assert_eq!(picked.len(), 5);
+    let chosen: Vec<usize> = picked.iter().map(|p| p.2).collect();
+    let (v, g) = check_on(&gpu.autodiff(), DType::F32, 1e-5, 1e-4, |i| {
+        chosen.contains(&i)
+    });
+    println!("wgpu: worst value error {v:.2e}, worst gradient error {g:.2e}");
 }
 
 /// A reproducible pseudo-random sequence in [0, 1) (a 64-bit LCG), so that no test draws
