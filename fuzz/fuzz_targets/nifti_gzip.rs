@@ -49,24 +49,18 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// A whole NIfTI-1 file: a 348-byte header for a 1 x 1 x N uint8 volume, an empty extension
-/// flag, and `voxels` (at least one), so that the reader gets past the header and the damage
-/// lands in what it must decompress and check.
+/// A whole NIfTI-1 file: medburn-io's own header for a 1 x 1 x N uint8 volume, an empty
+/// extension flag, and `voxels` (at least one), so that the reader gets past the header and
+/// the damage lands in what it must decompress and check.
 fn nifti_bytes(voxels: &[u8]) -> Vec<u8> {
     let voxels: &[u8] = if voxels.is_empty() { &[0] } else { voxels };
-    let mut h = vec![0u8; 352];
-    h[0..4].copy_from_slice(&348i32.to_le_bytes());
-    let dims: [i16; 8] = [3, 1, 1, voxels.len().min(i16::MAX as usize) as i16, 1, 1, 1, 1];
-    for (i, d) in dims.iter().enumerate() {
-        h[40 + 2 * i..42 + 2 * i].copy_from_slice(&d.to_le_bytes());
-    }
-    h[70..72].copy_from_slice(&2i16.to_le_bytes()); // datatype: uint8
-    h[72..74].copy_from_slice(&8i16.to_le_bytes()); // bitpix
-    for i in 0..8 {
-        h[76 + 4 * i..80 + 4 * i].copy_from_slice(&1f32.to_le_bytes()); // pixdim
-    }
-    h[108..112].copy_from_slice(&352f32.to_le_bytes()); // vox_offset
-    h[344..348].copy_from_slice(b"n+1\0");
-    h.extend_from_slice(&voxels[..voxels.len().min(i16::MAX as usize)]);
-    h
+    let voxels = &voxels[..voxels.len().min(i16::MAX as usize)];
+    let header = medburn_io::nifti::NiftiHeader {
+        dim: [3, 1, 1, voxels.len() as i64, 1, 1, 1, 1],
+        ..Default::default()
+    };
+    let mut bytes = header.to_bytes();
+    bytes.extend_from_slice(&[0; 4]);
+    bytes.extend_from_slice(voxels);
+    bytes
 }

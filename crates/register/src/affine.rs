@@ -222,6 +222,12 @@ pub fn register_affine(
     let (mut m1, mut m2) = ([0.0f64; 12], [0.0f64; 12]);
     let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
     let mut t_adam = 0i32;
+    let lncc = LocalNormalizedCrossCorrelationLossConfig::new()
+        .with_kernel_size(9)
+        .init();
+    let mi = GlobalMutualInformationLossConfig::new()
+        .with_num_bins(32)
+        .init();
     let mut levels = Vec::new();
     for level in 0..config.levels {
         let factor = (1usize << (config.levels - 1 - level)) as f64;
@@ -229,12 +235,32 @@ pub fn register_affine(
         let (mg, ml) = pyramid_level(moving.geometry(), moving_v.clone(), factor)?;
         let ones = ml.ones_like();
         let scale = 0.5f64.powi(level as i32);
+        let as_tensor = |p: &[f64; 12]| {
+            Tensor::<1>::from_data(TensorData::new(p.to_vec(), [12]), (&ad, fl.dtype()))
+        };
+        // Where the level starts, the moving image must reach some of the fixed one.
+        let start_transform = affine_tensor(as_tensor(&params), centre, start);
+        let share = resample_voxels(
+            ones.clone(),
+            &mg,
+            &fg,
+            Some(start_transform),
+            Interpolation::Linear,
+        )?
+        .mean()
+        .into_scalar::<f32>() as f64;
+        if share < 0.01 {
+            return Err(RegistrationError::Option(format!(
+                "the moving image covers {:.2}% of the fixed image at level {level}: the two do \
+                 not overlap in space (check their origins and directions, or start from the \
+                 centres of mass)",
+                100.0 * share
+            )));
+        }
         let mut first = None;
         let mut last = 0.0;
         for step in 0..config.steps {
-            let p =
-                Tensor::<1>::from_data(TensorData::new(params.to_vec(), [12]), (&ad, fl.dtype()))
-                    .require_grad();
+            let p = as_tensor(&params).require_grad();
             let transform = affine_tensor(p.clone(), centre, start);
             let warped = resample_voxels(
                 ml.clone(),
@@ -244,39 +270,26 @@ pub fn register_affine(
                 Interpolation::Linear,
             )?;
             // Where the moving image reaches on the fixed grid: the resampled ones.
-            let cover = resample_voxels(
-                ones.clone(),
-                &mg,
-                &fg,
-                Some(transform),
-                Interpolation::Linear,
-            )?;
-            if step == 0 {
-                let share = cover.clone().mean().into_scalar::<f32>() as f64;
-                if share < 0.01 {
-                    return Err(RegistrationError::Option(format!(
-                        "the moving image covers {:.2}% of the fixed image at level {level}: \
-                         the two do not overlap in space (check their origins and directions, or \
-                         start from the centres of mass)",
-                        100.0 * share
-                    )));
-                }
-            }
+            let cover = || {
+                resample_voxels(
+                    ones.clone(),
+                    &mg,
+                    &fg,
+                    Some(transform.clone()),
+                    Interpolation::Linear,
+                )
+            };
             let loss = match config.metric {
                 Similarity::Mse => {
+                    let cover = cover()?;
                     ((warped - fl.clone()).powi_scalar(2) * cover.clone()).sum()
                         / (cover.sum() + 1e-6)
                 }
-                Similarity::Lncc => LocalNormalizedCrossCorrelationLossConfig::new()
-                    .with_kernel_size(9)
-                    .init()
-                    .forward(warped, fl.clone())?,
+                Similarity::Lncc => lncc.forward(warped, fl.clone())?,
                 // Over the voxels the moving image reaches, so that the zeros beyond it are not
                 // a tissue class of their own.
-                Similarity::Mi => GlobalMutualInformationLossConfig::new()
-                    .with_num_bins(32)
-                    .init()
-                    .mutual_information_masked(warped, fl.clone(), cover.clone())?
+                Similarity::Mi => mi
+                    .mutual_information_masked(warped, fl.clone(), cover()?)?
                     .mean()
                     .neg(),
             };

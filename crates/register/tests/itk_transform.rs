@@ -6,12 +6,10 @@
 use medburn_register::{AffineRegistration, ItkAffine};
 use serde_json::Value;
 
+mod common;
+
 fn fixtures() -> std::path::PathBuf {
-    // The package folder cargo gives the running test: a shared target directory may hold a
-    // binary built in another checkout.
-    let dir = std::env::var("CARGO_MANIFEST_DIR")
-        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-    std::path::Path::new(&dir).join("../../tests/fixtures/itk")
+    common::fixtures_dir().join("itk")
 }
 
 fn point(v: &Value) -> [f64; 3] {

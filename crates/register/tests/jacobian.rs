@@ -6,22 +6,11 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use medburn_register::metrics::{jacobian_determinant, JacobianStats};
 use serde_json::Value;
 
-fn fixture() -> Value {
-    // The package folder cargo gives the running test: a shared target directory may hold a
-    // binary built in another checkout.
-    let dir = std::env::var("CARGO_MANIFEST_DIR")
-        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-    let path = std::path::Path::new(&dir).join("../../tests/fixtures/sitk_jacobian.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
+mod common;
+use common::floats;
 
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+fn fixture() -> Value {
+    common::json("sitk_jacobian.json")
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
-use super::{accumulate, check_field, interior, per_component, Reduction};
+use super::{accumulate, central_difference, check_field, per_component, Reduction};
 
 /// The options of [`DiffusionLoss`], named as MONAI's `DiffusionLoss` arguments.
 ///
@@ -73,13 +73,10 @@ impl DiffusionLoss {
         let [_, _, d, h, w] = ddf.dims();
         let sizes = [d, h, w];
         let mut sum = None;
-        for a in 0..3 {
-            let (mut plus, mut minus) = ([0i32; 3], [0i32; 3]);
-            plus[a] = 1;
-            minus[a] = -1;
-            let mut g = (interior(&ddf, plus) - interior(&ddf, minus)) / 2.0;
+        for (a, &size) in sizes.iter().enumerate() {
+            let mut g = central_difference(&ddf, a, 1.0);
             if self.config.normalize {
-                g = g * per_component(&ddf, sizes[a] as f64);
+                g = g * per_component(&ddf, size as f64);
             }
             sum = accumulate(sum, g.powi_scalar(2));
         }

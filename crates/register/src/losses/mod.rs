@@ -105,6 +105,16 @@ pub(crate) fn interior(x: &Tensor<5>, shift: [i32; 3]) -> Tensor<5> {
     ])
 }
 
+/// The central difference `(x[i+1] - x[i-1]) / (2 step)` along spatial `axis` (0, 1, 2 for
+/// `D, H, W`) over the interior voxels, `[N, C, D - 2, H - 2, W - 2]` (MONAI's
+/// `spatial_gradient` with `step` 1).
+pub(crate) fn central_difference(x: &Tensor<5>, axis: usize, step: f64) -> Tensor<5> {
+    let (mut plus, mut minus) = ([0i32; 3], [0i32; 3]);
+    plus[axis] = 1;
+    minus[axis] = -1;
+    (interior(x, plus) - interior(x, minus)) / (2.0 * step)
+}
+
 /// MONAI's `normalize` factors for a field `like` `[N, 3, D, H, W]`: `numerator / size[c]` for
 /// each vector component `c`, as a `[1, 3, 1, 1, 1]` tensor.
 pub(crate) fn per_component(like: &Tensor<5>, numerator: f64) -> Tensor<5> {

@@ -26,6 +26,10 @@ pub enum ParzenWindow {
     BSpline,
 }
 
+/// An image's Parzen weights `[N, samples, bins]` (normalized over bins) and its marginal
+/// histogram `[N, 1, bins]`.
+type Parzen = (Tensor<3>, Tensor<3>);
+
 /// The options of [`GlobalMutualInformationLoss`], named as MONAI's
 /// `GlobalMutualInformationLoss` arguments, with its defaults.
 ///
@@ -131,32 +135,11 @@ impl GlobalMutualInformationLoss {
         pred: Tensor<5>,
         target: Tensor<5>,
     ) -> crate::Result<Tensor<1>> {
-        let c = &self.config;
-        let least = match c.kernel_type {
-            ParzenWindow::Gaussian => 2,
-            ParzenWindow::BSpline => 5,
-        };
-        if c.num_bins < least {
-            return Err(RegistrationError::Option(format!(
-                "num_bins must be at least {least} for the {:?} window, got {}",
-                c.kernel_type, c.num_bins
-            )));
-        }
-        if !(c.sigma_ratio.is_finite() && c.sigma_ratio > 0.0) {
-            return Err(RegistrationError::Option(format!(
-                "sigma_ratio must be finite and > 0, got {}",
-                c.sigma_ratio
-            )));
-        }
-        check_smoothing("smooth_nr", c.smooth_nr)?;
-        check_smoothing("smooth_dr", c.smooth_dr)?;
+        self.check_options()?;
         check_pair(&pred, &target)?;
         let [n, ..] = pred.dims();
         let samples = pred.dims().iter().skip(1).product::<usize>();
-        let ((wa, pa), (wb, pb)) = match c.kernel_type {
-            ParzenWindow::Gaussian => (self.gaussian(pred), self.gaussian(target)),
-            ParzenWindow::BSpline => (self.bspline(pred, true), self.bspline(target, false)),
-        };
+        let ((wa, pa), (wb, pb)) = self.windows(pred, target);
         // Joint and product-of-marginals histograms, [N, bins, bins].
         let pab = wa.swap_dims(1, 2).matmul(wb) / samples as f64;
         Ok(self.information(pab, pa, pb, n))
@@ -188,7 +171,7 @@ impl GlobalMutualInformationLoss {
         target: Tensor<5>,
         mask: Tensor<5>,
     ) -> crate::Result<Tensor<1>> {
-        let c = &self.config;
+        self.check_options()?;
         check_pair(&pred, &target)?;
         let [n, ch, d, h, w] = pred.dims();
         if mask.dims() != [n, 1, d, h, w] || ch != 1 {
@@ -199,15 +182,7 @@ impl GlobalMutualInformationLoss {
                 mask.dims()
             )));
         }
-        // Checks the options as the unmasked version does (on a one-voxel pair).
-        self.mutual_information(
-            pred.clone().slice([0..1, 0..1, 0..1, 0..1, 0..1]),
-            target.clone().slice([0..1, 0..1, 0..1, 0..1, 0..1]),
-        )?;
-        let ((wa, _), (wb, _)) = match c.kernel_type {
-            ParzenWindow::Gaussian => (self.gaussian(pred), self.gaussian(target)),
-            ParzenWindow::BSpline => (self.bspline(pred, true), self.bspline(target, false)),
-        };
+        let ((wa, _), (wb, _)) = self.windows(pred, target);
         let m = mask.reshape([n, d * h * w, 1]);
         let total = m.clone().sum_dim(1); // [N, 1, 1]
         let pab = (wa * m).swap_dims(1, 2).matmul(wb) / total;
@@ -215,6 +190,39 @@ impl GlobalMutualInformationLoss {
         let pa = pab.clone().sum_dim(2).swap_dims(1, 2);
         let pb = pab.clone().sum_dim(1);
         Ok(self.information(pab, pa, pb, n))
+    }
+
+    /// Checks the options: enough bins for the window, a positive sigma ratio, smoothing
+    /// terms finite and not negative.
+    fn check_options(&self) -> crate::Result<()> {
+        let c = &self.config;
+        let least = match c.kernel_type {
+            ParzenWindow::Gaussian => 2,
+            ParzenWindow::BSpline => 5,
+        };
+        if c.num_bins < least {
+            return Err(RegistrationError::Option(format!(
+                "num_bins must be at least {least} for the {:?} window, got {}",
+                c.kernel_type, c.num_bins
+            )));
+        }
+        if !(c.sigma_ratio.is_finite() && c.sigma_ratio > 0.0) {
+            return Err(RegistrationError::Option(format!(
+                "sigma_ratio must be finite and > 0, got {}",
+                c.sigma_ratio
+            )));
+        }
+        check_smoothing("smooth_nr", c.smooth_nr)?;
+        check_smoothing("smooth_dr", c.smooth_dr)
+    }
+
+    /// The Parzen weights and marginals of `pred` and of `target` for the configured window
+    /// (with the B-spline window, cubic for `pred` and a box for `target`, as MONAI).
+    fn windows(&self, pred: Tensor<5>, target: Tensor<5>) -> (Parzen, Parzen) {
+        match self.config.kernel_type {
+            ParzenWindow::Gaussian => (self.gaussian(pred), self.gaussian(target)),
+            ParzenWindow::BSpline => (self.bspline(pred, true), self.bspline(target, false)),
+        }
     }
 
     /// `Σ p_ab log((p_ab + nr) / (p_a p_b + dr) + dr)` per batch element, `[N]`.
@@ -227,7 +235,7 @@ impl GlobalMutualInformationLoss {
 
     /// Gaussian Parzen weights `[N, samples, bins]` (normalized over bins) and the marginal
     /// `[N, 1, bins]`.
-    fn gaussian(&self, image: Tensor<5>) -> (Tensor<3>, Tensor<3>) {
+    fn gaussian(&self, image: Tensor<5>) -> Parzen {
         let bins = self.config.num_bins;
         let [n, ..] = image.dims();
         let samples = image.dims().iter().skip(1).product::<usize>();
@@ -242,7 +250,7 @@ impl GlobalMutualInformationLoss {
 
     /// Mattes' B-spline Parzen weights (`cubic`: order 3, else order 0) over bins spanning the
     /// image's range with two bins of padding on each side, as ITK and MONAI.
-    fn bspline(&self, image: Tensor<5>, cubic: bool) -> (Tensor<3>, Tensor<3>) {
+    fn bspline(&self, image: Tensor<5>, cubic: bool) -> Parzen {
         const PADDING: f64 = 2.0;
         let bins = self.config.num_bins;
         let [n, ..] = image.dims();
@@ -284,7 +292,7 @@ impl GlobalMutualInformationLoss {
     }
 
     /// Weights normalized over bins, and their mean over samples.
-    fn normalized(w: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
+    fn normalized(w: Tensor<3>) -> Parzen {
         let w = w.clone() / w.sum_dim(2);
         let p = w.clone().mean_dim(1);
         (w, p)

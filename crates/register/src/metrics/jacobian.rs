@@ -5,7 +5,7 @@ use burn::tensor::{DType, Tensor};
 use serde::Serialize;
 
 use crate::error::RegistrationError;
-use crate::losses::{check_field, interior};
+use crate::losses::{central_difference, check_field};
 
 /// The Jacobian determinant `det(I + ∂u/∂x)` of the map `x -> x + u(x)` at each interior
 /// voxel of a displacement field `[N, 3, D, H, W]`, as `[N, 1, D - 2, H - 2, W - 2]`. The
@@ -42,12 +42,7 @@ pub fn jacobian_determinant(ddf: Tensor<5>, spacing: [f64; 3]) -> crate::Result<
     }
     // g[b]: the derivative of every component along axis b.
     let g: Vec<Tensor<5>> = (0..3)
-        .map(|b| {
-            let (mut plus, mut minus) = ([0i32; 3], [0i32; 3]);
-            plus[b] = 1;
-            minus[b] = -1;
-            (interior(&ddf, plus) - interior(&ddf, minus)) / (2.0 * spacing[b])
-        })
+        .map(|b| central_difference(&ddf, b, spacing[b]))
         .collect();
     // (I + J)[a][b] = δ_ab + ∂u_a/∂x_b.
     let m = |a: usize, b: usize| {
