@@ -8,6 +8,9 @@
 //! - [`UNet3d`] ([`UNet3dConfig`]): `monai.networks.nets.UNet`;
 //! - [`ResNet3d`] ([`ResNetConfig`], `resnet10` ... `resnet200`): `monai.networks.nets.ResNet`;
 //! - [`Regressor`] ([`RegressorConfig`]): `monai.networks.nets.Regressor`;
+//! - [`VoxelMorph`] ([`VoxelMorphConfig`], its backbone [`VoxelMorphUNet`]
+//!   ([`VoxelMorphUNetConfig`])): `monai.networks.nets.VoxelMorph` with `VoxelMorphUNet`,
+//!   `DVF2DDF` and `Warp` (see [`voxelmorph`] for its displacement's convention);
 //! - [`load_monai_safetensors`]: a MONAI `state_dict` into any of them ([`MonaiKeys`] maps the
 //!   keys);
 //! - [`summary`]: the layer table of any Burn module (serde-serializable).
@@ -47,6 +50,7 @@ pub mod regressor;
 pub mod resnet;
 mod summary;
 pub mod unet;
+pub mod voxelmorph;
 
 pub use blocks::{Adn, Convolution, ResidualUnit, TransposedConvolution};
 pub use error::ModelError;
@@ -59,3 +63,4 @@ pub use resnet::{
 };
 pub use summary::{summary, LayerSummary, ModelSummary, TensorSummary};
 pub use unet::{DownLayer, UNet3d, UNet3dConfig, UpLayer};
+pub use voxelmorph::{VoxelMorph, VoxelMorphConfig, VoxelMorphUNet, VoxelMorphUNetConfig};

@@ -114,6 +114,12 @@ pub struct ModelSummary {
 ///
 /// let s = summary(&LinearConfig::new(3, 2).init(&Device::flex()));
 /// assert_eq!((s.layers.len(), s.layers[0].path.as_str(), s.total_params), (1, "", 8));
+/// // MONAI's VoxelMorph(): its backbone's convolutions (the integration and the warp hold no
+/// // weights), `medburn models summary voxelmorph` on the command line.
+/// let vm = summary(&medburn_models::VoxelMorphConfig::new().init(&Device::flex())?);
+/// assert_eq!((vm.layers.len(), vm.total_params, vm.total_buffers), (10, 244_323, 0));
+/// assert_eq!(vm.layers[9].path, "backbone.final_convs.2.conv");
+/// # Ok::<(), medburn_models::ModelError>(())
 /// ```
 pub fn summary<M: Module>(module: &M) -> ModelSummary {
     let mut collector = Collector::default();

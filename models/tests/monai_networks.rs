@@ -1,8 +1,9 @@
-//! medburn-models' ResNet and Regressor against MONAI: the networks of
-//! tests/fixtures/models/networks.json (made by tests/scripts/make_network_fixtures.py),
-//! loaded from MONAI's state_dicts, reproduce MONAI's outputs in eval mode on Flex; the
-//! full-size networks have MONAI's parameter counts; the key maps name exactly the tensors of
-//! MONAI's files; wrong files are refused.
+//! medburn-models' ResNet, Regressor and VoxelMorph against MONAI: the networks of
+//! tests/fixtures/models/networks.json (made by tests/scripts/make_network_fixtures.py) and
+//! voxelmorph.json (tests/scripts/make_voxelmorph_fixtures.py), loaded from MONAI's
+//! state_dicts, reproduce MONAI's outputs in eval mode on Flex; the full-size networks have
+//! MONAI's parameter counts; the key maps name exactly the tensors of MONAI's files; wrong
+//! files are refused.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use medburn_models::blocks::{ActConfig, NormConfig};
+use medburn_models::voxelmorph::{VoxelMorphConfig, VoxelMorphUNetConfig};
 use medburn_models::{
     is_ignored_monai_key, load_monai_safetensors, summary, ModelError, MonaiKeys, RegressorConfig,
     ResNetBlockType, ResNetConfig, ShortcutType, UNet3dConfig,
@@ -433,4 +435,200 @@ fn weights_of_another_configuration_are_refused() {
         ),
         Err(ModelError::Weights { .. })
     ));
+}
+
+fn voxelmorph_index() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("voxelmorph.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The VoxelMorphConfig for MONAI's `VoxelMorphUNet(spatial_dims=3, **unet_args)` inside
+/// `VoxelMorph(backbone, **voxelmorph_args)`.
+fn voxelmorph_config(entry: &Value) -> VoxelMorphConfig {
+    let args = &entry["unet_args"];
+    let n = |key: &str| args.get(key).map(|v| v.as_u64().unwrap() as usize);
+    let mut b = VoxelMorphUNetConfig::new(
+        n("in_channels").unwrap(),
+        n("unet_out_channels").unwrap(),
+        usizes(&args["channels"]),
+        usizes(&args["final_conv_channels"]),
+    );
+    if let Some(v) = n("kernel_size") {
+        b.kernel_size = v;
+    }
+    if let Some(v) = n("up_kernel_size") {
+        b.up_kernel_size = v;
+    }
+    if let Some(v) = args.get("act") {
+        b.act = monai_layer::<ActConfig>(v);
+    }
+    if let Some(v) = args.get("final_conv_act") {
+        b.final_conv_act = monai_layer::<ActConfig>(v);
+    }
+    if let Some(v) = args.get("norm") {
+        b.norm = monai_layer::<NormConfig>(v);
+    }
+    if let Some(v) = args.get("dropout") {
+        b.dropout = v.as_f64().unwrap();
+    }
+    if let Some(v) = args.get("use_maxpool") {
+        b.use_maxpool = v.as_bool().unwrap();
+    }
+    if let Some(v) = args.get("adn_ordering") {
+        b.adn_ordering = v.as_str().unwrap().to_string();
+    }
+    let vm = &entry["voxelmorph_args"];
+    let mut c = VoxelMorphConfig::new().with_backbone(b);
+    if let Some(v) = vm.get("integration_steps") {
+        c.integration_steps = v.as_u64().unwrap() as usize;
+    }
+    if let Some(v) = vm.get("half_res") {
+        c.half_res = v.as_bool().unwrap();
+    }
+    c
+}
+
+fn voxelmorph_input(entry: &Value, part: &str, device: &Device) -> Tensor<5> {
+    let shape: [usize; 5] = usizes(&entry["input_shape"]).try_into().unwrap();
+    Tensor::from_data(
+        TensorData::new(read_f32(entry["files"][part].as_str().unwrap()), shape),
+        device,
+    )
+}
+
+#[test]
+fn voxelmorph_has_monai_parameter_count() {
+    let device = Device::flex();
+    let index = voxelmorph_index();
+    // MONAI's VoxelMorph(): 244,323 parameters (the issue's number, and the fixture's).
+    assert_eq!(index["default_num_params"].as_u64(), Some(244_323));
+    let model = VoxelMorphConfig::new().init(&device).unwrap();
+    assert_eq!(summary(&model).total_params, 244_323);
+    assert_eq!(model.num_params(), 244_323);
+    for entry in index["cases"].as_array().unwrap() {
+        let model = voxelmorph_config(entry).init(&device).unwrap();
+        assert_eq!(
+            summary(&model).total_params as u64,
+            entry["num_params"].as_u64().unwrap(),
+            "{}",
+            entry["name"]
+        );
+    }
+}
+
+#[test]
+fn voxelmorph_key_maps_name_exactly_the_tensors_of_monai_files() {
+    let device = Device::flex();
+    let mut checked = 0;
+    for entry in voxelmorph_index()["cases"].as_array().unwrap() {
+        let map = voxelmorph_config(entry)
+            .init(&device)
+            .unwrap()
+            .monai_key_map();
+        let ours: BTreeSet<String> = map.iter().map(|(m, _)| m.clone()).collect();
+        assert_eq!(ours.len(), map.len(), "duplicate keys");
+        let burn: BTreeSet<&String> = map.iter().map(|(_, b)| b).collect();
+        assert_eq!(burn.len(), map.len(), "duplicate paths");
+        let file = safetensors_keys(entry["weights"].as_str().unwrap());
+        assert_eq!(ours, file, "{}", entry["name"]);
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}
+
+#[test]
+fn voxelmorph_loaded_reproduces_monai_ddf_and_warped() {
+    let device = Device::flex();
+    let mut cases = Vec::new();
+    for entry in voxelmorph_index()["cases"].as_array().unwrap() {
+        let name = entry["name"].as_str().unwrap();
+        let model = load_monai_safetensors(
+            voxelmorph_config(entry).init(&device).unwrap(),
+            fixtures().join(entry["weights"].as_str().unwrap()),
+        )
+        .unwrap();
+        let moving = voxelmorph_input(entry, "moving", &device);
+        let fixed = voxelmorph_input(entry, "fixed", &device);
+        let (warped, ddf) = model.try_forward(moving, fixed).unwrap();
+        assert_eq!(ddf.dims().to_vec(), usizes(&entry["ddf_shape"]), "{name}");
+        assert_eq!(
+            warped.dims().to_vec(),
+            usizes(&entry["input_shape"]),
+            "{name}"
+        );
+        let (ddf_err, ddf_scale) = compare(
+            &ddf.into_data().try_to_vec::<f32>().unwrap(),
+            &read_f32(entry["files"]["ddf"].as_str().unwrap()),
+        );
+        let (warped_err, warped_scale) = compare(
+            &warped.into_data().try_to_vec::<f32>().unwrap(),
+            &read_f32(entry["files"]["warped"].as_str().unwrap()),
+        );
+        println!(
+            "voxelmorph {name}: max |medburn - MONAI| ddf {ddf_err:.2e} (up to {ddf_scale:.2} \
+             voxels), warped {warped_err:.2e} (values up to {warped_scale:.2})"
+        );
+        // The fixture's displacements reach several voxels: a wrong component order, padding
+        // or grid normalization would be off by far more than this.
+        assert!(
+            ddf_scale > 2.0,
+            "{name}: the fixture's field is too small to test"
+        );
+        assert!(ddf_err <= 1e-4, "{name}: ddf max error {ddf_err:e}");
+        assert!(
+            warped_err <= 1e-4,
+            "{name}: warped max error {warped_err:e}"
+        );
+        cases.push(name.to_string());
+    }
+    assert_eq!(cases, ["default", "small", "direct"]);
+}
+
+#[test]
+fn voxelmorph_weights_of_another_configuration_are_refused() {
+    let device = Device::flex();
+    let index = voxelmorph_index();
+    let entry = &index["cases"][0];
+    let path = fixtures().join(entry["weights"].as_str().unwrap());
+    // A fourth level: its layers are missing from the file.
+    let deeper = VoxelMorphConfig::new().with_backbone(VoxelMorphUNetConfig {
+        channels: vec![16, 32, 32, 32, 32, 32, 32, 32],
+        ..VoxelMorphUNetConfig::voxelmorph()
+    });
+    match load_monai_safetensors(deeper.init(&device).unwrap(), &path) {
+        Err(ModelError::MissingWeights { keys, .. }) => assert!(
+            keys.iter()
+                .all(|k| k.contains("1.submodule.1.submodule.1.submodule.")),
+            "{keys:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Strided convolutions instead of pooling: the file's keys sit elsewhere.
+    let strided = VoxelMorphConfig::new()
+        .with_backbone(VoxelMorphUNetConfig::voxelmorph().with_use_maxpool(false));
+    assert!(matches!(
+        load_monai_safetensors(strided.init(&device).unwrap(), &path),
+        Err(ModelError::MissingWeights { .. } | ModelError::UnexpectedWeights { .. })
+    ));
+    // Other widths: shapes disagree.
+    let wider = VoxelMorphConfig::new().with_backbone(VoxelMorphUNetConfig {
+        final_conv_channels: vec![16, 8],
+        ..VoxelMorphUNetConfig::voxelmorph()
+    });
+    assert!(matches!(
+        load_monai_safetensors(wider.init(&device).unwrap(), &path),
+        Err(ModelError::Weights { .. })
+    ));
+    // Bad inputs are errors, not panics.
+    let model = VoxelMorphConfig::new().init(&device).unwrap();
+    let x = |shape: [usize; 5]| Tensor::<5>::zeros(shape, &device);
+    for (moving, fixed) in [
+        ([1, 1, 16, 16, 20], [1, 1, 16, 16, 20]), // 20 is not divisible by 8
+        ([1, 2, 16, 16, 16], [1, 2, 16, 16, 16]), // four channels together
+        ([1, 1, 16, 16, 16], [1, 1, 16, 16, 8]),  // shapes differ
+        ([1, 1, 0, 16, 16], [1, 1, 0, 16, 16]),   // empty
+    ] {
+        let e = model.try_forward(x(moving), x(fixed)).unwrap_err();
+        assert!(matches!(e, ModelError::InputShape { .. }), "{e}");
+    }
 }

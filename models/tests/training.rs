@@ -14,6 +14,7 @@ use medburn_models::blocks::{
     TransposedConvolutionConfig,
 };
 use medburn_models::resnet::ResNetLayerBlock;
+use medburn_models::voxelmorph::{VoxelMorphConfig, VoxelMorphUNetConfig};
 use medburn_models::{
     summary, ModelError, MonaiKeys, RegressorConfig, ResNet3d, ResNetConfig, ShortcutType,
     UNet3dConfig,
@@ -208,6 +209,83 @@ fn regressor_overfits_one_batch() {
     });
     println!("regressor: loss {first:.4} -> {last:.4}");
     assert!(last < first / 20.0, "{first} -> {last}");
+}
+
+#[test]
+fn voxelmorph_gradients_reach_every_parameter() {
+    let device = Device::flex().autodiff();
+    let _rng = seeded(&device, 31);
+    for config in [
+        // MONAI's VoxelMorph(): max pooling, LeakyReLU, no norm, seven integration steps.
+        VoxelMorphConfig::new(),
+        // Strided convolutions, affine instance norm, PReLU, half-resolution integration, two
+        // channels per image.
+        VoxelMorphConfig::new()
+            .with_backbone(
+                VoxelMorphUNetConfig::new(4, 8, vec![4, 8, 8, 8], vec![6])
+                    .with_use_maxpool(false)
+                    .with_norm(NormConfig::Instance {
+                        affine: true,
+                        eps: 1e-5,
+                    })
+                    .with_act(ActConfig::prelu())
+                    .with_final_conv_act(ActConfig::prelu()),
+            )
+            .with_half_res(true)
+            .with_integration_steps(3),
+    ] {
+        let model = config.init(&device).unwrap();
+        let c = model.image_channels();
+        let moving = random([2, c, 8, 8, 16], &device);
+        let fixed = random([2, c, 8, 8, 16], &device);
+        let (warped, ddf) = model.try_forward(moving, fixed.clone()).unwrap();
+        // A registration step's loss: similarity of the warped image plus smoothness.
+        let loss = mse(warped, fixed) + ddf.powi_scalar(2).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        assert_eq!(grads.len(), num_param_tensors(&model));
+        assert!(num_param_tensors(&model) >= 14);
+    }
+}
+
+#[test]
+fn voxelmorph_learns_a_shift() {
+    let device = Device::flex().autodiff();
+    let _rng = seeded(&device, 32);
+    let model = VoxelMorphConfig::new()
+        .with_backbone(VoxelMorphUNetConfig::new(
+            2,
+            8,
+            vec![8, 16, 16, 16],
+            vec![8],
+        ))
+        .init(&device)
+        .unwrap();
+    // A smooth blob, and the same blob 1.5 voxels further along W and 1 along D.
+    let n = 16;
+    let blob = |shift: [f32; 3]| {
+        let mut v = Vec::with_capacity(n * n * n);
+        for z in 0..n {
+            for y in 0..n {
+                for x in 0..n {
+                    let p = [
+                        z as f32 - shift[0],
+                        y as f32 - shift[1],
+                        x as f32 - shift[2],
+                    ];
+                    let d2: f32 = p.iter().map(|q| (q - 7.5).powi(2)).sum();
+                    v.push((-d2 / 18.0).exp());
+                }
+            }
+        }
+        Tensor::<5>::from_data(TensorData::new(v, [1, 1, n, n, n]), &device)
+    };
+    let (moving, fixed) = (blob([0.0; 3]), blob([1.0, 0.0, 1.5]));
+    let (first, last) = fit(model, 40, 3e-3, |m| {
+        let (warped, _) = m.forward(moving.clone(), fixed.clone());
+        mse(warped, fixed.clone())
+    });
+    println!("voxelmorph: loss {first:.5} -> {last:.5}");
+    assert!(last < first / 4.0, "{first} -> {last}");
 }
 
 #[test]

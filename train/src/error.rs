@@ -30,6 +30,9 @@ pub enum TrainError {
     /// Augmentation.
     #[error(transparent)]
     Augment(#[from] medburn_augment::AugmentError),
+    /// Registration losses and metrics.
+    #[error(transparent)]
+    Registration(#[from] medburn_register::RegistrationError),
     /// A checkpoint that cannot be written or read.
     #[error("checkpoint {path}: {message}")]
     Checkpoint {

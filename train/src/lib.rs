@@ -2,7 +2,9 @@
 //!
 //! - [`task`]: what differs between tasks ([`Task`]): segmentation (patches, label maps,
 //!   Dice + CE, sliding windows), regression and classification (whole volumes, one target per
-//!   case from a manifest column, MAE/RMSE/R² or AUC/accuracy beside a baseline).
+//!   case from a manifest column, MAE/RMSE/R² or AUC/accuracy beside a baseline), registration
+//!   (pairs of whole volumes, VoxelMorph, LNCC or MSE + smoothness and an optional Dice term,
+//!   Dice of warped labels and folding beside the unregistered pair's).
 //! - [`train`]: the one loop: batches from `medburn_datasets`, augmentation from
 //!   `medburn_augment` on the device, the task's loss, gradient accumulation, the
 //!   [`GradientSync`] hook, clipping by the global norm, AdamW with warm-up and cosine or
@@ -43,14 +45,14 @@ pub use checkpoint::{
     save_checkpoint, TrainState,
 };
 pub use config::{
-    DataConfig, Decay, LossConfig, ModelConfig, OptimConfig, Output as ModelOutput,
+    DataConfig, Decay, LossConfig, ModelConfig, OptimConfig, Output as ModelOutput, Pairing,
     RegressorParams, ResNetParams, TaskKind, TrainConfig, UNetParams, ValidationConfig,
-    WHOLE_VOLUME_AUGMENT_TOML,
+    VoxelMorphParams, WHOLE_VOLUME_AUGMENT_TOML,
 };
 pub use error::{Result, TrainError};
 pub use inference::{window_starts, SlidingWindow};
 pub use metrics_log::{LogEntry, Metrics, MetricsLog};
-pub use network::{build_unet, build_vector_net, VectorNet};
+pub use network::{build_unet, build_vector_net, build_voxelmorph, VectorNet};
 pub use plot::{write_curves_png, write_overlay_png, write_roc_png, write_scatter_png};
 pub use predict::{predict, volumes_table, PredictOptions, Prediction};
 pub use schedule::learning_rate;

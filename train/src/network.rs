@@ -1,12 +1,13 @@
 //! The network a configuration describes: MONAI's U-Net for dense outputs, MONAI's ResNets and
-//! `Regressor` for one vector per case ([`VectorNet`]), built with the channel and class counts
-//! (and, for the `Regressor`, the input shape) the data gives.
+//! `Regressor` for one vector per case ([`VectorNet`]), MONAI's VoxelMorph for a displacement
+//! field per pair, built with the channel and class counts (and, for the `Regressor`, the input
+//! shape) the data gives.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use medburn_models::{
     ModelError, Regressor, RegressorConfig, ResNet3d, ResNetConfig, ShortcutType, UNet3d,
-    UNet3dConfig,
+    UNet3dConfig, VoxelMorph,
 };
 
 use crate::config::{ModelConfig, ResNetParams};
@@ -48,6 +49,34 @@ pub fn build_unet(
     .with_up_kernel_size(p.up_kernel_size)
     .init(device)
     .map_err(|e| TrainError::Config(format!("model: {e}")))
+}
+
+/// MONAI's `VoxelMorph` with the configuration's backbone, for images of `image_channels`
+/// channels each (the backbone takes the pair, twice as many), initialized on `device`.
+///
+/// ```
+/// use burn::module::Module;
+/// use medburn_train::{build_voxelmorph, ModelConfig};
+/// let config = ModelConfig::named("voxelmorph").unwrap();
+/// let m = build_voxelmorph(&config, 1, &burn::tensor::Device::flex())?;
+/// assert_eq!(m.num_params(), 244_323);
+/// assert!(build_voxelmorph(&ModelConfig::named("unet").unwrap(), 1, &burn::tensor::Device::flex()).is_err());
+/// # Ok::<(), medburn_train::TrainError>(())
+/// ```
+pub fn build_voxelmorph(
+    model: &ModelConfig,
+    image_channels: usize,
+    device: &Device,
+) -> Result<VoxelMorph> {
+    let ModelConfig::VoxelMorph(p) = model else {
+        return Err(TrainError::Config(format!(
+            "model {} is not a registration network (voxelmorph)",
+            model.name()
+        )));
+    };
+    p.network(image_channels)
+        .init(device)
+        .map_err(|e| TrainError::Config(format!("model: {e}")))
 }
 
 /// A network with one output vector per case `[N, K]`: a ResNet or a `Regressor`.
@@ -150,10 +179,11 @@ pub fn build_vector_net(
                 .map_err(err)?,
             )
         }
-        ModelConfig::UNet(_) => {
-            return Err(TrainError::Config(
-                "model unet gives dense outputs; this task takes one value per case".into(),
-            ))
+        ModelConfig::UNet(_) | ModelConfig::VoxelMorph(_) => {
+            return Err(TrainError::Config(format!(
+                "model {} gives dense outputs; this task takes one value per case",
+                model.name()
+            )))
         }
     })
 }

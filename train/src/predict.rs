@@ -7,7 +7,12 @@
 //!   linearly, then arg-max, as nnU-Net does), an integer NIfTI label map with the input's
 //!   geometry per case and the label volumes in ml (`volumes.csv`);
 //! - regression and classification: one forward pass per volume, the value (in the target's
-//!   units) or the class with its probabilities, all cases in `predictions.csv`.
+//!   units) or the class with its probabilities, all cases in `predictions.csv`;
+//! - registration: each input registered to `PredictOptions::fixed` (or, for a model trained
+//!   on atlas pairs, to or from its atlas) by one forward pass, the result brought to physical
+//!   space and written as `medburn register` writes it (`OUT/<case>/`: warped image and label
+//!   map on the fixed image's grid, `affine.tfm` + `displacement.nii.gz`, checkerboards,
+//!   `metrics.json`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -41,6 +46,9 @@ pub struct PredictOptions {
     pub overlap: Option<f64>,
     /// Draw a progress bar per image with its window passes (on a terminal).
     pub progress: bool,
+    /// Registration: the fixed image every input is registered to (without it, a model
+    /// trained on atlas pairs uses its atlas).
+    pub fixed: Option<CaseFiles>,
 }
 
 impl Default for PredictOptions {
@@ -50,6 +58,7 @@ impl Default for PredictOptions {
             flip_tta: false,
             overlap: None,
             progress: false,
+            fixed: None,
         }
     }
 }
@@ -102,6 +111,7 @@ pub fn predict(
         TaskKind::Regress | TaskKind::Classify => {
             whole_volumes(&dir, &state, &config, inputs, out, &options.device)
         }
+        TaskKind::Register => register_pairs(&dir, inputs, out, options),
     };
     if result.is_err() && created {
         // A refused prediction leaves no empty folder behind (nothing else was written in it:
@@ -117,7 +127,7 @@ pub fn predict(
 /// Reads and prepares one input as training did: the training files' channel subset when the
 /// input has those channels, else every channel of the input (a file of the model's channels
 /// alone).
-fn prepare_input(
+pub(crate) fn prepare_input(
     case: &CaseFiles,
     state: &TrainState,
     config: &TrainConfig,
@@ -292,4 +302,96 @@ pub fn volumes_table(results: &[Prediction]) -> BTreeMap<String, Vec<(String, f6
             )
         })
         .collect()
+}
+
+/// Registration: each input against `options.fixed` or the model's atlas; one folder each.
+fn register_pairs(
+    dir: &Path,
+    inputs: &[CaseFiles],
+    out: &Path,
+    options: &PredictOptions,
+) -> Result<Vec<Prediction>> {
+    use crate::config::Pairing;
+    use crate::task::register::RegistrationModel;
+    let model = RegistrationModel::load(dir, &options.device)?;
+    let atlas = model.atlas_files()?;
+    let mut results = vec![];
+    for case in inputs {
+        // (moving, fixed) files.
+        let (moving, fixed) = match (&options.fixed, &atlas, model.config.data.pairs) {
+            (Some(f), _, _) => (case.clone(), f.clone()),
+            (None, Some(a), Pairing::AtlasToSubject) => (a.clone(), case.clone()),
+            (None, Some(a), _) => (case.clone(), a.clone()),
+            (None, None, _) => {
+                return Err(TrainError::Invalid(format!(
+                    "{} was trained on subject pairs: give the fixed image (--fixed)",
+                    dir.display()
+                )))
+            }
+        };
+        let (mp, fp) = (model.prepare(&moving)?, model.prepare(&fixed)?);
+        let (_, ddf) = model.register(&mp, &fp)?;
+        let transform = model.physical_transform(&mp, &fp, ddf)?;
+        // The images as read, in the channel the network was given.
+        let channel = model.state.source_channels.first().copied().unwrap_or(0);
+        let read = |c: &CaseFiles| -> Result<medburn_core::MedImage> {
+            let image = medburn_datasets::read_channels(c, &options.device)?;
+            let [_, channels, ..] = image.voxels().dims();
+            let v = image
+                .voxels()
+                .clone()
+                .narrow(1, channel.min(channels - 1), 1);
+            Ok(image
+                .with_voxels(v)
+                .map_err(|e| TrainError::Invalid(e.to_string()))?)
+        };
+        let label =
+            |c: &CaseFiles| -> Result<Option<(medburn_core::MedImage, medburn_io::VoxelType)>> {
+                match &c.label {
+                    Some(path) => {
+                        let v = medburn_io::read(path)
+                            .map_err(|e| TrainError::Invalid(e.to_string()))?;
+                        let image = v
+                            .to_image(&options.device)
+                            .map_err(|e| TrainError::Invalid(format!("{}: {e}", path.display())))?;
+                        Ok(Some((image, v.natural_type())))
+                    }
+                    None => Ok(None),
+                }
+            };
+        let (fixed_image, moving_image) = (read(&fixed)?, read(&moving)?);
+        let (fixed_label, moving_label) = (label(&fixed)?, label(&moving)?);
+        let outputs = medburn_register::RegistrationOutputs {
+            fixed: &fixed_image,
+            moving: &moving_image,
+            transform,
+            moving_label: moving_label.as_ref().map(|(m, t)| (m, *t)),
+            fixed_label: fixed_label.as_ref().map(|(m, _)| m),
+            landmarks: None,
+        };
+        let id = format!("{}_to_{}", moving.id, fixed.id);
+        let folder = out.join(&id);
+        let metrics = outputs.write(
+            &folder,
+            serde_json::json!({
+                "model": dir, "moving": moving.images, "fixed": fixed.images,
+                "stages": [{"stage": "voxelmorph"}],
+            }),
+        )?;
+        let mut values = vec![];
+        if let Some(d) = metrics["labels"]["after"]["mean_dice"].as_f64() {
+            let before = metrics["labels"]["before"]["mean_dice"]
+                .as_f64()
+                .unwrap_or(f64::NAN);
+            values.push(("mean_dice_before".to_string(), format!("{before:.4}")));
+            values.push(("mean_dice_after".to_string(), format!("{d:.4}")));
+        }
+        results.push(Prediction {
+            id,
+            output: folder,
+            volumes: vec![],
+            values,
+        });
+    }
+    Ok(results)
 }

@@ -25,7 +25,7 @@ use crate::plot::write_curves_png;
 use crate::schedule::learning_rate;
 use crate::step::{clip_grad_norm, GradientSync, Interrupter, ParamList, SingleProcess};
 use crate::task::{classify::Classify, higher_is_better, regress::Regress, segment::Segment};
-use crate::task::{RunData, StepBatch, Task};
+use crate::task::{register::Register, RunData, Task};
 
 /// How a run is started, apart from its configuration.
 #[derive(Clone, Debug, Default)]
@@ -130,6 +130,7 @@ pub fn train_with_sync(
         TaskKind::Segment => run(Segment::default(), config, resume_dir, options, sync),
         TaskKind::Regress => run(Regress::default(), config, resume_dir, options, sync),
         TaskKind::Classify => run(Classify::default(), config, resume_dir, options, sync),
+        TaskKind::Register => run(Register::default(), config, resume_dir, options, sync),
     }
 }
 
@@ -277,22 +278,9 @@ fn run<T: Task>(
             let Some((micro, batch, mut rng)) = loader.next() else {
                 break 'steps;
             };
-            let n = batch.image.dims()[0];
-            let params_drawn = config.augment.sample(&mut rng, &patch_geometry, n)?;
-            let (image, label) = config.augment.apply(
-                &params_drawn,
-                &patch_geometry,
-                batch.image,
-                batch.label.map(|l| l.float()),
-            )?;
-            let mut loss = task.loss(
-                &model,
-                StepBatch {
-                    image,
-                    label: label.map(|l| l.int()),
-                    targets: batch.targets,
-                },
-            )?;
+            // Augmentation parameters from the rest of stream `micro`, applied on the device.
+            let batch = task.prepare_batch(&config, &patch_geometry, batch, &mut rng)?;
+            let mut loss = task.loss(&model, batch)?;
             let loss_value = loss.clone().into_scalar::<f32>() as f64;
             if !loss_value.is_finite() {
                 return Err(TrainError::Invalid(format!(

@@ -5,7 +5,8 @@
 //! interpolation, smoothing), [`spatial`] (resample, reorient, rotate, crop, pad, ... on
 //! `MedImage`, differentiable), [`augment`] (random augmentation on the device), [`datasets`]
 //! (synthetic data, Decathlon manifests, preprocessing, patch loaders), [`models`] (MONAI's
-//! 3D U-Net) and [`train`] (losses, metrics, the training loop, sliding-window prediction).
+//! 3D U-Net) and [`train`] (losses, metrics, the training loop, sliding-window prediction),
+//! [`register`] (image registration: losses, affine and diffeomorphic stages, ITK transforms).
 //! The `medburn` binary
 //! does the common jobs from the command line (`medburn --help`).
 //!
@@ -27,6 +28,7 @@ pub use medburn_datasets as datasets;
 pub use medburn_io as io;
 pub use medburn_models as models;
 pub use medburn_ops as ops;
+pub use medburn_register as register;
 pub use medburn_spatial as spatial;
 pub use medburn_train as train;
 

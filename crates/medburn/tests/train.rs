@@ -1,8 +1,9 @@
 //! Training through the `medburn` binary as a user runs it: a short main job whose Dice
 //! improves and whose prediction lands on the input's grid as uint8; a short age regression
 //! whose MAE falls below the mean predictor's and a sex classification, with their tables,
-//! pictures and predictions; a run of each task killed with SIGKILL mid-epoch that resumes to
-//! the same weights as an uninterrupted run; bad manifests refused with nothing written.
+//! pictures and predictions; a run of each task (registration included) killed with SIGKILL
+//! mid-epoch that resumes to the same weights as an uninterrupted run; bad manifests refused
+//! with nothing written.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,13 @@ fn weights(checkpoint: &Path) -> BTreeMap<String, Vec<u8>> {
                 &device,
             )
             .unwrap();
+            medburn_train::load_model(model, checkpoint)
+                .unwrap()
+                .collect(None, None, false)
+        }
+        medburn_train::TaskKind::Register => {
+            let model =
+                medburn_train::build_voxelmorph(&config.model, state.in_channels, &device).unwrap();
             medburn_train::load_model(model, checkpoint)
                 .unwrap()
                 .collect(None, None, false)
@@ -277,6 +285,73 @@ fn a_killed_regression_run_resumes_to_the_same_weights() {
     let mut args = vec!["--task".to_string(), "regress".into()];
     args.extend(tiny_whole_volume(&["--channels", "T1"]));
     check_kill_and_resume(&data, &args);
+}
+
+#[test]
+fn a_killed_registration_run_resumes_to_the_same_weights() {
+    // Subject-to-subject pairs drawn per step, the Dice term on the pairs' label maps, and the
+    // whole-volume augmentation (each spatial transform moving both images of a pair): every
+    // random choice must come back the same after the kill.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synth(&data, 6, 32);
+    let args: Vec<String> = [
+        "--task",
+        "register",
+        "--set",
+        "data.preprocess.size=[32,32,32]",
+        "--set",
+        "data.patch.patch_size=[32,32,32]",
+        "--set",
+        "data.preprocess.spacing=[7.0,7.0,7.0]",
+        "--set",
+        "data.val_cases=2",
+        "--set",
+        "loss.dice_weight=0.5",
+        "--set",
+        "optim.steps_per_epoch=4",
+        "--set",
+        "optim.warmup_steps=2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    check_kill_and_resume(&data, &args);
+}
+
+#[test]
+fn the_registration_network_and_defaults_through_the_binary() {
+    // MONAI 1.6.1: sum(p.numel() for p in VoxelMorph().parameters()).
+    let o = medburn()
+        .args(["models", "summary", "voxelmorph", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["summary"]["total_params"], 244_323);
+    assert_eq!(j["out_channels"], 3);
+    // Two channels per image: the first convolution takes four.
+    let o = medburn()
+        .args(["models", "summary", "voxelmorph", "--in-channels", "2"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("[16, 4, 3, 3, 3]"), "{table}");
+    // The task's defaults print and read back.
+    let o = medburn()
+        .args(["train", "--print-config", "--task", "register"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let c = medburn_train::TrainConfig::from_toml(&text).unwrap();
+    assert_eq!(
+        c,
+        medburn_train::TrainConfig::for_task(medburn_train::TaskKind::Register)
+    );
+    assert!(
+        text.contains("name = \"voxelmorph\"") && text.contains("pairs = \"subject_to_subject\"")
+    );
 }
 
 /// A column of a CSV table by name.

@@ -5,13 +5,15 @@
 
 use burn::config::Config;
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use medburn_core::{Geometry, MedImage};
-use medburn_ops::{gaussian_smooth_3d, Padding};
-use medburn_spatial::{grid_at_spacing, resample_voxels, Interpolation};
+use medburn_core::MedImage;
+use medburn_spatial::{resample_voxels, Interpolation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RegistrationError;
-use crate::losses::{GlobalMutualInformationLossConfig, LocalNormalizedCrossCorrelationLossConfig};
+use crate::stage::{
+    check_single_channel, decay, finite_loss, host_gradient, host_stats, prepared_voxels, pyramid,
+    FixedSamples, HostAdam, SimilarityLoss,
+};
 
 /// How the two images are compared.
 ///
@@ -59,6 +61,9 @@ pub enum Initialization {
 /// ```
 #[derive(Config, Debug, PartialEq)]
 pub struct AffineRegistrationConfig {
+    /// Rigid, similarity or affine.
+    #[config(default = "TransformModel::Affine")]
+    pub transform: TransformModel,
     /// The similarity loss.
     #[config(default = "Similarity::Mse")]
     pub metric: Similarity,
@@ -72,10 +77,17 @@ pub struct AffineRegistrationConfig {
     /// Adam steps per level.
     #[config(default = 150)]
     pub steps: usize,
-    /// Adam's step for the matrix entries at the coarsest level; halved at each finer level
-    /// and decayed linearly to a tenth within a level.
+    /// Adam's step for the matrix entries (affine), the angles (radians) and the log scale at
+    /// the coarsest level; halved at each finer level and decayed linearly to a tenth within a
+    /// level.
     #[config(default = 0.01)]
     pub matrix_step: f64,
+    /// How many of the fixed image's voxels the MSE and MI losses are computed on at each
+    /// level, drawn at random once per level (ITK's `RANDOM` sampling); 0: every voxel. A step
+    /// then costs the samples, not the grid: 20,000 are plenty for 12 parameters. LNCC always
+    /// uses every voxel (it needs their neighbourhoods).
+    #[config(default = 0)]
+    pub samples: usize,
     /// Adam's step for the translation (mm) at the coarsest level, scheduled as `matrix_step`.
     #[config(default = 1.0)]
     pub translation_step_mm: f64,
@@ -90,6 +102,10 @@ pub struct LevelReport {
     pub steps: usize,
     /// The loss at the first and at the last step.
     pub loss: (f64, f64),
+    /// Wall time of the level (preparing its images included), seconds.
+    pub seconds: f64,
+    /// Of which the steps, seconds.
+    pub step_seconds: f64,
 }
 
 /// An affine transform found by [`register_affine`], in ITK's convention: it takes a point of
@@ -169,13 +185,17 @@ pub fn register_affine(
     moving: &MedImage,
     config: &AffineRegistrationConfig,
 ) -> crate::Result<AffineRegistration> {
-    if fixed.channels() != 1 || moving.channels() != 1 {
-        return Err(RegistrationError::Shape(format!(
-            "one channel each: fixed has {}, moving {}",
-            fixed.channels(),
-            moving.channels()
-        )));
-    }
+    register_affine_with_progress(fixed, moving, config, &mut |_| {})
+}
+
+/// [`register_affine`], calling `progress` after every step (for a progress bar).
+pub fn register_affine_with_progress(
+    fixed: &MedImage,
+    moving: &MedImage,
+    config: &AffineRegistrationConfig,
+    progress: &mut dyn FnMut(StepProgress),
+) -> crate::Result<AffineRegistration> {
+    check_single_channel(fixed, moving)?;
     if config.levels == 0 || config.steps == 0 {
         return Err(RegistrationError::Option(
             "levels and steps must be at least 1".into(),
@@ -205,41 +225,27 @@ pub fn register_affine(
         }
         Initialization::Identity => [0.0; 3],
     };
-    // Intensities as the metric wants them.
-    let prepare = |image: &MedImage, s: &HostStats| -> Tensor<5> {
-        let v = image.voxels().clone().to_device(&ad);
-        match config.metric {
-            // One scale for both (the fixed image's): the images share a contrast, and their
-            // own statistics differ with their fields of view.
-            Similarity::Mse => v / f.std.max(1e-12),
-            Similarity::Lncc => v,
-            Similarity::Mi => (v - s.min) / (s.max - s.min).max(1e-12),
-        }
-    };
-    let (fixed_v, moving_v) = (prepare(fixed, &f), prepare(moving, &m));
-    // Parameters: A - I (9, row-major) and the translation beyond `start` (3, mm).
-    let mut params = [0.0f64; 12];
-    let (mut m1, mut m2) = ([0.0f64; 12], [0.0f64; 12]);
-    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
-    let mut t_adam = 0i32;
-    let lncc = LocalNormalizedCrossCorrelationLossConfig::new()
-        .with_kernel_size(9)
-        .init();
-    let mi = GlobalMutualInformationLossConfig::new()
-        .with_num_bins(32)
-        .init();
+    let fixed_v = prepared_voxels(fixed, &f, &f, config.metric, &ad);
+    let moving_v = prepared_voxels(moving, &m, &f, config.metric, &ad);
+    let model = config.transform;
+    let n = model.parameters();
+    let mut params = vec![0.0f64; n];
+    let mut adam = HostAdam::new(n);
+    let similarity = SimilarityLoss::new(config.metric, 9);
+    let fixed_pyramid = pyramid(fixed.geometry(), fixed_v, config.levels)?;
+    let moving_pyramid = pyramid(moving.geometry(), moving_v, config.levels)?;
     let mut levels = Vec::new();
     for level in 0..config.levels {
-        let factor = (1usize << (config.levels - 1 - level)) as f64;
-        let (fg, fl) = pyramid_level(fixed.geometry(), fixed_v.clone(), factor)?;
-        let (mg, ml) = pyramid_level(moving.geometry(), moving_v.clone(), factor)?;
+        let level_start = std::time::Instant::now();
+        let (fg, fl) = fixed_pyramid[level].clone();
+        let (mg, ml) = moving_pyramid[level].clone();
         let ones = ml.ones_like();
         let scale = 0.5f64.powi(level as i32);
-        let as_tensor = |p: &[f64; 12]| {
-            Tensor::<1>::from_data(TensorData::new(p.to_vec(), [12]), (&ad, fl.dtype()))
+        let as_tensor = |p: &[f64]| {
+            Tensor::<1>::from_data(TensorData::new(p.to_vec(), [p.len()]), (&ad, fl.dtype()))
         };
         // Where the level starts, the moving image must reach some of the fixed one.
-        let start_transform = affine_tensor(as_tensor(&params), centre, start);
+        let start_transform = model.tensor(as_tensor(&params), centre, start);
         let share = resample_voxels(
             ones.clone(),
             &mg,
@@ -257,190 +263,185 @@ pub fn register_affine(
                 100.0 * share
             )));
         }
+        let samples = (config.samples > 0
+            && config.samples < fg.num_voxels()
+            && config.metric != Similarity::Lncc)
+            .then(|| FixedSamples::draw(&fg, &fl, config.samples, level as u64))
+            .transpose()?;
         let mut first = None;
         let mut last = 0.0;
+        let steps_start = std::time::Instant::now();
         for step in 0..config.steps {
             let p = as_tensor(&params).require_grad();
-            let transform = affine_tensor(p.clone(), centre, start);
-            let warped = resample_voxels(
-                ml.clone(),
-                &mg,
-                &fg,
-                Some(transform.clone()),
-                Interpolation::Linear,
-            )?;
-            // Where the moving image reaches on the fixed grid: the resampled ones.
-            let cover = || {
-                resample_voxels(
-                    ones.clone(),
-                    &mg,
-                    &fg,
-                    Some(transform.clone()),
-                    Interpolation::Linear,
-                )
-            };
-            let loss = match config.metric {
-                Similarity::Mse => {
-                    let cover = cover()?;
-                    ((warped - fl.clone()).powi_scalar(2) * cover.clone()).sum()
-                        / (cover.sum() + 1e-6)
+            let transform = model.tensor(p.clone(), centre, start);
+            let loss = match &samples {
+                Some(s) => {
+                    let warped = s.read(ml.clone(), &mg, transform.clone())?;
+                    similarity.forward(warped, s.values.clone(), || {
+                        s.read(ones.clone(), &mg, transform.clone())
+                    })?
                 }
-                Similarity::Lncc => lncc.forward(warped, fl.clone())?,
-                // Over the voxels the moving image reaches, so that the zeros beyond it are not
-                // a tissue class of their own.
-                Similarity::Mi => mi
-                    .mutual_information_masked(warped, fl.clone(), cover()?)?
-                    .mean()
-                    .neg(),
+                None => {
+                    let warped = resample_voxels(
+                        ml.clone(),
+                        &mg,
+                        &fg,
+                        Some(transform.clone()),
+                        Interpolation::Linear,
+                    )?;
+                    similarity.forward(warped, fl.clone(), || {
+                        Ok(resample_voxels(
+                            ones.clone(),
+                            &mg,
+                            &fg,
+                            Some(transform.clone()),
+                            Interpolation::Linear,
+                        )?)
+                    })?
+                }
             };
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            if !value.is_finite() {
-                return Err(RegistrationError::Option(format!(
-                    "the loss became {value} at level {level}, step {step}: do the images overlap?"
-                )));
-            }
+            let value = finite_loss(&loss, level, step)?;
             first.get_or_insert(value);
             last = value;
-            let grads = loss.backward();
-            let g: Vec<f64> = p
-                .grad(&grads)
-                .ok_or_else(|| RegistrationError::Readback("no gradient for the transform".into()))?
-                .into_data()
-                .convert::<f64>()
-                .try_to_vec::<f64>()
-                .map_err(|e| RegistrationError::Readback(format!("{e:?}")))?;
-            // Linear decay to a tenth within the level.
-            let decay = 1.0 - 0.9 * step as f64 / config.steps.max(2).saturating_sub(1) as f64;
-            t_adam += 1;
-            for k in 0..12 {
-                let lr = scale
+            let g = host_gradient(&p, &loss.backward())?;
+            let decay = decay(step, config.steps);
+            adam.step(&mut params, &g, |k| {
+                scale
                     * decay
-                    * if k < 9 {
+                    * if k + 3 < n {
                         config.matrix_step
                     } else {
                         config.translation_step_mm
-                    };
-                m1[k] = b1 * m1[k] + (1.0 - b1) * g[k];
-                m2[k] = b2 * m2[k] + (1.0 - b2) * g[k] * g[k];
-                let mh = m1[k] / (1.0 - b1.powi(t_adam));
-                let vh = m2[k] / (1.0 - b2.powi(t_adam));
-                params[k] -= lr * mh / (vh.sqrt() + eps);
-            }
+                    }
+            });
+            progress(StepProgress {
+                level,
+                step,
+                loss: value,
+            });
         }
         levels.push(LevelReport {
             spacing: fg.spacing(),
             steps: config.steps,
             loss: (first.unwrap_or(last), last),
+            seconds: level_start.elapsed().as_secs_f64(),
+            step_seconds: steps_start.elapsed().as_secs_f64(),
         });
     }
+    let final_transform = model.tensor(as_host_tensor(&params), centre, start);
+    let v: Vec<f64> = final_transform
+        .into_data()
+        .convert::<f64>()
+        .try_to_vec::<f64>()
+        .map_err(|e| RegistrationError::Readback(format!("{e:?}")))?;
+    let matrix = [0, 1, 2].map(|r| [0, 1, 2, 3].map(|c| v[r * 4 + c]));
     Ok(AffineRegistration {
-        matrix: affine_host(&params, centre, start),
+        matrix,
         centre,
         levels,
     })
 }
 
-/// `y = (I + A)(x - c) + c + start + t` as a `[1, 3, 4]` tensor, from `p = [A (9), t (3)]`.
-fn affine_tensor(p: Tensor<1>, c: [f64; 3], start: [f64; 3]) -> Tensor<3> {
-    let device = p.device();
-    let dtype = p.dtype();
-    let eye = Tensor::<2>::from_data(
-        TensorData::new(vec![1.0f64, 0., 0., 0., 1., 0., 0., 0., 1.], [3, 3]),
-        (&device, dtype),
-    );
-    let a = p.clone().narrow(0, 0, 9).reshape([3, 3]) + eye;
-    let t = p.narrow(0, 9, 3).reshape([3, 1]);
-    let col =
-        |v: [f64; 3]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [3, 1]), (&device, dtype));
-    let shift = [0, 1, 2].map(|i| c[i] + start[i]);
-    let offset = col(shift) + t - a.clone().matmul(col(c));
-    Tensor::cat(vec![a, offset], 1).reshape([1, 3, 4])
+/// Parameters in f64 on the CPU, for the final matrix without f32 rounding.
+fn as_host_tensor(p: &[f64]) -> Tensor<1> {
+    Tensor::<1>::from_data(
+        TensorData::new(p.to_vec(), [p.len()]),
+        (&Device::flex(), DType::F64),
+    )
 }
 
-/// [`affine_tensor`] on the host.
-fn affine_host(p: &[f64; 12], c: [f64; 3], start: [f64; 3]) -> [[f64; 4]; 3] {
-    let mut m = [[0.0; 4]; 3];
-    for r in 0..3 {
-        for k in 0..3 {
-            m[r][k] = p[r * 3 + k] + if r == k { 1.0 } else { 0.0 };
+/// Where a registration stage is, for a progress bar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepProgress {
+    /// The pyramid level (0: the coarsest).
+    pub level: usize,
+    /// The step within the level.
+    pub step: usize,
+    /// The loss at this step.
+    pub loss: f64,
+}
+
+/// The transforms the linear stage fits, as ITK's `Euler3DTransform`,
+/// `Similarity3DTransform` and `AffineTransform`: each about the fixed image's centre of mass.
+///
+/// ```
+/// use medburn_register::TransformModel;
+/// assert_eq!([TransformModel::Rigid, TransformModel::Similarity, TransformModel::Affine].map(|m| m.parameters()), [6, 7, 12]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransformModel {
+    /// Rotation (three angles, radians, `R = Rz Ry Rx`) and translation: 6 parameters.
+    Rigid,
+    /// Rigid with one isotropic scale (as its logarithm): 7 parameters.
+    Similarity,
+    /// Any linear map and translation: 12 parameters.
+    #[default]
+    Affine,
+}
+
+impl TransformModel {
+    /// How many numbers the model has; the last three are the translation (mm).
+    pub fn parameters(self) -> usize {
+        match self {
+            TransformModel::Rigid => 6,
+            TransformModel::Similarity => 7,
+            TransformModel::Affine => 12,
         }
-        let ac: f64 = (0..3).map(|k| m[r][k] * c[k]).sum();
-        m[r][3] = c[r] + start[r] + p[9 + r] - ac;
     }
-    m
-}
 
-/// An image's grid and voxels at a pyramid level `factor` (1: as it is), smoothed with a
-/// Gaussian of `factor / 2` voxels before it is resampled to the coarser grid.
-fn pyramid_level(
-    geometry: &Geometry,
-    voxels: Tensor<5>,
-    factor: f64,
-) -> crate::Result<(Geometry, Tensor<5>)> {
-    if factor <= 1.0 {
-        return Ok((*geometry, voxels));
-    }
-    let spacing = geometry.spacing().map(|s| s * factor);
-    let coarse = grid_at_spacing(geometry, spacing)?;
-    let smooth = gaussian_smooth_3d(voxels, [factor / 2.0; 3], Padding::Border)?;
-    let out = resample_voxels(smooth, geometry, &coarse, None, Interpolation::Linear)?;
-    Ok((coarse, out))
-}
-
-/// What the registration needs from an image's values, read once.
-struct HostStats {
-    std: f64,
-    min: f64,
-    max: f64,
-    /// The intensity-weighted centre (LPS, mm) of the values above the minimum.
-    centre_of_mass: [f64; 3],
-}
-
-fn host_stats(name: &str, image: &MedImage) -> crate::Result<HostStats> {
-    let values = image
-        .to_vec()
-        .map_err(|e| RegistrationError::Readback(e.to_string()))?;
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(RegistrationError::Option(format!(
-            "the {name} image has a NaN or infinite voxel (at flat index {i})"
-        )));
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = values
-        .iter()
-        .map(|&v| (v as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let min = values.iter().copied().fold(f32::INFINITY, f32::min) as f64;
-    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    if max <= min {
-        return Err(RegistrationError::Option(format!(
-            "the {name} image is constant ({min}): nothing to register"
-        )));
-    }
-    let [ni, nj, _] = image.geometry().size();
-    let mut weighted = [0.0f64; 3];
-    let mut total = 0.0;
-    for (flat, &v) in values.iter().enumerate() {
-        let w = v as f64 - min;
-        if w > 0.0 {
-            let idx = [
-                (flat % ni) as f64,
-                ((flat / ni) % nj) as f64,
-                (flat / (ni * nj)) as f64,
-            ];
-            for a in 0..3 {
-                weighted[a] += w * idx[a];
+    /// The linear part (3 x 3) from the parameters before the translation; zero parameters
+    /// are the identity.
+    fn linear(self, p: Tensor<1>) -> Tensor<2> {
+        let device = p.device();
+        let dtype = p.dtype();
+        let eye = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f64, 0., 0., 0., 1., 0., 0., 0., 1.], [3, 3]),
+            (&device, dtype),
+        );
+        match self {
+            TransformModel::Affine => p.narrow(0, 0, 9).reshape([3, 3]) + eye,
+            TransformModel::Rigid => rotation(p.narrow(0, 0, 3)),
+            TransformModel::Similarity => {
+                let s = p.clone().narrow(0, 3, 1).exp().reshape([1, 1]);
+                rotation(p.narrow(0, 0, 3)) * s
             }
-            total += w;
         }
     }
-    let index = weighted.map(|s| s / total);
-    Ok(HostStats {
-        std: var.sqrt(),
-        min,
-        max,
-        centre_of_mass: image.geometry().index_to_physical(index),
-    })
+
+    /// `y = L(p) (x - c) + c + start + t` as a `[1, 3, 4]` tensor.
+    fn tensor(self, p: Tensor<1>, c: [f64; 3], start: [f64; 3]) -> Tensor<3> {
+        let n = self.parameters();
+        let device = p.device();
+        let dtype = p.dtype();
+        let a = self.linear(p.clone());
+        let t = p.narrow(0, n - 3, 3).reshape([3, 1]);
+        let col = |v: [f64; 3]| {
+            Tensor::<2>::from_data(TensorData::new(v.to_vec(), [3, 1]), (&device, dtype))
+        };
+        let shift = [0, 1, 2].map(|i| c[i] + start[i]);
+        let offset = col(shift) + t - a.clone().matmul(col(c));
+        Tensor::cat(vec![a, offset], 1).reshape([1, 3, 4])
+    }
+}
+
+/// `Rz Ry Rx` from the angles `(x, y, z)` (radians), differentiable.
+fn rotation(angles: Tensor<1>) -> Tensor<2> {
+    let (c, s) = (angles.clone().cos(), angles.sin());
+    let at = |t: &Tensor<1>, i: usize| t.clone().narrow(0, i, 1);
+    let (cx, cy, cz) = (at(&c, 0), at(&c, 1), at(&c, 2));
+    let (sx, sy, sz) = (at(&s, 0), at(&s, 1), at(&s, 2));
+    // Rows of Rz Ry Rx.
+    let entries = vec![
+        cz.clone() * cy.clone(),
+        cz.clone() * sy.clone() * sx.clone() - sz.clone() * cx.clone(),
+        cz.clone() * sy.clone() * cx.clone() + sz.clone() * sx.clone(),
+        sz.clone() * cy.clone(),
+        sz.clone() * sy.clone() * sx.clone() + cz.clone() * cx.clone(),
+        sz * sy.clone() * cx.clone() - cz * sx.clone(),
+        sy.neg(),
+        cy.clone() * sx,
+        cy * cx,
+    ];
+    Tensor::cat(entries, 0).reshape([3, 3])
 }

@@ -33,14 +33,24 @@
 //! ```
 
 mod affine;
+mod checkerboard;
+mod deformable;
 mod error;
 mod itk_transform;
 pub mod losses;
 pub mod metrics;
+mod outputs;
+mod stage;
+mod transform;
 
 pub use affine::{
-    register_affine, AffineRegistration, AffineRegistrationConfig, Initialization, LevelReport,
-    Similarity,
+    register_affine, register_affine_with_progress, AffineRegistration, AffineRegistrationConfig,
+    Initialization, LevelReport, Similarity, StepProgress, TransformModel,
+};
+pub use checkerboard::write_checkerboard_png;
+pub use deformable::{
+    level_steps as deformable_level_steps, register_deformable, register_deformable_with_progress,
+    DeformableRegistration, DeformableRegistrationConfig, Regularizer,
 };
 pub use error::{RegistrationError, Result};
 pub use itk_transform::ItkAffine;
@@ -49,4 +59,8 @@ pub use losses::{
     GlobalMutualInformationLoss, GlobalMutualInformationLossConfig, KernelType,
     LocalNormalizedCrossCorrelationLoss, LocalNormalizedCrossCorrelationLossConfig, ParzenWindow,
     Reduction,
+};
+pub use outputs::{RegistrationOutputs, METRICS_FILE, WARPED_FILE, WARPED_LABEL_FILE};
+pub use transform::{
+    resample_through, DisplacementField, RegistrationTransform, AFFINE_FILE, DISPLACEMENT_FILE,
 };

@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use medburn_core::{Direction, Geometry, MedImage};
 use medburn_register::{
     register_affine, AffineRegistrationConfig, Initialization, RegistrationError, Similarity,
+    TransformModel,
 };
 use medburn_spatial::{resample, Interpolation};
 
@@ -123,13 +124,20 @@ fn a_known_affine_is_recovered_across_grids() {
         Interpolation::Linear,
     )
     .unwrap();
-    let r = register_affine(&fixed, &moving, &AffineRegistrationConfig::new()).unwrap();
-    let mean = mean_tre(&fixed_grid, |p| r.apply(p), |p| apply(&truth, p));
-    println!("TRE mean {mean:.3} mm; levels {:?}", r.levels);
-    assert!(mean < 0.5, "mean TRE {mean} mm");
-    // Every level lowered its loss.
-    for l in &r.levels {
-        assert!(l.loss.1 < l.loss.0, "{l:?}");
+    // Every voxel, and 5,000 drawn per level (ITK's random sampling).
+    for samples in [0, 5000] {
+        let config = AffineRegistrationConfig::new().with_samples(samples);
+        let r = register_affine(&fixed, &moving, &config).unwrap();
+        let mean = mean_tre(&fixed_grid, |p| r.apply(p), |p| apply(&truth, p));
+        println!(
+            "{samples} samples: TRE mean {mean:.3} mm; levels {:?}",
+            r.levels
+        );
+        assert!(mean < 0.5, "{samples} samples: mean TRE {mean} mm");
+        // Every level lowered its loss.
+        for l in &r.levels {
+            assert!(l.loss.1 < l.loss.0, "{l:?}");
+        }
     }
 }
 
@@ -242,6 +250,80 @@ fn lncc_and_mutual_information_recover_it_too() {
         let mean = mean_tre(&fixed_grid, |p| r.apply(p), |p| apply(&truth, p));
         println!("{metric:?}: TRE mean {mean:.3} mm (unregistered {unregistered:.3} mm)");
         assert!(mean < limit, "{metric:?}: mean TRE {mean} mm");
+    }
+}
+
+/// Rigid and similarity models recover a rotation about all three axes (and an isotropic
+/// scale), with the matrix they return orthogonal (times the scale).
+#[test]
+fn rigid_and_similarity_models_recover_their_transforms() {
+    let device = Device::flex();
+    let (fixed_grid, fixed) = fixed_image(&device);
+    let (x, y, z) = (5f64.to_radians(), -4f64.to_radians(), 7f64.to_radians());
+    let rx = [
+        [1.0, 0.0, 0.0],
+        [0.0, x.cos(), -x.sin()],
+        [0.0, x.sin(), x.cos()],
+    ];
+    let ry = [
+        [y.cos(), 0.0, y.sin()],
+        [0.0, 1.0, 0.0],
+        [-y.sin(), 0.0, y.cos()],
+    ];
+    let rz = [
+        [z.cos(), -z.sin(), 0.0],
+        [z.sin(), z.cos(), 0.0],
+        [0.0, 0.0, 1.0],
+    ];
+    let mul = |a: [[f64; 3]; 3], b: [[f64; 3]; 3]| -> [[f64; 3]; 3] {
+        std::array::from_fn(|r| std::array::from_fn(|c| (0..3).map(|k| a[r][k] * b[k][c]).sum()))
+    };
+    let rotation = mul(rz, mul(ry, rx));
+    let moving_grid = Geometry::new(
+        [34, 32, 26],
+        [-33.0, -27.0, -24.0],
+        [1.7, 1.7, 2.2],
+        Direction::identity(),
+    )
+    .unwrap();
+    for (model, scale) in [
+        (TransformModel::Rigid, 1.0),
+        (TransformModel::Similarity, 1.04),
+    ] {
+        let a = rotation.map(|row| row.map(|v| v * scale));
+        let truth = affine_about(a, fixed_grid.centre(), [2.5, -3.0, 1.0]);
+        let moving = resample(
+            &fixed,
+            &moving_grid,
+            Some(tensor(&invert(&truth), &device)),
+            Interpolation::Linear,
+        )
+        .unwrap();
+        let config = AffineRegistrationConfig::new().with_transform(model);
+        let r = register_affine(&fixed, &moving, &config).unwrap();
+        let mean = mean_tre(&fixed_grid, |p| r.apply(p), |p| apply(&truth, p));
+        // A^T A = s^2 I: the model kept its shape.
+        let m = r.matrix;
+        let mut off = 0.0f64;
+        let mut s2 = 0.0;
+        for i in 0..3 {
+            for j in 0..3 {
+                let v: f64 = (0..3).map(|k| m[k][i] * m[k][j]).sum();
+                if i == j {
+                    s2 += v / 3.0;
+                } else {
+                    off = off.max(v.abs());
+                }
+            }
+        }
+        println!("{model:?}: TRE mean {mean:.3} mm, scale {:.4}", s2.sqrt());
+        assert!(mean < 0.5, "{model:?}: mean TRE {mean} mm");
+        assert!(off < 1e-6, "{model:?}: not orthogonal ({off})");
+        assert!(
+            (s2.sqrt() - scale).abs() < 0.01,
+            "{model:?}: scale {}",
+            s2.sqrt()
+        );
     }
 }
 

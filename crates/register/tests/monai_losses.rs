@@ -11,7 +11,7 @@ use medburn_register::{
 use serde_json::Value;
 
 mod common;
-use common::floats;
+use common::{floats, uniform};
 
 fn fixture() -> Value {
     common::json("monai/registration_losses.json")
@@ -200,22 +200,6 @@ fn losses_match_monai_on_wgpu() {
         chosen.contains(&i)
     });
     println!("wgpu: worst value error {v:.2e}, worst gradient error {g:.2e}");
-}
-
-/// A reproducible pseudo-random sequence in [0, 1) (a 64-bit LCG), so that no test draws
-/// from an unseeded source.
-fn uniform(seed: u64, len: usize) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        })
-        .collect()
 }
 
 /// The autodiff gradient of `loss` at `inputs` against central differences (step 1e-6, f64)

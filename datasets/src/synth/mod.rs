@@ -32,6 +32,7 @@ mod contrast;
 mod geometry;
 mod msd;
 mod participant;
+pub mod registration;
 mod render;
 
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! The loss of a run, chosen by name (`[loss] name = "dice_ce"`), with MONAI's / PyTorch's
 //! parameter names. Each task takes the losses that fit its outputs.
 
+use medburn_register::{Regularizer, Similarity};
 use serde::{Deserialize, Serialize};
 
 /// The loss and its parameters.
@@ -43,15 +44,54 @@ pub enum LossConfig {
         #[serde(default)]
         label_smoothing: f64,
     },
+    /// Deformable registration, as VoxelMorph trains: the dissimilarity of the warped moving
+    /// image and the fixed image, plus `regularization_weight` times the displacement's
+    /// roughness, plus (semi-supervised, where the data has label maps) `dice_weight` times
+    /// one minus the soft Dice of the warped moving labels (one-hot, warped linearly) against
+    /// the fixed labels, over the foreground labels.
+    Registration {
+        /// `lncc` (MONAI's `LocalNormalizedCrossCorrelationLoss`, rectangular windows), `mse`
+        /// or `mi` (MONAI's `GlobalMutualInformationLoss`).
+        #[serde(default = "lncc")]
+        similarity: Similarity,
+        /// The LNCC window, voxels (odd).
+        #[serde(default = "nine")]
+        kernel_size: usize,
+        /// `diffusion` (MONAI's `DiffusionLoss`, VoxelMorph's) or `bending-energy` (MONAI's
+        /// `BendingEnergyLoss`).
+        #[serde(default)]
+        regularization: Regularizer,
+        /// Weight of the regularization (VoxelMorph's lambda).
+        #[serde(default = "one")]
+        regularization_weight: f64,
+        /// Weight of the Dice term on label maps; 0: unsupervised.
+        #[serde(default)]
+        dice_weight: f64,
+    },
 }
 
 fn one() -> f64 {
     1.0
 }
 
+fn nine() -> usize {
+    9
+}
+
+fn lncc() -> Similarity {
+    Similarity::Lncc
+}
+
 impl LossConfig {
     /// Every name, as `[loss] name` takes it.
-    pub const NAMES: [&'static str; 5] = ["dice_ce", "mse", "l1", "huber", "cross_entropy"];
+    pub const NAMES: [&'static str; 6] = [
+        "dice_ce",
+        "mse",
+        "l1",
+        "huber",
+        "cross_entropy",
+        "registration",
+    ];
 
     /// The defaults of the loss called `name`.
     ///
@@ -73,6 +113,13 @@ impl LossConfig {
             "cross_entropy" => LossConfig::CrossEntropy {
                 label_smoothing: 0.0,
             },
+            "registration" => LossConfig::Registration {
+                similarity: Similarity::Lncc,
+                kernel_size: 9,
+                regularization: Regularizer::Diffusion,
+                regularization_weight: 1.0,
+                dice_weight: 0.0,
+            },
             other => {
                 return Err(format!(
                     "unknown loss {other:?} (known: {})",
@@ -90,6 +137,7 @@ impl LossConfig {
             LossConfig::L1 {} => "l1",
             LossConfig::Huber { .. } => "huber",
             LossConfig::CrossEntropy { .. } => "cross_entropy",
+            LossConfig::Registration { .. } => "registration",
         }
     }
 }

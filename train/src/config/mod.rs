@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, TrainError};
 
 pub use loss::LossConfig;
-pub use model::{ModelConfig, Output, RegressorParams, ResNetParams, UNetParams};
+pub use model::{ModelConfig, Output, RegressorParams, ResNetParams, UNetParams, VoxelMorphParams};
 
 /// What a run learns: it picks the data a batch holds, the network's output, the loss, the
 /// validation metrics and what a prediction writes (see `crate::task`).
@@ -36,13 +36,27 @@ pub enum TaskKind {
     Regress,
     /// One class per case from a manifest column (sex), whole volumes.
     Classify,
+    /// Deformable registration of pairs of whole volumes (VoxelMorph): a displacement field
+    /// that warps a moving image onto a fixed one.
+    Register,
 }
 
 impl TaskKind {
     /// Every task, as `task = ...` takes it.
-    pub const ALL: [TaskKind; 3] = [TaskKind::Segment, TaskKind::Regress, TaskKind::Classify];
+    pub const ALL: [TaskKind; 4] = [
+        TaskKind::Segment,
+        TaskKind::Regress,
+        TaskKind::Classify,
+        TaskKind::Register,
+    ];
 
-    /// Whether the task takes whole volumes on a fixed grid (and one target per case).
+    /// Whether the task takes whole volumes on a fixed grid (regression and classification
+    /// with one target per case, registration in pairs).
+    ///
+    /// ```
+    /// use medburn_train::TaskKind;
+    /// assert!(TaskKind::Register.whole_volume() && !TaskKind::Segment.whole_volume());
+    /// ```
     pub fn whole_volume(self) -> bool {
         !matches!(self, TaskKind::Segment)
     }
@@ -54,6 +68,7 @@ impl std::fmt::Display for TaskKind {
             TaskKind::Segment => "segment",
             TaskKind::Regress => "regress",
             TaskKind::Classify => "classify",
+            TaskKind::Register => "register",
         })
     }
 }
@@ -67,7 +82,7 @@ impl std::str::FromStr for TaskKind {
             .find(|t| t.to_string() == s.trim())
             .ok_or_else(|| {
                 TrainError::Config(format!(
-                    "unknown task {s:?} (known: segment, regress, classify)"
+                    "unknown task {s:?} (known: segment, regress, classify, register)"
                 ))
             })
     }
@@ -144,10 +159,48 @@ pub struct DataConfig {
     /// Patch size and the foreground/background balance (segmentation; whole-volume tasks
     /// take the prepared grid whole).
     pub patch: PatchSampler,
-    /// Samples per micro-batch (per optimizer step without accumulation).
+    /// Samples per micro-batch (per optimizer step without accumulation); pairs for
+    /// registration.
     pub batch_size: usize,
     /// Batches made ahead of training on the loader's worker thread.
     pub prefetch: usize,
+    /// Registration: how moving and fixed images are paired.
+    pub pairs: Pairing,
+    /// Registration: the case (its identifier in the data set's training cases) that is the
+    /// atlas of `atlas_to_subject` and `subject_to_atlas` pairs; it takes part in no other
+    /// pair.
+    pub atlas: Option<String>,
+}
+
+/// How the registration task pairs images (`data.pairs`): every pair is a moving image, which
+/// the network warps, and a fixed image, onto which it is warped.
+///
+/// ```
+/// use medburn_train::Pairing;
+/// let p: Pairing = serde_json::from_str("\"atlas_to_subject\"").unwrap();
+/// assert_eq!(p, Pairing::AtlasToSubject);
+/// assert!(p.uses_atlas() && !Pairing::default().uses_atlas());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pairing {
+    /// Random pairs of distinct training cases (each step draws them from its own RNG
+    /// stream); held-out cases are paired with the next held-out case.
+    #[default]
+    SubjectToSubject,
+    /// The atlas (`data.atlas`) is the moving image and each subject the fixed one: the atlas
+    /// and its labels are warped onto each subject (atlas-based segmentation).
+    AtlasToSubject,
+    /// Each subject is the moving image and the atlas the fixed one: every subject is warped
+    /// into the atlas's space (VoxelMorph's scan-to-atlas).
+    SubjectToAtlas,
+}
+
+impl Pairing {
+    /// Whether the pairs need `data.atlas`.
+    pub fn uses_atlas(self) -> bool {
+        self != Pairing::SubjectToSubject
+    }
 }
 
 impl Default for DataConfig {
@@ -171,6 +224,8 @@ impl Default for DataConfig {
             },
             batch_size: 2,
             prefetch: 4,
+            pairs: Pairing::SubjectToSubject,
+            atlas: None,
         }
     }
 }
@@ -269,7 +324,9 @@ impl TrainConfig {
     /// 224 mm field of view holds a whole head) into MONAI's `resnet10` made for two CPU cores
     /// (a quarter of its width, `widen_factor = 0.25`, and a stride-2 stem,
     /// `conv1_t_stride = 2`; its global pooling does not care where the head lies in the
-    /// grid), with MSE on standardized targets or cross-entropy.
+    /// grid), with MSE on standardized targets or cross-entropy. Registration takes the same
+    /// grid, the first channel, random subject-to-subject pairs one at a time, MONAI's
+    /// `VoxelMorph()`, LNCC + diffusion (see [`TrainConfig::register_defaults`]).
     ///
     /// ```
     /// use medburn_train::{TaskKind, TrainConfig};
@@ -277,11 +334,16 @@ impl TrainConfig {
     /// assert_eq!((c.model.name(), c.loss.name()), ("resnet10", "mse"));
     /// assert_eq!(c.data.preprocess.size, Some([64, 64, 64]));
     /// assert_eq!(TrainConfig::for_task(TaskKind::Segment), TrainConfig::default());
+    /// let r = TrainConfig::for_task(TaskKind::Register);
+    /// assert_eq!((r.model.name(), r.loss.name()), ("voxelmorph", "registration"));
     /// ```
     pub fn for_task(task: TaskKind) -> TrainConfig {
         let segment = TrainConfig::default();
         if !task.whole_volume() {
             return segment;
+        }
+        if task == TaskKind::Register {
+            return Self::register_defaults();
         }
         let augment = toml::from_str(WHOLE_VOLUME_AUGMENT_TOML).expect("the built-in pipeline");
         TrainConfig {
@@ -332,6 +394,62 @@ impl TrainConfig {
             validation: ValidationConfig {
                 every: 250,
                 sw_batch_size: 4,
+                ..ValidationConfig::default()
+            },
+            ..segment
+        }
+    }
+
+    /// The registration task's defaults: whole volumes on the whole-volume tasks' 64^3 grid at
+    /// 3.5 mm, their first channel (`data.channels = ["0"]`: T1 in the synthetic data), random
+    /// subject-to-subject pairs, one per step; MONAI's `VoxelMorph()` (244,323 parameters,
+    /// seven integration steps); LNCC over 9^3 windows plus diffusion with weight 1 (the
+    /// VoxelMorph paper's choice for NCC), no Dice term; Adam at 1e-3 without weight decay,
+    /// clipped at a global norm of 5; the whole-volume augmentation, each spatial transform
+    /// moving both images of a pair; validation every 250 steps.
+    ///
+    /// ```
+    /// let c = medburn_train::TrainConfig::register_defaults();
+    /// assert_eq!((c.data.batch_size, c.data.channels.as_slice()), (1, &["0".to_string()][..]));
+    /// assert_eq!(c.data.patch.patch_size, c.data.preprocess.size.unwrap());
+    /// ```
+    pub fn register_defaults() -> TrainConfig {
+        let segment = TrainConfig::default();
+        let augment = toml::from_str(WHOLE_VOLUME_AUGMENT_TOML).expect("the built-in pipeline");
+        TrainConfig {
+            task: TaskKind::Register,
+            data: DataConfig {
+                channels: vec!["0".into()],
+                val_cases: 3,
+                preprocess: PreprocessConfig {
+                    orientation: "RAS".into(),
+                    spacing: Some([3.5; 3]),
+                    size: Some([64; 3]),
+                    normalize: true,
+                },
+                patch: PatchSampler {
+                    patch_size: [64; 3],
+                    pos: 1.0,
+                    neg: 1.0,
+                },
+                batch_size: 1,
+                ..segment.data
+            },
+            model: ModelConfig::VoxelMorph(VoxelMorphParams::default()),
+            optim: OptimConfig {
+                lr: 1e-3,
+                weight_decay: 0.0,
+                warmup_steps: 50,
+                steps: 3000,
+                steps_per_epoch: 250,
+                clip_grad_norm: Some(5.0),
+                ..OptimConfig::default()
+            },
+            loss: LossConfig::named("registration").expect("known"),
+            augment,
+            validation: ValidationConfig {
+                every: 250,
+                sw_batch_size: 1,
                 ..ValidationConfig::default()
             },
             ..segment

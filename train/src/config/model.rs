@@ -34,6 +34,10 @@ pub enum ModelConfig {
     /// MONAI's `Regressor` (one value per case, fixed input shape).
     #[serde(rename = "regressor")]
     Regressor(RegressorParams),
+    /// MONAI's `VoxelMorph` with its `VoxelMorphUNet` backbone (a displacement field per
+    /// pair: registration).
+    #[serde(rename = "voxelmorph")]
+    VoxelMorph(VoxelMorphParams),
 }
 
 /// What a network puts out.
@@ -43,17 +47,20 @@ pub enum Output {
     Dense,
     /// One vector per case, `[N, K]`.
     Vector,
+    /// A displacement field per pair of images, `[N, 3, D, H, W]` (registration).
+    Field,
 }
 
 impl ModelConfig {
     /// Every name, as `[model] name` takes it.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "unet",
         "resnet10",
         "resnet18",
         "resnet34",
         "resnet50",
         "regressor",
+        "voxelmorph",
     ];
 
     /// The network's defaults under `name` (MONAI's defaults; the U-Net's are the main job's).
@@ -71,6 +78,7 @@ impl ModelConfig {
             "resnet34" => ModelConfig::ResNet34(ResNetParams::default()),
             "resnet50" => ModelConfig::ResNet50(ResNetParams::default()),
             "regressor" => ModelConfig::Regressor(RegressorParams::default()),
+            "voxelmorph" => ModelConfig::VoxelMorph(VoxelMorphParams::default()),
             other => {
                 return Err(format!(
                     "unknown model {other:?} (known: {})",
@@ -119,19 +127,22 @@ impl ModelConfig {
             ModelConfig::ResNet34(_) => "resnet34",
             ModelConfig::ResNet50(_) => "resnet50",
             ModelConfig::Regressor(_) => "regressor",
+            ModelConfig::VoxelMorph(_) => "voxelmorph",
         }
     }
 
-    /// Dense (voxel-wise) or vector (case-wise) outputs.
+    /// Dense (voxel-wise), vector (case-wise) or field (pair-wise) outputs.
     ///
     /// ```
     /// use medburn_train::{ModelConfig, ModelOutput};
     /// assert_eq!(ModelConfig::named("unet").unwrap().output(), ModelOutput::Dense);
     /// assert_eq!(ModelConfig::named("resnet10").unwrap().output(), ModelOutput::Vector);
+    /// assert_eq!(ModelConfig::named("voxelmorph").unwrap().output(), ModelOutput::Field);
     /// ```
     pub fn output(&self) -> Output {
         match self {
             ModelConfig::UNet(_) => Output::Dense,
+            ModelConfig::VoxelMorph(_) => Output::Field,
             _ => Output::Vector,
         }
     }
@@ -166,8 +177,91 @@ impl ModelConfig {
                     ));
                 }
             }
+            ModelConfig::VoxelMorph(p) => {
+                p.network(1).validate().map_err(|e| format!("model: {e}"))?;
+            }
         }
         Ok(())
+    }
+}
+
+/// MONAI `VoxelMorph`'s parameters and those of its `VoxelMorphUNet` backbone (LeakyReLU 0.2,
+/// no normalization, "NDA", bias on); the backbone's `in_channels` is twice the images'
+/// channels. The defaults are MONAI's `VoxelMorph()`.
+///
+/// ```
+/// use medburn_train::VoxelMorphParams;
+/// let p = VoxelMorphParams::default();
+/// assert_eq!((p.channels.len(), p.integration_steps), (6, 7));
+/// assert_eq!(p.levels(), 3); // every grid size must be divisible by 2^3
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoxelMorphParams {
+    /// Channels of the U-Net's output.
+    pub unet_out_channels: usize,
+    /// Channels of each level's encoder and decoder convolutions, in pairs from the top.
+    pub channels: Vec<usize>,
+    /// Channels of the convolutions after the U-Net (before the one to the 3 components).
+    pub final_conv_channels: Vec<usize>,
+    /// Kernel size of the convolutions.
+    pub kernel_size: usize,
+    /// Kernel size of the decoder convolutions.
+    pub up_kernel_size: usize,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Max pooling down (`false`: strided convolutions).
+    pub use_maxpool: bool,
+    /// Scaling-and-squaring steps (0: the network gives the displacement directly).
+    pub integration_steps: usize,
+    /// Integrate at half resolution.
+    pub half_res: bool,
+}
+
+impl Default for VoxelMorphParams {
+    fn default() -> Self {
+        VoxelMorphParams {
+            unet_out_channels: 32,
+            channels: vec![16, 32, 32, 32, 32, 32],
+            final_conv_channels: vec![16, 16],
+            kernel_size: 3,
+            up_kernel_size: 3,
+            dropout: 0.0,
+            use_maxpool: true,
+            integration_steps: 7,
+            half_res: false,
+        }
+    }
+}
+
+impl VoxelMorphParams {
+    /// The network's configuration for images of `image_channels` channels each.
+    ///
+    /// ```
+    /// let c = medburn_train::VoxelMorphParams::default().network(1);
+    /// assert_eq!(c, medburn_models::VoxelMorphConfig::new());
+    /// ```
+    pub fn network(&self, image_channels: usize) -> medburn_models::VoxelMorphConfig {
+        let backbone = medburn_models::VoxelMorphUNetConfig::new(
+            2 * image_channels,
+            self.unet_out_channels,
+            self.channels.clone(),
+            self.final_conv_channels.clone(),
+        )
+        .with_kernel_size(self.kernel_size)
+        .with_up_kernel_size(self.up_kernel_size)
+        .with_dropout(self.dropout)
+        .with_use_maxpool(self.use_maxpool);
+        medburn_models::VoxelMorphConfig::new()
+            .with_backbone(backbone)
+            .with_integration_steps(self.integration_steps)
+            .with_half_res(self.half_res)
+    }
+
+    /// Levels of the U-Net: each halves the grid, so every size must be divisible by
+    /// `2^levels`.
+    pub fn levels(&self) -> usize {
+        self.channels.len() / 2
     }
 }
 

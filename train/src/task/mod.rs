@@ -12,11 +12,12 @@
 //! gradient-sync hook.
 //!
 //! Adding a task: a type implementing [`Task`] (see [`segment`] for patches and label maps,
-//! [`regress`] and [`classify`] for whole volumes with one target each), a [`TaskKind`]
-//! variant, its defaults in `TrainConfig::for_task`, and one arm in `crate::train` and in
-//! `crate::predict`.
+//! [`regress`] and [`classify`] for whole volumes with one target each, [`register`] for pairs
+//! made on the device by [`Task::prepare_batch`]), a [`TaskKind`] variant, its defaults in
+//! `TrainConfig::for_task`, and one arm in `crate::train` and in `crate::predict`.
 
 pub mod classify;
+pub mod register;
 pub mod regress;
 pub mod segment;
 pub(crate) mod whole_volume;
@@ -26,7 +27,11 @@ use std::sync::Arc;
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
-use medburn_datasets::{CaseCache, CaseFiles, Manifest, PatchSampler, PreparedCase, Split};
+use medburn_core::Geometry;
+use medburn_datasets::{
+    CaseCache, CaseFiles, Manifest, PatchBatch, PatchSampler, PreparedCase, Split,
+};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::TrainState;
@@ -37,9 +42,11 @@ use crate::metrics_log::Metrics;
 /// One step's batch after augmentation, on the training device.
 #[derive(Clone, Debug)]
 pub struct StepBatch {
-    /// Images `[N, C, D, H, W]`.
+    /// Images `[N, C, D, H, W]` (registration: each pair's moving then fixed image's channels,
+    /// `[N, 2C, D, H, W]`).
     pub image: Tensor<5>,
-    /// Label maps `[N, 1, D, H, W]` (segmentation).
+    /// Label maps `[N, 1, D, H, W]` (segmentation; registration: the moving then the fixed
+    /// image's, `[N, 2, D, H, W]`).
     pub label: Option<Tensor<5, Int>>,
     /// Per-case targets `[N, T]` (whole-volume tasks).
     pub targets: Option<Tensor<2>>,
@@ -118,12 +125,44 @@ impl Target {
 /// use medburn_train::task::higher_is_better;
 /// assert!(higher_is_better("mean_dice") && higher_is_better("auc"));
 /// assert!(!higher_is_better("mae") && !higher_is_better("rmse"));
+/// assert!(!higher_is_better("similarity") && !higher_is_better("baseline_similarity"));
 /// ```
 pub fn higher_is_better(metric: &str) -> bool {
     !matches!(
         metric.trim_start_matches("baseline_"),
-        "mae" | "rmse" | "loss" | "cross_entropy" | "brier"
+        "mae"
+            | "rmse"
+            | "loss"
+            | "cross_entropy"
+            | "brier"
+            | "similarity"
+            | "folding"
+            | "log_det_std"
     )
+}
+
+/// The default of [`Task::prepare_batch`]: draws the augmentation's parameters for the batch
+/// from `rng` and applies them to its images and label maps on the device (labels follow the
+/// spatial transforms only).
+pub(crate) fn augment_batch(
+    config: &TrainConfig,
+    geometry: &Geometry,
+    batch: PatchBatch,
+    rng: &mut dyn RngCore,
+) -> Result<StepBatch> {
+    let n = batch.image.dims()[0];
+    let params = config.augment.sample(rng, geometry, n)?;
+    let (image, label) = config.augment.apply(
+        &params,
+        geometry,
+        batch.image,
+        batch.label.map(|l| l.float()),
+    )?;
+    Ok(StepBatch {
+        image,
+        label: label.map(|l| l.int()),
+        targets: batch.targets,
+    })
 }
 
 /// What differs between tasks (see [the module](self)).
@@ -156,6 +195,22 @@ pub trait Task {
     /// whole-volume task they are the prepared grid, `check_config` makes sure).
     fn sampler(&self, config: &TrainConfig) -> PatchSampler {
         config.data.patch.clone()
+    }
+
+    /// Turns a micro-batch from the loader into the batch [`loss`](Self::loss) takes, on the
+    /// training device (MONAI's `prepare_batch`): draws the augmentation's parameters from
+    /// `rng` (what the micro-batch's RNG stream has left after the loader's draws, so a resumed
+    /// run draws the same) and applies them. `geometry` is the patch grid. The default augments
+    /// the batch as it comes; registration first pairs each case with a partner, then
+    /// augments both images of a pair with one spatial transform.
+    fn prepare_batch(
+        &self,
+        config: &TrainConfig,
+        geometry: &Geometry,
+        batch: PatchBatch,
+        rng: &mut dyn RngCore,
+    ) -> Result<StepBatch> {
+        augment_batch(config, geometry, batch, rng)
     }
 
     /// The loss of one micro-batch (a scalar tensor tracked for gradients).
@@ -193,13 +248,18 @@ pub trait Task {
 /// Checks the parts of a configuration that depend on its task (the network's output kind,
 /// the loss, the target, the whole-volume grid).
 pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
+    use crate::config::Output;
     let bad = |m: String| Err(TrainError::Config(m));
     let task = config.task;
-    let dense = config.model.output() == crate::config::Output::Dense;
-    if dense != (task == TaskKind::Segment) {
+    let wanted = match task {
+        TaskKind::Segment => Output::Dense,
+        TaskKind::Regress | TaskKind::Classify => Output::Vector,
+        TaskKind::Register => Output::Field,
+    };
+    if config.model.output() != wanted {
         return bad(format!(
             "model {} does not fit task {task}: segmentation takes unet, regression and \
-             classification take resnet10/18/34/50 or regressor",
+             classification take resnet10/18/34/50 or regressor, registration takes voxelmorph",
             config.model.name()
         ));
     }
@@ -208,11 +268,12 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
         TaskKind::Segment => loss == "dice_ce",
         TaskKind::Regress => matches!(loss, "mse" | "l1" | "huber"),
         TaskKind::Classify => loss == "cross_entropy",
+        TaskKind::Register => loss == "registration",
     };
     if !fits {
         return bad(format!(
             "loss {loss} does not fit task {task} (segment: dice_ce; regress: mse, l1, huber; \
-             classify: cross_entropy)"
+             classify: cross_entropy; register: registration)"
         ));
     }
     if let crate::config::LossConfig::CrossEntropy { label_smoothing } = config.loss {
@@ -227,6 +288,8 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
                 .map_err(|e| TrainError::Config(format!("data.patch.patch_size: {e}")))?;
         }
         segment::window_of(config).validate()?;
+    } else if task == TaskKind::Register {
+        register::check_config(config)?;
     } else {
         if config.data.target.as_deref().is_none_or(str::is_empty) {
             return bad(format!(
@@ -254,6 +317,7 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
             TaskKind::Segment => &["mean_dice"],
             TaskKind::Regress => &["mae", "rmse", "r2"],
             TaskKind::Classify => &["auc", "accuracy", "cross_entropy"],
+            TaskKind::Register => &["mean_dice", "similarity", "folding"],
         };
         if !known.contains(&metric.as_str()) {
             return bad(format!(

@@ -9,6 +9,7 @@ mod info;
 mod io_demo;
 pub mod malloc;
 mod models;
+mod register;
 mod synth;
 mod train;
 mod transform;
@@ -67,6 +68,11 @@ enum Command {
     Predict(train::PredictArgs),
     /// The networks: `medburn models summary NAME` prints a layer table and parameter count.
     Models(models::ModelsArgs),
+    /// Register a moving image to a fixed one in physical space (affine, then diffeomorphic by
+    /// default): warped image, ITK transform files, checkerboard PNGs, metrics.json.
+    Register(register::RegisterArgs),
+    /// Apply a saved registration (`medburn register --out DIR`) to any image or label map.
+    ApplyTransform(register::ApplyTransformArgs),
 }
 
 /// Runs the parsed command.
@@ -89,6 +95,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Train(a) => train::run(a),
         Command::Predict(a) => train::run_predict(a),
         Command::Models(a) => models::run(a),
+        Command::Register(a) => register::run(a),
+        Command::ApplyTransform(a) => register::apply(a),
     }
 }
 

@@ -4,7 +4,7 @@
 //! before training.
 
 use clap::{Args, Subcommand};
-use medburn_train::{build_unet, build_vector_net, ModelConfig, ModelOutput};
+use medburn_train::{build_unet, build_vector_net, build_voxelmorph, ModelConfig, ModelOutput};
 
 use super::CliResult;
 
@@ -16,7 +16,8 @@ pub struct ModelsArgs {
 
 #[derive(Debug, Subcommand)]
 enum ModelsCommand {
-    /// Layer table and parameter count of a network (unet, resnet10/18/34/50, regressor).
+    /// Layer table and parameter count of a network (unet, resnet10/18/34/50, regressor,
+    /// voxelmorph).
     Summary(SummaryArgs),
 }
 
@@ -24,7 +25,7 @@ enum ModelsCommand {
 struct SummaryArgs {
     /// The network, as `[model] name` in a training configuration.
     name: String,
-    /// Input channels.
+    /// Input channels (voxelmorph: of each image of a pair).
     #[arg(long, default_value_t = 1)]
     in_channels: usize,
     /// Outputs: classes (segmentation, classification) or values (regression).
@@ -76,13 +77,21 @@ fn summary(a: SummaryArgs) -> CliResult {
             size,
             &device,
         )?),
+        // A displacement field: three components, whatever --out-channels says.
+        ModelOutput::Field => {
+            medburn_models::summary(&build_voxelmorph(&config, a.in_channels, &device)?)
+        }
+    };
+    let out_channels = match config.output() {
+        ModelOutput::Field => 3,
+        _ => a.out_channels,
     };
     if a.json {
         let json = serde_json::json!({
             "name": config.name(),
             "config": config,
             "in_channels": a.in_channels,
-            "out_channels": a.out_channels,
+            "out_channels": out_channels,
             "summary": summary,
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -91,7 +100,7 @@ fn summary(a: SummaryArgs) -> CliResult {
             "{} ({} input channels, {} outputs)",
             config.name(),
             a.in_channels,
-            a.out_channels
+            out_channels
         );
         print!("{summary}");
     }

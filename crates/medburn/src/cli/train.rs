@@ -13,9 +13,9 @@ use super::CliResult;
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// What to learn: segment (label maps), regress (a number per case, e.g. age) or classify
-    /// (a class per case, e.g. sex). Each task has its own defaults [default: segment, or the
-    /// --config's].
+    /// What to learn: segment (label maps), regress (a number per case, e.g. age), classify
+    /// (a class per case, e.g. sex) or register (a displacement field per pair of images,
+    /// VoxelMorph). Each task has its own defaults [default: segment, or the --config's].
     #[arg(long)]
     task: Option<TaskKind>,
     /// The manifest column to learn, for regress and classify (e.g. age, sex).
@@ -205,7 +205,13 @@ pub(crate) fn report(s: &TrainSummary) {
                 g("accuracy"),
                 g("baseline_accuracy")
             ),
-            TaskKind::Segment => println!("held-out test: {}", t.describe()),
+            TaskKind::Register if t.get("mean_dice").is_some_and(f64::is_finite) => println!(
+                "held-out test: Dice of warped labels {:.4} (unregistered {:.4}), folding {:.5}",
+                g("mean_dice"),
+                g("baseline_mean_dice"),
+                g("folding")
+            ),
+            TaskKind::Segment | TaskKind::Register => println!("held-out test: {}", t.describe()),
         }
     }
     println!("wrote:");
@@ -222,6 +228,10 @@ fn kind_of(path: &std::path::Path) -> &'static str {
     let name = path.to_string_lossy();
     if name.ends_with("_predictions.csv") {
         "predictions"
+    } else if name.ends_with("_pairs.csv") {
+        "pairs"
+    } else if name.contains("registrations") {
+        "registration"
     } else if name.ends_with(".jsonl") || name.ends_with(".csv") || name.ends_with(".json") {
         "metrics"
     } else if name.ends_with("curves.png") {
@@ -256,22 +266,54 @@ pub struct PredictArgs {
     /// Window overlap (default: the checkpoint's).
     #[arg(long)]
     overlap: Option<f64>,
+    /// Registration models: the fixed image every --input (a moving image) is registered to;
+    /// OUT/MOVING_to_FIXED/ then holds what `medburn register` writes. Without it, a model
+    /// trained on atlas pairs uses its atlas.
+    #[arg(long)]
+    fixed: Option<String>,
+    /// Registration models: the fixed image's label map (Dice before and after in
+    /// metrics.json).
+    #[arg(long)]
+    fixed_label: Option<PathBuf>,
+    /// Registration models: the inputs' label maps, one per --input, warped with them.
+    #[arg(long, num_args = 1..)]
+    input_label: Vec<PathBuf>,
     /// cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     device: String,
 }
 
 pub fn run_predict(a: PredictArgs) -> CliResult {
+    if !a.input_label.is_empty() && a.input_label.len() != a.input.len() {
+        return Err(format!(
+            "{} --input-label files for {} --input images: one each",
+            a.input_label.len(),
+            a.input.len()
+        )
+        .into());
+    }
     let cases: Vec<CaseFiles> = a
         .input
         .iter()
-        .map(|s| CaseFiles::new(s.split(',').map(PathBuf::from).collect(), None))
+        .enumerate()
+        .map(|(n, s)| {
+            CaseFiles::new(
+                s.split(',').map(PathBuf::from).collect(),
+                a.input_label.get(n).cloned(),
+            )
+        })
         .collect();
     let options = PredictOptions {
         device: super::parse_device(&a.device)?,
         flip_tta: a.tta,
         overlap: a.overlap,
         progress: std::io::stderr().is_terminal(),
+        fixed: a.fixed.as_ref().map(|f| {
+            CaseFiles::new(
+                f.split(',').map(PathBuf::from).collect(),
+                a.fixed_label.clone(),
+            )
+        }),
     };
     let results = predict(&a.model, &cases, &a.out, &options)?;
     for p in &results {

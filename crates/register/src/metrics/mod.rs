@@ -5,3 +5,7 @@
 mod jacobian;
 
 pub use jacobian::{jacobian_determinant, JacobianStats};
+mod surface;
+mod tre;
+pub use surface::{dice, surface_distances, SurfaceDistances};
+pub use tre::{target_registration_error, TargetRegistrationError};

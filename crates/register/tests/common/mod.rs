@@ -25,3 +25,19 @@ pub fn floats(v: &serde_json::Value) -> Vec<f64> {
         .map(|x| x.as_f64().unwrap())
         .collect()
 }
+
+/// A reproducible pseudo-random sequence in [0, 1) (a 64-bit LCG), so that no test draws
+/// from an unseeded source.
+pub fn uniform(seed: u64, len: usize) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        })
+        .collect()
+}
