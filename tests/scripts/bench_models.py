@@ -57,6 +57,7 @@ def torch_cases(threads):
     cases = {"unet_train_step": step, "unet_inference": infer, "conv3d_16_fwd_bwd": conv}
     cases.update(breakdown_cases(net, loss, x, y))
     cases.update(whole_volume_cases())
+    cases.update(voxelmorph_cases())
     return cases
 
 
@@ -105,6 +106,37 @@ def whole_volume_cases():
         cases[f"{name}_loss_backward"] = loss_backward
         cases[f"{name}_inference"] = infer
     return cases
+
+
+def voxelmorph_cases():
+    """MONAI's VoxelMorph() on one pair of 1 x 128^3: the training step (forward, LNCC with
+    9-voxel windows + DiffusionLoss of the displacement, backward, AdamW) and inference, as
+    `medburn bench` (src/cli/bench/voxelmorph.rs)."""
+    import torch
+    from monai.losses import DiffusionLoss, LocalNormalizedCrossCorrelationLoss
+    from monai.networks.nets import VoxelMorph
+
+    torch.manual_seed(0)
+    net = VoxelMorph()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    moving, fixed = torch.rand(1, 1, 128, 128, 128), torch.rand(1, 1, 128, 128, 128)
+    similarity = LocalNormalizedCrossCorrelationLoss(kernel_size=9)
+    smoothness = DiffusionLoss()
+
+    def step():
+        opt.zero_grad()
+        warped, ddf = net(moving, fixed)
+        l = similarity(warped, fixed) + smoothness(ddf)
+        l.backward()
+        opt.step()
+
+    infer_net = VoxelMorph().eval()
+
+    def infer():
+        with torch.no_grad():
+            infer_net(moving, fixed)[1].sum().item()
+
+    return {"voxelmorph_train_step": step, "voxelmorph_inference": infer}
 
 
 # The U-Net's 18 convolutions (in, out, input edge, stride, kernel, transposed) and its 13

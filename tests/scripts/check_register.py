@@ -16,8 +16,8 @@ moved by an affine and a smooth deformation. Then:
      The warped label map (label-linear) must agree with SimpleITK's sitkLabelLinear on
      >= 99.5% of voxels; the Dice of the warped labels must rise over the unregistered ones.
   2. `medburn apply-transform MOVING --transform DIR --like FIXED` equals DIR/warped.nii.gz.
-  3. Refusals: a moving image 500 mm away (no overlap) and one with a NaN voxel make
-     `register` exit non-zero with one line on stderr and no output folder.
+  3. Refusals: a moving image 500 mm away (no overlap), one with a NaN voxel and an empty
+     --fixed-mask make `register` exit non-zero with one line on stderr and no output folder.
 
 Prints what it measured and `check_register: N passed, M failed`; exits 1 on a failure.
 """
@@ -184,7 +184,10 @@ def main():
     bad[3, 4, 5] = np.nan
     nan = root / "nan.nii.gz"
     sitk.WriteImage(image(bad, msize, morigin, mspacing, mdir), str(nan))
-    for name, path, extra in [("no overlap", far, ["--init", "identity"]), ("NaN voxel", nan, [])]:
+    empty = root / "empty_mask.nii.gz"
+    sitk.WriteImage(image(np.zeros_like(fvals), fsize, forigin, fspacing, fdir, np.uint8), str(empty))
+    for name, path, extra in [("no overlap", far, ["--init", "identity"]), ("NaN voxel", nan, []),
+                              ("empty mask", moving, ["--fixed-mask", empty])]:
         o = root / f"refused_{name.replace(' ', '_')}"
         p, _ = run([args.medburn, "register", fixed, path, "--out", o] + extra, expect_ok=False)
         lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]

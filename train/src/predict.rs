@@ -341,9 +341,9 @@ fn register_pairs(
                 .voxels()
                 .clone()
                 .narrow(1, channel.min(channels - 1), 1);
-            Ok(image
+            image
                 .with_voxels(v)
-                .map_err(|e| TrainError::Invalid(e.to_string()))?)
+                .map_err(|e| TrainError::Invalid(e.to_string()))
         };
         let label =
             |c: &CaseFiles| -> Result<Option<(medburn_core::MedImage, medburn_io::VoxelType)>> {

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::RegistrationError;
 use crate::stage::{
-    check_single_channel, decay, finite_loss, host_gradient, host_stats, prepared_voxels, pyramid,
-    FixedSamples, HostAdam, SimilarityLoss,
+    check_single_channel, decay, finite_loss, host_gradient, host_stats, mask_voxels,
+    prepared_voxels, pyramid, FixedSamples, HostAdam, SimilarityLoss,
 };
 
 /// How the two images are compared.
@@ -185,13 +185,16 @@ pub fn register_affine(
     moving: &MedImage,
     config: &AffineRegistrationConfig,
 ) -> crate::Result<AffineRegistration> {
-    register_affine_with_progress(fixed, moving, config, &mut |_| {})
+    register_affine_with_progress(fixed, moving, None, config, &mut |_| {})
 }
 
-/// [`register_affine`], calling `progress` after every step (for a progress bar).
+/// [`register_affine`] with a fixed-image mask (one channel on the fixed grid: only the voxels
+/// above 0 are compared; an empty mask is refused), calling `progress` after every step (for a
+/// progress bar).
 pub fn register_affine_with_progress(
     fixed: &MedImage,
     moving: &MedImage,
+    fixed_mask: Option<&MedImage>,
     config: &AffineRegistrationConfig,
     progress: &mut dyn FnMut(StepProgress),
 ) -> crate::Result<AffineRegistration> {
@@ -211,8 +214,8 @@ pub fn register_affine_with_progress(
             )));
         }
     }
-    let f = host_stats("fixed", fixed)?;
-    let m = host_stats("moving", moving)?;
+    let f = host_stats("fixed", fixed, fixed_mask)?;
+    let m = host_stats("moving", moving, None)?;
     let ad = fixed.device().autodiff();
     let centre = f.centre_of_mass;
     let start = match config.initialization {
@@ -233,11 +236,15 @@ pub fn register_affine_with_progress(
     let mut adam = HostAdam::new(n);
     let similarity = SimilarityLoss::new(config.metric, 9);
     let fixed_pyramid = pyramid(fixed.geometry(), fixed_v, config.levels)?;
+    let mask_pyramid = fixed_mask
+        .map(|m| pyramid(fixed.geometry(), mask_voxels(m, fixed, &ad)?, config.levels))
+        .transpose()?;
     let moving_pyramid = pyramid(moving.geometry(), moving_v, config.levels)?;
     let mut levels = Vec::new();
     for level in 0..config.levels {
         let level_start = std::time::Instant::now();
         let (fg, fl) = fixed_pyramid[level].clone();
+        let mask = mask_pyramid.as_ref().map(|p| p[level].1.clone());
         let (mg, ml) = moving_pyramid[level].clone();
         let ones = ml.ones_like();
         let scale = 0.5f64.powi(level as i32);
@@ -266,7 +273,7 @@ pub fn register_affine_with_progress(
         let samples = (config.samples > 0
             && config.samples < fg.num_voxels()
             && config.metric != Similarity::Lncc)
-            .then(|| FixedSamples::draw(&fg, &fl, config.samples, level as u64))
+            .then(|| FixedSamples::draw(&fg, &fl, mask.as_ref(), config.samples, level as u64))
             .transpose()?;
         let mut first = None;
         let mut last = 0.0;
@@ -277,7 +284,7 @@ pub fn register_affine_with_progress(
             let loss = match &samples {
                 Some(s) => {
                     let warped = s.read(ml.clone(), &mg, transform.clone())?;
-                    similarity.forward(warped, s.values.clone(), || {
+                    similarity.forward(warped, s.values.clone(), None, || {
                         s.read(ones.clone(), &mg, transform.clone())
                     })?
                 }
@@ -289,7 +296,7 @@ pub fn register_affine_with_progress(
                         Some(transform.clone()),
                         Interpolation::Linear,
                     )?;
-                    similarity.forward(warped, fl.clone(), || {
+                    similarity.forward(warped, fl.clone(), mask.clone(), || {
                         Ok(resample_voxels(
                             ones.clone(),
                             &mg,

@@ -16,8 +16,8 @@ use crate::error::RegistrationError;
 use crate::losses::{BendingEnergyLossConfig, DiffusionLossConfig};
 use crate::metrics::JacobianStats;
 use crate::stage::{
-    check_single_channel, decay, finite_loss, host_gradient, host_stats, prepared_voxels, pyramid,
-    HostAdam, SimilarityLoss,
+    check_single_channel, decay, finite_loss, host_gradient, host_stats, mask_voxels,
+    prepared_voxels, pyramid, HostAdam, SimilarityLoss,
 };
 use crate::transform::{mix_components, resample_through, DisplacementField};
 use crate::ItkAffine;
@@ -69,8 +69,9 @@ pub struct DeformableRegistrationConfig {
     /// The smoothness penalty.
     #[config(default = "Regularizer::Diffusion")]
     pub regularizer: Regularizer,
-    /// Its weight against the similarity loss.
-    #[config(default = 0.5)]
+    /// Its weight against the similarity loss (2 recovers the synthetic brain pairs' known
+    /// deformations best: 0.77 mm mean TRE against 0.87 at 1 and 0.96 at 0.5).
+    #[config(default = 2.0)]
     pub regularization: f64,
     /// The velocity field's grid is each level's grid at this many times its spacing (1: the
     /// level's grid; 2: VoxelMorph's `int_downsize`, 8 times fewer vectors to integrate), the
@@ -130,21 +131,24 @@ pub fn register_deformable(
     affine: &ItkAffine,
     config: &DeformableRegistrationConfig,
 ) -> crate::Result<DeformableRegistration> {
-    register_deformable_with_progress(fixed, moving, affine, config, &mut |_| {})
+    register_deformable_with_progress(fixed, moving, None, affine, config, &mut |_| {})
 }
 
-/// [`register_deformable`], calling `progress` after every step (for a progress bar).
+/// [`register_deformable`] with a fixed-image mask (one channel on the fixed grid: only the
+/// voxels above 0 are compared; an empty mask is refused), calling `progress` after every step
+/// (for a progress bar).
 pub fn register_deformable_with_progress(
     fixed: &MedImage,
     moving: &MedImage,
+    fixed_mask: Option<&MedImage>,
     affine: &ItkAffine,
     config: &DeformableRegistrationConfig,
     progress: &mut dyn FnMut(StepProgress),
 ) -> crate::Result<DeformableRegistration> {
     check_single_channel(fixed, moving)?;
     check_config(config)?;
-    let f = host_stats("fixed", fixed)?;
-    let m = host_stats("moving", moving)?;
+    let f = host_stats("fixed", fixed, fixed_mask)?;
+    let m = host_stats("moving", moving, None)?;
     let ad = fixed.device().autodiff();
     let fixed_v = prepared_voxels(fixed, &f, &f, config.metric, &ad);
     let moving_v = prepared_voxels(moving, &m, &f, config.metric, &ad);
@@ -153,6 +157,9 @@ pub fn register_deformable_with_progress(
     let diffusion = DiffusionLossConfig::new().init();
     let bending = BendingEnergyLossConfig::new().init();
     let fixed_pyramid = pyramid(fixed.geometry(), fixed_v, config.levels)?;
+    let mask_pyramid = fixed_mask
+        .map(|m| pyramid(fixed.geometry(), mask_voxels(m, fixed, &ad)?, config.levels))
+        .transpose()?;
     let moving_pyramid = pyramid(moving.geometry(), moving_v, config.levels)?;
     let mut levels = Vec::new();
     // The velocity (LPS, mm) on the previous level's grid.
@@ -160,6 +167,7 @@ pub fn register_deformable_with_progress(
     for level in 0..config.levels {
         let level_start = std::time::Instant::now();
         let (fg, fl) = fixed_pyramid[level].clone();
+        let mask = mask_pyramid.as_ref().map(|p| p[level].1.clone());
         let (mg, ml) = moving_pyramid[level].clone();
         let vg = velocity_grid(&fg, config.velocity_downsampling)?;
         let shape = vg.tensor_shape(1, 3);
@@ -186,7 +194,7 @@ pub fn register_deformable_with_progress(
                 Some(u_mm.clone()),
                 Interpolation::Linear,
             )?;
-            let sim = similarity.forward(warped, fl.clone(), || {
+            let sim = similarity.forward(warped, fl.clone(), mask.clone(), || {
                 resample_through(
                     ones.clone(),
                     &mg,

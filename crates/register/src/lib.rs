@@ -60,7 +60,7 @@ pub use losses::{
     LocalNormalizedCrossCorrelationLoss, LocalNormalizedCrossCorrelationLossConfig, ParzenWindow,
     Reduction,
 };
-pub use outputs::{RegistrationOutputs, METRICS_FILE, WARPED_FILE, WARPED_LABEL_FILE};
+pub use outputs::{Landmarks, RegistrationOutputs, METRICS_FILE, WARPED_FILE, WARPED_LABEL_FILE};
 pub use transform::{
     resample_through, DisplacementField, RegistrationTransform, AFFINE_FILE, DISPLACEMENT_FILE,
 };

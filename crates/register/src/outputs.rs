@@ -23,6 +23,10 @@ pub const WARPED_LABEL_FILE: &str = "warped_label.nii.gz";
 /// The metrics.
 pub const METRICS_FILE: &str = "metrics.json";
 
+/// Landmark points: fixed-image points and the moving-image points the true transform takes
+/// them to (LPS, mm).
+pub type Landmarks<'a> = (&'a [[f64; 3]], &'a [[f64; 3]]);
+
 /// What a registration's files are made from.
 ///
 /// ```no_run
@@ -44,8 +48,8 @@ pub struct RegistrationOutputs<'a> {
     pub moving_label: Option<(&'a MedImage, VoxelType)>,
     /// The fixed image's label map: Dice and surface distances before and after.
     pub fixed_label: Option<&'a MedImage>,
-    /// Landmarks (fixed points, the true moving points): the target registration error.
-    pub landmarks: Option<(&'a [[f64; 3]], &'a [[f64; 3]])>,
+    /// Landmarks: the target registration error.
+    pub landmarks: Option<Landmarks<'a>>,
 }
 
 impl<'a> RegistrationOutputs<'a> {

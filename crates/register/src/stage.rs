@@ -46,7 +46,11 @@ pub(crate) struct HostStats {
     pub(crate) centre_of_mass: [f64; 3],
 }
 
-pub(crate) fn host_stats(name: &str, image: &MedImage) -> crate::Result<HostStats> {
+pub(crate) fn host_stats(
+    name: &str,
+    image: &MedImage,
+    mask: Option<&MedImage>,
+) -> crate::Result<HostStats> {
     let values = image
         .to_vec()
         .map_err(|e| RegistrationError::Readback(e.to_string()))?;
@@ -55,15 +59,29 @@ pub(crate) fn host_stats(name: &str, image: &MedImage) -> crate::Result<HostStat
             "the {name} image has a NaN or infinite voxel (at flat index {i})"
         )));
     }
-    let n = values.len() as f64;
-    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = values
-        .iter()
-        .map(|&v| (v as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let min = values.iter().copied().fold(f32::INFINITY, f32::min) as f64;
-    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    // With a mask, the statistics of the voxels it keeps (a mask's size is checked by
+    // `mask_voxels`; one of another size is ignored here and refused there).
+    let inside: Vec<bool> = match mask.map(MedImage::to_vec) {
+        Some(Ok(m)) if m.len() == values.len() => m.iter().map(|&v| v > 0.0).collect(),
+        _ => vec![true; values.len()],
+    };
+    if !inside.iter().any(|&k| k) {
+        return Err(RegistrationError::Option(
+            "the fixed mask is empty (no voxel above 0): nothing to compare".into(),
+        ));
+    }
+    let kept = || {
+        values
+            .iter()
+            .zip(&inside)
+            .filter(|(_, &k)| k)
+            .map(|(&v, _)| v)
+    };
+    let n = kept().count().max(1) as f64;
+    let mean = kept().map(|v| v as f64).sum::<f64>() / n;
+    let var = kept().map(|v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    let min = kept().fold(f32::INFINITY, f32::min) as f64;
+    let max = kept().fold(f32::NEG_INFINITY, f32::max) as f64;
     if max <= min {
         return Err(RegistrationError::Option(format!(
             "the {name} image is constant ({min}): nothing to register"
@@ -74,7 +92,7 @@ pub(crate) fn host_stats(name: &str, image: &MedImage) -> crate::Result<HostStat
     let mut total = 0.0;
     for (flat, &v) in values.iter().enumerate() {
         let w = v as f64 - min;
-        if w > 0.0 {
+        if w > 0.0 && inside[flat] {
             let idx = [
                 (flat % ni) as f64,
                 ((flat / ni) % nj) as f64,
@@ -148,22 +166,34 @@ impl SimilarityLoss {
 
     /// The loss; `cover` gives where the moving image reaches on the fixed grid (the warped
     /// ones), asked only by the metrics that use it (MSE and MI: the zeros beyond the moving
-    /// image must not count as intensities).
+    /// image must not count as intensities); `mask` weights the fixed voxels (a fixed-image
+    /// mask at this level), every voxel counting fully without one.
     pub(crate) fn forward(
         &self,
         warped: Tensor<5>,
         fixed: Tensor<5>,
+        mask: Option<Tensor<5>>,
         cover: impl FnOnce() -> crate::Result<Tensor<5>>,
     ) -> crate::Result<Tensor<1>> {
+        let weigh = |cover: Tensor<5>| match &mask {
+            Some(m) => cover * m.clone(),
+            None => cover,
+        };
         Ok(match self.metric {
             Similarity::Mse => {
-                let cover = cover()?;
-                ((warped - fixed).powi_scalar(2) * cover.clone()).sum() / (cover.sum() + 1e-6)
+                let w = weigh(cover()?);
+                ((warped - fixed).powi_scalar(2) * w.clone()).sum() / (w.sum() + 1e-6)
             }
-            Similarity::Lncc => self.lncc.forward(warped, fixed)?,
+            Similarity::Lncc => match &mask {
+                None => self.lncc.forward(warped, fixed)?,
+                Some(m) => {
+                    let ncc = self.lncc.ncc(warped, fixed)?;
+                    ((ncc * m.clone()).sum() / (m.clone().sum() + 1e-6)).neg()
+                }
+            },
             Similarity::Mi => self
                 .mi
-                .mutual_information_masked(warped, fixed, cover()?)?
+                .mutual_information_masked(warped, fixed, weigh(cover()?))?
                 .mean()
                 .neg(),
         })
@@ -197,6 +227,46 @@ impl HostAdam {
             *p -= lr(k) * (self.m1[k] / c1) / ((self.m2[k] / c2).sqrt() + eps);
         }
     }
+}
+
+/// A tensor's values on the host.
+pub(crate) fn host_f64<const D: usize>(t: &Tensor<D>) -> crate::Result<Vec<f64>> {
+    t.clone()
+        .into_data()
+        .convert::<f64>()
+        .try_to_vec::<f64>()
+        .map_err(|e| RegistrationError::Readback(format!("{e:?}")))
+}
+
+/// A fixed-image mask checked against the fixed image (one channel, the fixed grid's size, at
+/// least one voxel above 0) as voxels of 0 and 1 on `device`.
+pub(crate) fn mask_voxels(
+    mask: &MedImage,
+    fixed: &MedImage,
+    device: &burn::tensor::Device,
+) -> crate::Result<Tensor<5>> {
+    if mask.channels() != 1 || mask.geometry().size() != fixed.geometry().size() {
+        return Err(RegistrationError::Shape(format!(
+            "the fixed mask must be one channel on the fixed image's grid: {} channels of {:?} \
+             for a grid of {:?}",
+            mask.channels(),
+            mask.geometry().size(),
+            fixed.geometry().size()
+        )));
+    }
+    let m = mask
+        .voxels()
+        .clone()
+        .to_device(device)
+        .greater_elem(0.0)
+        .float();
+    let inside = m.clone().sum().into_scalar::<f32>();
+    if inside < 1.0 {
+        return Err(RegistrationError::Option(
+            "the fixed mask is empty (no voxel above 0): nothing to compare".into(),
+        ));
+    }
+    Ok(m)
 }
 
 /// The gradient of a parameter tensor, on the host.
@@ -241,23 +311,36 @@ pub(crate) struct FixedSamples {
 
 impl FixedSamples {
     /// `count` of the voxels of `voxels` (on `grid`; all where there are fewer), drawn
-    /// without replacement by a generator seeded with `seed`.
+    /// without replacement by a generator seeded with `seed`; only where `mask` is above 0.5
+    /// when there is one (above 0 where no voxel is: a small mask at a coarse level).
     pub(crate) fn draw(
         grid: &Geometry,
         voxels: &Tensor<5>,
+        mask: Option<&Tensor<5>>,
         count: usize,
         seed: u64,
     ) -> crate::Result<FixedSamples> {
-        let n = grid.num_voxels();
+        let values = host_f64(voxels)?;
+        let mut order: Vec<usize> = match mask {
+            None => (0..grid.num_voxels()).collect(),
+            Some(m) => {
+                let m = host_f64(m)?;
+                let inside: Vec<usize> = (0..m.len()).filter(|&i| m[i] > 0.5).collect();
+                if inside.is_empty() {
+                    (0..m.len()).filter(|&i| m[i] > 0.0).collect()
+                } else {
+                    inside
+                }
+            }
+        };
+        let n = order.len();
+        if n == 0 {
+            return Err(RegistrationError::Option(
+                "the fixed mask holds no voxel at this level".into(),
+            ));
+        }
         let k = count.min(n);
-        let values: Vec<f64> = voxels
-            .clone()
-            .into_data()
-            .convert::<f64>()
-            .try_to_vec::<f64>()
-            .map_err(|e| RegistrationError::Readback(format!("{e:?}")))?;
-        // A partial Fisher-Yates shuffle of the flat indices.
-        let mut order: Vec<usize> = (0..n).collect();
+        // A partial Fisher-Yates shuffle of the candidates' flat indices.
         let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
         for i in 0..k {
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);

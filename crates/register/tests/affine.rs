@@ -343,3 +343,98 @@ fn mean_tre(
         .sum::<f64>()
         / points.len() as f64
 }
+
+/// A fixed-image mask keeps what is only in the fixed image (a bright object the moving image
+/// lacks, as a skull stripped from one scan only) out of the comparison; an empty mask or one
+/// on another grid is refused.
+#[test]
+fn a_fixed_mask_keeps_a_distractor_out() {
+    let device = Device::flex();
+    let (fixed_grid, clean) = fixed_image(&device);
+    let (ca, sa) = (5f64.to_radians().cos(), 5f64.to_radians().sin());
+    let truth = affine_about(
+        [[ca, -sa, 0.0], [sa, ca, 0.0], [0.0, 0.0, 1.0]],
+        fixed_grid.centre(),
+        [3.0, -2.0, 1.0],
+    );
+    let moving_grid = Geometry::new(
+        [34, 30, 28],
+        [-32.0, -28.0, -25.0],
+        [1.6, 1.6, 2.0],
+        Direction::identity(),
+    )
+    .unwrap();
+    let moving = resample(
+        &clean,
+        &moving_grid,
+        Some(tensor(&invert(&truth), &device)),
+        Interpolation::Linear,
+    )
+    .unwrap();
+    // The fixed image gets a bright slab near one face that the moving image does not have.
+    let c = fixed_grid.centre();
+    let slab: Vec<f32> = fixed_grid
+        .physical_points()
+        .iter()
+        .map(|p| if p[0] - c[0] > 20.0 { 2.0 } else { 0.0 })
+        .collect();
+    let fixed = clean
+        .with_voxels(
+            clean.voxels().clone()
+                + MedImage::from_vec(slab.clone(), 1, fixed_grid, &device)
+                    .unwrap()
+                    .voxels()
+                    .clone(),
+        )
+        .unwrap();
+    let mask_values: Vec<f32> = slab
+        .iter()
+        .map(|&v| if v > 0.0 { 0.0 } else { 1.0 })
+        .collect();
+    let mask = MedImage::from_vec(mask_values, 1, fixed_grid, &device).unwrap();
+    let config = AffineRegistrationConfig::new().with_samples(5000);
+    let tre = |m: Option<&MedImage>| {
+        let r = medburn_register::register_affine_with_progress(
+            &fixed,
+            &moving,
+            m,
+            &config,
+            &mut |_| {},
+        )
+        .unwrap();
+        mean_tre(&fixed_grid, |p| r.apply(p), |p| apply(&truth, p))
+    };
+    let (without, with) = (tre(None), tre(Some(&mask)));
+    println!("distractor: TRE {without:.3} mm without the mask, {with:.3} mm with it");
+    assert!(with < 0.5, "masked TRE {with}");
+    assert!(with < without, "{with} vs {without}");
+    let empty =
+        MedImage::from_vec(vec![0.0; fixed_grid.num_voxels()], 1, fixed_grid, &device).unwrap();
+    let e = medburn_register::register_affine_with_progress(
+        &fixed,
+        &moving,
+        Some(&empty),
+        &config,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("empty"), "{e}");
+    let small = MedImage::from_vec(
+        vec![1.0; 512],
+        1,
+        Geometry::unit([8, 8, 8]).unwrap(),
+        &device,
+    )
+    .unwrap();
+    assert!(matches!(
+        medburn_register::register_affine_with_progress(
+            &fixed,
+            &moving,
+            Some(&small),
+            &config,
+            &mut |_| {}
+        ),
+        Err(RegistrationError::Shape(_))
+    ));
+}

@@ -81,7 +81,7 @@ pub struct RegisterArgs {
     #[arg(long, default_value_t = 100)]
     deformable_steps: usize,
     /// Weight of the deformable stage's smoothness penalty (diffusion of the velocity).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 2.0)]
     regularization: f64,
     /// A label map on the moving image's grid, warped the same way (label-linear).
     #[arg(long)]
@@ -90,6 +90,10 @@ pub struct RegisterArgs {
     /// into metrics.json (with --moving-label).
     #[arg(long)]
     fixed_label: Option<PathBuf>,
+    /// A mask on the fixed image's grid: only its voxels above 0 are compared (e.g. the brain,
+    /// so that the skull and the neck do not drive the transform).
+    #[arg(long)]
+    fixed_mask: Option<PathBuf>,
     /// Landmarks where the true transform is known: a CSV with a header and columns
     /// fixed_x,fixed_y,fixed_z,moving_x,moving_y,moving_z (LPS mm; what `medburn synth --task
     /// registration` writes as true_landmarks.csv): the target registration error before and
@@ -227,6 +231,16 @@ pub fn run(a: RegisterArgs) -> CliResult {
         }
         None => None,
     };
+    let fixed_mask = match &a.fixed_mask {
+        Some(p) => {
+            let (_, image) = load(p, &device)?;
+            if !same_grid(image.geometry(), fixed.geometry()) {
+                return Err(format!("{}: not on the fixed image's grid", p.display()).into());
+            }
+            Some(image)
+        }
+        None => None,
+    };
     let landmarks = a.landmarks.as_deref().map(read_landmarks).transpose()?;
     let read_s = t0.elapsed().as_secs_f64();
     println!(
@@ -256,7 +270,13 @@ pub fn run(a: RegisterArgs) -> CliResult {
             });
         let t = Instant::now();
         let bar = stage_bar("linear", a.levels * a.linear_steps);
-        let r = register_affine_with_progress(&fixed, &moving, &config, &mut tick(&bar))?;
+        let r = register_affine_with_progress(
+            &fixed,
+            &moving,
+            fixed_mask.as_ref(),
+            &config,
+            &mut tick(&bar),
+        )?;
         bar.finish_and_clear();
         transform.affine = r.to_itk();
         stages.push(json!({
@@ -279,6 +299,7 @@ pub fn run(a: RegisterArgs) -> CliResult {
         let r = register_deformable_with_progress(
             &fixed,
             &moving,
+            fixed_mask.as_ref(),
             &transform.affine,
             &config,
             &mut tick(&bar),
@@ -370,10 +391,11 @@ pub fn run(a: RegisterArgs) -> CliResult {
     Ok(())
 }
 
+/// Landmark points: the fixed ones and the true moving ones.
+type Landmarks = (Vec<[f64; 3]>, Vec<[f64; 3]>);
+
 /// Fixed and moving landmark points from a CSV with a header row and six columns.
-fn read_landmarks(
-    path: &Path,
-) -> Result<(Vec<[f64; 3]>, Vec<[f64; 3]>), Box<dyn std::error::Error>> {
+fn read_landmarks(path: &Path) -> Result<Landmarks, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (mut fixed, mut moving) = (vec![], vec![]);
     for (n, line) in text.lines().enumerate().skip(1) {

@@ -14,6 +14,7 @@ mod models;
 mod ops;
 mod rss;
 mod spatial;
+mod voxelmorph;
 mod whole_volume;
 
 #[derive(Debug, Args)]
@@ -59,6 +60,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     cases.extend(spatial::cases(&dev, &wanted)?);
     cases.extend(models::cases(&dev, &wanted)?);
     cases.extend(whole_volume::cases(&dev, &wanted)?);
+    cases.extend(voxelmorph::cases(&dev, &wanted)?);
     cases.extend(conv::cases(&dev, &wanted));
     cases.extend(augment::cases(&dev, &wanted)?);
     let mut results = Vec::new();
