@@ -147,7 +147,7 @@ impl DisplacementField {
     /// use medburn_core::{Direction, Geometry};
     /// let g = Geometry::new([2, 2, 2], [0.0; 3], [2.0, 1.0, 1.0], Direction::identity())?;
     /// let f = medburn_register::DisplacementField::from_vectors(Tensor::ones([1, 3, 2, 2, 2], &Device::flex()), g)?;
-    /// let v: Vec<f32> = f.in_voxels().slice([0..1, 0..3, 0..1, 0..1, 0..1]).into_data().to_vec().unwrap();
+    /// let v: Vec<f32> = f.in_voxels().slice([0..1, 0..3, 0..1, 0..1, 0..1]).into_data().try_to_vec().unwrap();
     /// assert_eq!(v, vec![0.5, 1.0, 1.0]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

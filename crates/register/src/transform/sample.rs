@@ -65,9 +65,9 @@ fn index_map(input: &Geometry, output: &Geometry, affine: &[[f64; 4]; 3]) -> Ind
 /// let u = Tensor::<5>::zeros([1, 3, 4, 4, 4], &device)
 ///     .slice_assign([0..1, 0..1, 0..4, 0..4, 0..4], Tensor::ones([1, 1, 4, 4, 4], &device));
 /// let out = resample_through(ramp, &g, &g, &identity, Some(u), Interpolation::Linear)?;
-/// let row: Vec<f32> = out.slice([0..1, 0..1, 0..1, 0..1, 0..3]).into_data().to_vec().unwrap();
+/// let row: Vec<f32> = out.slice([0..1, 0..1, 0..1, 0..1, 0..3]).into_data().try_to_vec().unwrap();
 /// assert_eq!(row, vec![1.0, 2.0, 3.0]);
-/// # Ok::<(), medburn_register::RegistrationError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn resample_through(
     voxels: Tensor<5>,
