@@ -416,6 +416,32 @@ impl TransformModel {
         }
     }
 
+    /// The transform of parameters `params` (as [`register_affine`] optimizes them: zeros are
+    /// the identity; the last three are the translation in mm) about `centre`, `y = L(p) (x -
+    /// c) + c + t`, as the `[1, 3, 4]` tensor `medburn_spatial::resample` takes (fixed point ->
+    /// moving point). Differentiable with respect to the parameters.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use medburn_register::TransformModel;
+    /// // A rotation of 90 degrees about z (rigid: angles x, y, z, then the translation).
+    /// let p = Tensor::<1>::from_floats([0.0, 0.0, std::f32::consts::FRAC_PI_2, 0.0, 0.0, 0.0], &Device::flex());
+    /// let m = TransformModel::Rigid.transform(p, [0.0; 3])?;
+    /// let v: Vec<f32> = m.into_data().try_to_vec().unwrap();
+    /// assert!((v[1] + 1.0).abs() < 1e-6 && (v[4] - 1.0).abs() < 1e-6); // x -> y
+    /// # Ok::<(), medburn_register::RegistrationError>(())
+    /// ```
+    pub fn transform(self, params: Tensor<1>, centre: [f64; 3]) -> crate::Result<Tensor<3>> {
+        let [n] = params.dims();
+        if n != self.parameters() {
+            return Err(RegistrationError::Shape(format!(
+                "{self:?} takes {} parameters, got {n}",
+                self.parameters()
+            )));
+        }
+        Ok(self.tensor(params, centre, [0.0; 3]))
+    }
+
     /// `y = L(p) (x - c) + c + start + t` as a `[1, 3, 4]` tensor.
     fn tensor(self, p: Tensor<1>, c: [f64; 3], start: [f64; 3]) -> Tensor<3> {
         let n = self.parameters();

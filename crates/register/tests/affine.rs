@@ -438,3 +438,80 @@ fn a_fixed_mask_keeps_a_distractor_out() {
         Err(RegistrationError::Shape(_))
     ));
 }
+
+/// The gradient of a resampling loss with respect to each model's parameters against central
+/// differences (f64), away from zero so that every entry of the rotation is exercised.
+#[test]
+fn transform_parameter_gradients_match_finite_differences() {
+    let device = Device::flex().autodiff();
+    let g = Geometry::new(
+        [12, 10, 9],
+        [-8.0, -7.0, -6.0],
+        [1.5, 1.5, 1.6],
+        Direction::identity(),
+    )
+    .unwrap();
+    let image = phantom(&g, &device);
+    let voxels = image.voxels().clone().cast(burn::tensor::DType::F64);
+    let centre = g.centre();
+    for (model, base) in [
+        (
+            TransformModel::Rigid,
+            vec![0.05, -0.04, 0.07, 0.3, -0.2, 0.1],
+        ),
+        (
+            TransformModel::Similarity,
+            vec![0.05, -0.04, 0.07, 0.03, 0.3, -0.2, 0.1],
+        ),
+        (
+            TransformModel::Affine,
+            vec![
+                0.02, -0.03, 0.01, 0.04, -0.02, 0.03, -0.01, 0.02, 0.05, 0.3, -0.2, 0.1,
+            ],
+        ),
+    ] {
+        let n = base.len();
+        let loss = |p: Tensor<1>| {
+            let t = model.transform(p, centre).unwrap();
+            let out = medburn_spatial::resample_voxels(
+                voxels.clone(),
+                &g,
+                &g,
+                Some(t),
+                Interpolation::Linear,
+            )
+            .unwrap();
+            (out.clone() * out).sum()
+        };
+        let as_tensor = |v: Vec<f64>| {
+            Tensor::<1>::from_data(TensorData::new(v, [n]), (&device, burn::tensor::DType::F64))
+        };
+        let p = as_tensor(base.clone()).require_grad();
+        let grads = loss(p.clone()).backward();
+        let g_ad: Vec<f64> = p
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec()
+            .unwrap();
+        let h = 1e-6;
+        for k in 0..n {
+            let at = |d: f64| {
+                let mut v = base.clone();
+                v[k] += d;
+                loss(as_tensor(v)).into_scalar::<f64>()
+            };
+            let fd = (at(h) - at(-h)) / (2.0 * h);
+            let tol = 1e-5 * fd.abs().max(1.0);
+            assert!(
+                (fd - g_ad[k]).abs() < tol,
+                "{model:?} parameter {k}: autodiff {} vs {fd}",
+                g_ad[k]
+            );
+        }
+    }
+    assert!(TransformModel::Rigid
+        .transform(Tensor::<1>::zeros([7], &device), centre)
+        .is_err());
+}
