@@ -54,3 +54,30 @@ pub enum ModelError {
         keys: Vec<String>,
     },
 }
+
+/// The input check the convolutional networks share: `in_channels` channels (`note` adds what
+/// they are to the message), no empty axis, and, with `strides`, spatial sizes each down
+/// layer divides exactly ([`crate::unet::check_spatial_size`]).
+pub(crate) fn check_input_shape(
+    shape: [usize; 5],
+    in_channels: usize,
+    note: &str,
+    strides: Option<&[usize]>,
+) -> Result<(), ModelError> {
+    let fail = |reason: String| {
+        Err(ModelError::InputShape {
+            shape: shape.to_vec(),
+            reason,
+        })
+    };
+    if shape[1] != in_channels {
+        return fail(format!("the network takes {in_channels} channels{note}"));
+    }
+    if shape.contains(&0) {
+        return fail("an axis is empty".into());
+    }
+    match strides {
+        Some(s) => crate::unet::check_spatial_size([shape[2], shape[3], shape[4]], s).or_else(fail),
+        None => Ok(()),
+    }
+}

@@ -326,7 +326,54 @@ pub fn write_overlay_png(
     }
     let k = d / 2;
     let slice = &image[k * n..(k + 1) * n];
-    let mut sorted: Vec<f32> = slice.iter().copied().filter(|v| v.is_finite()).collect();
+    let panels = [
+        SlicePanel {
+            title: format!("{title} image"),
+            values: slice,
+            labels: None,
+        },
+        SlicePanel {
+            title: "truth".into(),
+            values: slice,
+            labels: Some(&truth[k * n..(k + 1) * n]),
+        },
+        SlicePanel {
+            title: "prediction".into(),
+            values: slice,
+            labels: Some(&prediction[k * n..(k + 1) * n]),
+        },
+    ];
+    write_slice_panels_png(&panels, [h, w], slice, 0.45, path)
+}
+
+/// One panel of a slice picture: a title, a slice's values (`[H, W]`, W fastest) and the
+/// label map drawn over it, if any.
+pub(crate) struct SlicePanel<'a> {
+    pub title: String,
+    pub values: &'a [f32],
+    pub labels: Option<&'a [u8]>,
+}
+
+/// Draws `panels` (each `[h, w]`) side by side as a PNG: one grey scale, the 1st to 99th
+/// percentile of `window`'s finite values; each label in its colour, blended at `alpha`; the j
+/// axis running up, as viewers show RAS images.
+pub(crate) fn write_slice_panels_png(
+    panels: &[SlicePanel],
+    [h, w]: [usize; 2],
+    window: &[f32],
+    alpha: f32,
+    path: &Path,
+) -> Result<()> {
+    let n = h * w;
+    if panels
+        .iter()
+        .any(|p| p.values.len() != n || p.labels.is_some_and(|l| l.len() != n))
+    {
+        return Err(TrainError::Invalid(format!(
+            "slice picture: a panel does not fit [{h}, {w}]"
+        )));
+    }
+    let mut sorted: Vec<f32> = window.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(|a, b| a.total_cmp(b));
     let pct = |q: f64| {
         sorted
@@ -337,31 +384,22 @@ pub fn write_overlay_png(
     let (lo, hi) = (pct(0.01), pct(0.99).max(pct(0.01) + 1e-6));
     let scale = (400 / w.max(h)).clamp(2, 8);
     let (pw, ph) = (w * scale, h * scale);
-    let mut c = Canvas::new(3 * pw + 40, ph + 30, [0, 0, 0]);
-    let panels: [(&str, Option<&[u8]>); 3] = [
-        ("image", None),
-        ("truth", Some(&truth[k * n..(k + 1) * n])),
-        ("prediction", Some(&prediction[k * n..(k + 1) * n])),
-    ];
-    for (p, (name, labels)) in panels.iter().enumerate() {
+    let count = panels.len();
+    let mut c = Canvas::new(count * pw + 10 * (count + 1), ph + 30, [0, 0, 0]);
+    for (p, panel) in panels.iter().enumerate() {
         let x0 = 10 + p * (pw + 10);
-        let label = if p == 0 {
-            format!("{title} {name}")
-        } else {
-            name.to_string()
-        };
-        c.text(x0 as i64, 4, &label, [255, 255, 255]);
+        c.text(x0 as i64, 4, &panel.title, [255, 255, 255]);
         for y in 0..ph {
             for x in 0..pw {
                 let (i, j) = (x / scale, h - 1 - y / scale);
-                let v = ((slice[j * w + i] - lo) / (hi - lo)).clamp(0.0, 1.0);
+                let v = ((panel.values[j * w + i] - lo) / (hi - lo)).clamp(0.0, 1.0);
                 let g = (v * 255.0).round() as u8;
                 let (px, py) = (x0 + x, 20 + y);
                 c.set(px as i64, py as i64, [g, g, g]);
-                if let Some(l) = labels {
+                if let Some(l) = panel.labels {
                     let label = l[j * w + i];
                     if label > 0 {
-                        c.blend(px, py, PALETTE[(label as usize - 1) % PALETTE.len()], 0.45);
+                        c.blend(px, py, PALETTE[(label as usize - 1) % PALETTE.len()], alpha);
                     }
                 }
             }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::RegistrationError;
 use crate::stage::{
-    check_single_channel, decay, finite_loss, host_gradient, host_stats, mask_voxels,
+    check_single_channel, decay, finite_loss, host_f64, host_gradient, host_stats, mask_voxels,
     prepared_voxels, pyramid, FixedSamples, HostAdam, SimilarityLoss,
 };
 
@@ -336,11 +336,7 @@ pub fn register_affine_with_progress(
         });
     }
     let final_transform = model.tensor(as_host_tensor(&params), centre, start);
-    let v: Vec<f64> = final_transform
-        .into_data()
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .map_err(|e| RegistrationError::Readback(format!("{e:?}")))?;
+    let v = host_f64(&final_transform)?;
     let matrix = [0, 1, 2].map(|r| [0, 1, 2, 3].map(|c| v[r * 4 + c]));
     Ok(AffineRegistration {
         matrix,

@@ -16,7 +16,7 @@ use crate::error::RegistrationError;
 use crate::losses::{BendingEnergyLossConfig, DiffusionLossConfig};
 use crate::metrics::JacobianStats;
 use crate::stage::{
-    check_single_channel, decay, finite_loss, host_gradient, host_stats, mask_voxels,
+    check_single_channel, decay, finite_loss, host_f64, host_gradient, host_stats, mask_voxels,
     prepared_voxels, pyramid, HostAdam, SimilarityLoss,
 };
 use crate::transform::{mix_components, resample_through, DisplacementField};
@@ -175,7 +175,7 @@ pub fn register_deformable_with_progress(
             None => Tensor::<5>::zeros(shape, (&fixed.device(), fl.dtype())),
             Some((g, v)) => resample_voxels(v, &g, &vg, None, Interpolation::Linear)?,
         };
-        let mut params: Vec<f64> = host_values(start)?;
+        let mut params: Vec<f64> = host_f64(&start)?;
         let mut adam = HostAdam::new(params.len());
         let ones = ml.ones_like();
         let (mut first, mut last) = (None, 0.0);
@@ -287,13 +287,6 @@ fn velocity_grid(level: &Geometry, factor: usize) -> crate::Result<Geometry> {
         level,
         level.spacing().map(|s| s * factor as f64),
     )?)
-}
-
-fn host_values(t: Tensor<5>) -> crate::Result<Vec<f64>> {
-    t.into_data()
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .map_err(|e| RegistrationError::Readback(format!("{e:?}")))
 }
 
 fn check_config(c: &DeformableRegistrationConfig) -> crate::Result<()> {

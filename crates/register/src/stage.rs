@@ -274,13 +274,10 @@ pub(crate) fn host_gradient<const D: usize>(
     param: &Tensor<D>,
     grads: &burn::tensor::Gradients,
 ) -> crate::Result<Vec<f64>> {
-    param
+    let g = param
         .grad(grads)
-        .ok_or_else(|| RegistrationError::Readback("no gradient for the transform".into()))?
-        .into_data()
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .map_err(|e| RegistrationError::Readback(format!("{e:?}")))
+        .ok_or_else(|| RegistrationError::Readback("no gradient for the transform".into()))?;
+    host_f64(&g)
 }
 
 /// A loss value on the host, refused when it is not finite.

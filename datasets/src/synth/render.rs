@@ -14,12 +14,31 @@ use super::{Anatomy, CaseParams, SynthError, Tissue, CHANNEL_NAMES};
 
 /// The physical point of continuous index `(i, j, k)`: `origin + M (i, j, k)`.
 #[inline]
-fn point(o: &[f64; 3], m: &[[f64; 3]; 3], i: f64, j: f64, k: f64) -> [f64; 3] {
+pub(super) fn point(o: &[f64; 3], m: &[[f64; 3]; 3], i: f64, j: f64, k: f64) -> [f64; 3] {
     [
         o[0] + m[0][0] * i + m[0][1] * j + m[0][2] * k,
         o[1] + m[1][0] * i + m[1][1] * j + m[1][2] * k,
         o[2] + m[2][0] * i + m[2][1] * j + m[2][2] * k,
     ]
+}
+
+/// Whether voxel `(i, j, k)` of a label grid of `size` (i fastest) has a face neighbour with
+/// another label: where partial volume is rendered.
+pub(super) fn on_boundary<T: PartialEq>(
+    labels: &[T],
+    [i, j, k]: [usize; 3],
+    size: [usize; 3],
+) -> bool {
+    let [ni, nj, nk] = size;
+    let plane = ni * nj;
+    let idx = i + ni * (j + nj * k);
+    let differs = |d: usize| labels[d] != labels[idx];
+    (i > 0 && differs(idx - 1))
+        || (i + 1 < ni && differs(idx + 1))
+        || (j > 0 && differs(idx - ni))
+        || (j + 1 < nj && differs(idx + ni))
+        || (k > 0 && differs(idx - plane))
+        || (k + 1 < nk && differs(idx + plane))
 }
 
 /// The [`Tissue`] code (`as u8`) at every voxel centre of `geometry`, `i` fastest
@@ -96,13 +115,7 @@ pub fn render(params: &CaseParams) -> Result<(Volume, Volume), SynthError> {
                 for i in 0..ni {
                     let idx = i + ni * (j + nj * k);
                     let t = tissue[idx];
-                    let differs = |d: usize| tissue[d] != t;
-                    let boundary = (i > 0 && differs(idx - 1))
-                        || (i + 1 < ni && differs(idx + 1))
-                        || (j > 0 && differs(idx - ni))
-                        || (j + 1 < nj && differs(idx + ni))
-                        || (k > 0 && differs(idx - plane))
-                        || (k + 1 < nk && differs(idx + plane));
+                    let boundary = on_boundary(&tissue, [i, j, k], [ni, nj, nk]);
                     let pv = if boundary {
                         let mut acc = [0f32; 3];
                         for &dk in &offsets[2] {

@@ -22,6 +22,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::Tensor;
 use medburn_ops::{max_pool3d, Pool3dOptions};
 
+use crate::error::check_input_shape;
 use crate::monai_weights::{MonaiKeyMap, MonaiKeys};
 use crate::nn::Conv3d;
 use crate::ModelError;
@@ -145,20 +146,7 @@ impl ResNet3d {
     /// # Ok::<(), medburn_models::ModelError>(())
     /// ```
     pub fn check_input(&self, shape: [usize; 5]) -> Result<(), ModelError> {
-        let fail = |reason: String| {
-            Err(ModelError::InputShape {
-                shape: shape.to_vec(),
-                reason,
-            })
-        };
-        let channels = self.in_channels();
-        if shape[1] != channels {
-            return fail(format!("the network takes {channels} channels"));
-        }
-        if shape.contains(&0) {
-            return fail("an axis is empty".into());
-        }
-        Ok(())
+        check_input_shape(shape, self.in_channels(), "", None)
     }
 
     /// Channels of the input (`n_input_channels`).

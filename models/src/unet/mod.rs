@@ -17,6 +17,7 @@ pub use layers::{DownLayer, UpLayer};
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::error::check_input_shape;
 use crate::monai_weights::{MonaiKeyMap, MonaiKeys};
 use crate::ModelError;
 
@@ -99,21 +100,8 @@ impl UNet3d {
     /// # Ok::<(), medburn_models::ModelError>(())
     /// ```
     pub fn check_input(&self, shape: [usize; 5]) -> Result<(), ModelError> {
-        let fail = |reason: String| {
-            Err(ModelError::InputShape {
-                shape: shape.to_vec(),
-                reason,
-            })
-        };
-        let in_channels = self.in_channels();
-        if shape[1] != in_channels {
-            return fail(format!("the network takes {in_channels} channels"));
-        }
-        if shape.contains(&0) {
-            return fail("an axis is empty".into());
-        }
         let strides: Vec<usize> = self.down.iter().map(DownLayer::stride).collect();
-        check_spatial_size([shape[2], shape[3], shape[4]], &strides).or_else(fail)
+        check_input_shape(shape, self.in_channels(), "", Some(&strides))
     }
 
     /// Channels of the input the network takes.

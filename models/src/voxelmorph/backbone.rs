@@ -7,6 +7,7 @@ use burn::tensor::Tensor;
 use super::layers::upsample2;
 use super::{VoxelMorphDown, VoxelMorphUp};
 use crate::blocks::Convolution;
+use crate::error::check_input_shape;
 use crate::monai_weights::{MonaiKeyMap, MonaiKeys};
 use crate::ModelError;
 
@@ -105,24 +106,12 @@ impl VoxelMorphUNet {
     /// # Ok::<(), medburn_models::ModelError>(())
     /// ```
     pub fn check_input(&self, shape: [usize; 5]) -> Result<(), ModelError> {
-        let fail = |reason: String| {
-            Err(ModelError::InputShape {
-                shape: shape.to_vec(),
-                reason,
-            })
-        };
-        let in_channels = self.in_channels();
-        if shape[1] != in_channels {
-            return fail(format!(
-                "the network takes {in_channels} channels (the moving and the fixed image's \
-                 together)"
-            ));
-        }
-        if shape.contains(&0) {
-            return fail("an axis is empty".into());
-        }
-        crate::unet::check_spatial_size([shape[2], shape[3], shape[4]], &self.factors())
-            .or_else(fail)
+        check_input_shape(
+            shape,
+            self.in_channels(),
+            " (the moving and the fixed image's together)",
+            Some(&self.factors()),
+        )
     }
 
     /// Channels of the input it takes (the moving and the fixed image's together).

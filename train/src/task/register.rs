@@ -32,7 +32,6 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use medburn_augment::Interpolation;
 use medburn_core::Geometry;
 use medburn_datasets::{prepare_case, CaseFiles, PatchBatch, PreparedCase};
-use medburn_io::preview::{Canvas, Rgb};
 use medburn_models::voxelmorph::warp_image;
 use medburn_models::VoxelMorph;
 use medburn_register::metrics::JacobianStats;
@@ -55,6 +54,7 @@ use crate::losses::one_hot;
 use crate::metrics::{dice_per_label, per_label_means};
 use crate::metrics_log::Metrics;
 use crate::network::build_voxelmorph;
+use crate::plot::{write_slice_panels_png, SlicePanel};
 
 /// The registration task: the training cases in the loader's order (the batches' case indices
 /// point into it), the atlas, and the loss the configuration chose.
@@ -809,89 +809,45 @@ impl Task for Register {
     }
 }
 
-/// The colours of labels 1, 2, ... (as the segmentation overlays).
-const PALETTE: [Rgb; 6] = [
-    [30, 120, 255],
-    [40, 200, 60],
-    [255, 210, 0],
-    [255, 40, 40],
-    [200, 0, 255],
-    [0, 230, 230],
-];
-
 /// The middle slice along k of a pair: the moving image, the moving image warped, and the
-/// fixed image, each with its label map in colour; the j axis runs up.
+/// fixed image, each with its label map in colour, on the fixed image's grey scale; the j axis
+/// runs up.
 fn write_pair_png(r: &PairResult, path: &Path) -> Result<()> {
     let [d, h, w] = r.fixed.geometry.dhw();
     let n = h * w;
     let k = d / 2;
-    let slice = |case: &PreparedCase| case.image[k * n..(k + 1) * n].to_vec();
-    let labels = |case: &PreparedCase| case.label.as_ref().map(|l| l[k * n..(k + 1) * n].to_vec());
-    let panels: [(String, Vec<f32>, Option<Vec<u8>>); 3] = [
-        (
-            format!("moving {}", r.moving.id),
-            slice(&r.moving),
-            labels(&r.moving),
-        ),
-        (
-            if r.dice.is_finite() {
+    fn slice<T>(values: &[T], k: usize, n: usize) -> &[T] {
+        values.get(k * n..(k + 1) * n).unwrap_or(&[])
+    }
+    let (moving_labels, fixed_labels) = (r.moving.label.as_deref(), r.fixed.label.as_deref());
+    let panels = [
+        SlicePanel {
+            title: format!("moving {}", r.moving.id),
+            values: slice(&r.moving.image, k, n),
+            labels: moving_labels.map(|l| slice(l, k, n)),
+        },
+        SlicePanel {
+            title: if r.dice.is_finite() {
                 format!("warped: Dice {:.3} ({:.3})", r.dice, r.baseline_dice)
             } else {
                 "warped".to_string()
             },
-            r.warped_slice.clone(),
-            r.warped_label_slice.clone(),
-        ),
-        (
-            format!("fixed {}", r.fixed.id),
-            slice(&r.fixed),
-            labels(&r.fixed),
-        ),
+            values: &r.warped_slice,
+            labels: r.warped_label_slice.as_deref(),
+        },
+        SlicePanel {
+            title: format!("fixed {}", r.fixed.id),
+            values: slice(&r.fixed.image, k, n),
+            labels: fixed_labels.map(|l| slice(l, k, n)),
+        },
     ];
-    if panels.iter().any(|(_, s, _)| s.len() != n) {
+    if panels.iter().any(|p| p.values.len() != n) {
         return Err(TrainError::Invalid(format!(
             "pair {} -> {}: slices do not fit the grid",
             r.moving.id, r.fixed.id
         )));
     }
-    // One grey scale for the three panels: the fixed image's 1st to 99th percentile.
-    let mut sorted: Vec<f32> = panels[2]
-        .1
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let pct = |q: f64| {
-        sorted
-            .get(((sorted.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
-    let (lo, hi) = (pct(0.01), pct(0.99).max(pct(0.01) + 1e-6));
-    let scale = (400 / w.max(h)).clamp(2, 8);
-    let (pw, ph) = (w * scale, h * scale);
-    let mut c = Canvas::new(3 * pw + 40, ph + 30, [0, 0, 0]);
-    for (p, (title, values, label)) in panels.iter().enumerate() {
-        let x0 = 10 + p * (pw + 10);
-        c.text(x0 as i64, 4, title, [255, 255, 255]);
-        for y in 0..ph {
-            for x in 0..pw {
-                let (i, j) = (x / scale, h - 1 - y / scale);
-                let v = ((values[j * w + i] - lo) / (hi - lo)).clamp(0.0, 1.0);
-                let g = (v * 255.0).round() as u8;
-                let (px, py) = (x0 + x, 20 + y);
-                c.set(px as i64, py as i64, [g, g, g]);
-                if let Some(l) = label {
-                    let value = l[j * w + i];
-                    if value > 0 {
-                        c.blend(px, py, PALETTE[(value as usize - 1) % PALETTE.len()], 0.35);
-                    }
-                }
-            }
-        }
-    }
-    Ok(c.save_png(path)?)
+    write_slice_panels_png(&panels, [h, w], panels[2].values, 0.35, path)
 }
 
 /// A trained registration network and what it needs to prepare its inputs as training did: the

@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
+use super::super::render::{on_boundary, point};
 use super::super::{rician, supersampling, CaseParams, SynthError, Tissue, CHANNEL_NAMES};
 use super::TrueTransform;
 
@@ -48,15 +49,6 @@ impl InverseReport {
         self.max_iterations = self.max_iterations.max(iterations);
         self.max_residual_mm = self.max_residual_mm.max(residual);
     }
-}
-
-#[inline]
-fn point(o: &[f64; 3], m: &[[f64; 3]; 3], i: f64, j: f64, k: f64) -> [f64; 3] {
-    [
-        o[0] + m[0][0] * i + m[0][1] * j + m[0][2] * k,
-        o[1] + m[1][0] * i + m[1][1] * j + m[1][2] * k,
-        o[2] + m[2][0] * i + m[2][1] * j + m[2][2] * k,
-    ]
 }
 
 /// Renders channel `channel` of `params` (its anatomy and contrast; its grid, bias fields and
@@ -149,13 +141,7 @@ pub fn render_warped(
                 for i in 0..ni {
                     let idx = i + ni * (j + nj * k);
                     let t = tissue_ref[idx];
-                    let differs = |d: usize| tissue_ref[d] != t;
-                    let boundary = (i > 0 && differs(idx - 1))
-                        || (i + 1 < ni && differs(idx + 1))
-                        || (j > 0 && differs(idx - ni))
-                        || (j + 1 < nj && differs(idx + ni))
-                        || (k > 0 && differs(idx - plane))
-                        || (k + 1 < nk && differs(idx + plane));
+                    let boundary = on_boundary(tissue_ref, [i, j, k], [ni, nj, nk]);
                     let y = point(&o, &m, i as f64, j as f64, k as f64);
                     let value = if boundary {
                         let centre = transform.inverse(y)?;
