@@ -5,7 +5,8 @@
 use std::path::Path;
 
 pub use crate::canvas::{Canvas, Rgb};
-use crate::{Result, Volume};
+use crate::volume::{with_array, Voxel};
+use crate::{Rescale, Result, Volume, VoxelArray};
 
 /// Writes the axial (k), coronal (j) and sagittal (i) mid-slices of the first
 /// channel side by side as an 8-bit grey PNG, intensities mapped linearly from
@@ -30,18 +31,16 @@ pub fn write_mid_slices_png(
 ) -> Result<()> {
     let [ni, nj, nk] = volume.geometry.size();
     let [si, sj, sk] = volume.geometry.spacing();
-    let n = ni * nj * nk;
-    let values = volume.data.rescaled_f64(volume.rescale);
-    let values = &values[..n];
+    let rescale = volume.rescale;
+    // Only the three planes drawn are read (and rescaled); the rest of the volume is not copied.
+    let [axial, coronal, sagittal] =
+        with_array!(&volume.data, a => mid_planes(a, [ni, nj, nk], rescale));
     let (lo, hi) = window.unwrap_or_else(|| {
-        values
-            .iter()
+        with_array!(&volume.data, a => a.iter().take(ni * nj * nk)
+            .map(|v| v.to_f64() * rescale.slope + rescale.inter)
             .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            })
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v))))
     });
-    let at = |i: usize, j: usize, k: usize| values[i + ni * (j + nj * k)];
     let pixel = |v: f64| -> u8 {
         if !v.is_finite() || hi <= lo {
             return 0;
@@ -68,13 +67,46 @@ pub fn write_mid_slices_png(
         }
     };
     draw(0, wa, ha, &|x, y| {
-        at(to_voxel(x, ni, si), to_voxel(y, nj, sj), nk / 2)
+        axial[to_voxel(x, ni, si) + ni * to_voxel(y, nj, sj)]
     });
     draw(wa + gap, wc, hc, &|x, y| {
-        at(to_voxel(x, ni, si), nj / 2, nk - 1 - to_voxel(y, nk, sk))
+        coronal[to_voxel(x, ni, si) + ni * (nk - 1 - to_voxel(y, nk, sk))]
     });
     draw(wa + wc + 2 * gap, ws, hs, &|x, y| {
-        at(ni / 2, to_voxel(x, nj, sj), nk - 1 - to_voxel(y, nk, sk))
+        sagittal[to_voxel(x, nj, sj) + nj * (nk - 1 - to_voxel(y, nk, sk))]
     });
     canvas.save_png(path)
+}
+
+/// The voxel indices `[i, j, k]` of the three planes [`write_mid_slices_png`] draws: the
+/// sagittal plane at `i`, the coronal at `j`, the axial at `k`.
+///
+/// ```
+/// assert_eq!(medburn_io::preview::mid_slice_indices([6, 5, 4]), [3, 2, 2]);
+/// ```
+pub fn mid_slice_indices(size: [usize; 3]) -> [usize; 3] {
+    size.map(|n| n / 2)
+}
+
+/// The axial (`[nj, ni]`), coronal (`[nk, ni]`) and sagittal (`[nk, nj]`) mid-planes of the
+/// first channel of `a` (`[C, nk, nj, ni]`), rescaled.
+fn mid_planes<T: Voxel>(
+    a: &ndarray::ArrayD<T>,
+    [ni, nj, nk]: [usize; 3],
+    rescale: Rescale,
+) -> [Vec<f64>; 3] {
+    let [mi, mj, mk] = mid_slice_indices([ni, nj, nk]);
+    let value = |i: usize, j: usize, k: usize| {
+        a[[0, k, j, i].as_slice()].to_f64() * rescale.slope + rescale.inter
+    };
+    let axial = (0..nj)
+        .flat_map(|j| (0..ni).map(move |i| (i, j)))
+        .map(|(i, j)| value(i, j, mk));
+    let coronal = (0..nk)
+        .flat_map(|k| (0..ni).map(move |i| (i, k)))
+        .map(|(i, k)| value(i, mj, k));
+    let sagittal = (0..nk)
+        .flat_map(|k| (0..nj).map(move |j| (j, k)))
+        .map(|(j, k)| value(mi, j, k));
+    [axial.collect(), coronal.collect(), sagittal.collect()]
 }

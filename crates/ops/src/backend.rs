@@ -51,6 +51,19 @@ pub trait SamplingBackend: Backend {
         transpose: bool,
     ) -> FloatTensor<Self>;
 
+    /// Applies the banded operator `band` `[K, len]` (`K` odd, `r = K / 2`, `len` the length of
+    /// `axis`, 2, 3 or 4 of `[N, C, D, H, W]`) along `axis` on every line:
+    /// `y[i] = sum_t band[t, i] x[i + t - r]`, taps whose source is outside the line left out
+    /// (the separable filters fold their padding into the band); with `transpose` its adjoint
+    /// (the backward pass). The band is a constant: no gradient flows to it.
+    #[fusion(dtype = input, shape = input)]
+    fn band_filter_axis(
+        input: FloatTensor<Self>,
+        band: FloatTensor<Self>,
+        axis: usize,
+        transpose: bool,
+    ) -> FloatTensor<Self>;
+
     /// Samples `input` `[N, C, D, H, W]` at a normalized grid: `[N, C, Do, Ho, Wo]`.
     #[fusion(dtype = input, shape = grid_output_shape(input, grid))]
     fn grid_sample_3d(

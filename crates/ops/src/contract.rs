@@ -236,6 +236,23 @@ pub(crate) fn prefilter(op: &'static str, input: &Spec, axis: usize) -> Result<(
     same_float_dtype(op, &[("input", input)])
 }
 
+/// A band `[K, len]` (K odd) for `axis` (2, 3, 4) of a 5D input of the same float type.
+pub(crate) fn band_filter(op: &'static str, input: &Spec, band: &Spec, axis: usize) -> Result<()> {
+    prefilter(op, input, axis)?;
+    rank(op, "band", band, 2)?;
+    let (k, len) = (band.shape[0], band.shape[1]);
+    if k % 2 == 0 || len != input.shape[axis] {
+        return err(
+            op,
+            format!(
+                "the band must be [K, len] with K odd and len = {} (axis {axis} of {:?}), got {:?}",
+                input.shape[axis], input.shape, band.shape
+            ),
+        );
+    }
+    same_float_dtype(op, &[("input", input), ("band", band)])
+}
+
 pub(crate) fn max_pool(op: &'static str, input: &Spec, options: &Pool3dOptions) -> Result<()> {
     rank(op, "input", input, 5)?;
     options.check_shape(op, &input.shape, true)?;

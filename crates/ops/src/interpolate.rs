@@ -186,10 +186,31 @@ pub fn interpolate_3d(x: Tensor<5>, options: Interpolate3dOptions) -> Result<Ten
     let device = x.device();
     match nearest {
         Some(exact) => {
+            let idx = [0, 1, 2].map(|a| nearest_indices(exact, input[a], size[a], factors[a]));
+            // Where every axis repeats each voxel a whole number of times (a U-Net's x2), the
+            // result is a broadcast: one copy forward, a sum backward (no gather, no scatter).
+            let repeats = [0, 1, 2].map(|a| size[a] / input[a]);
+            let repeated = (0..3).all(|a| {
+                size[a] == repeats[a] * input[a]
+                    && idx[a]
+                        .iter()
+                        .enumerate()
+                        .all(|(o, &i)| i == (o / repeats[a]) as i64)
+            });
+            if repeated {
+                let [n, c, d, h, w] = dims;
+                let [fd, fh, fw] = repeats;
+                return Ok(x
+                    .reshape([n, c, d, 1, h, 1, w, 1])
+                    .expand([n, c, d, fd, h, fh, w, fw])
+                    .reshape([n, c, d * fd, h * fh, w * fw]));
+            }
             let mut y = x;
             for a in 0..3 {
-                let idx = nearest_indices(exact, input[a], size[a], factors[a]);
-                let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [size[a]]), &device);
+                let idx = Tensor::<1, Int>::from_data(
+                    TensorData::new(idx[a].clone(), [size[a]]),
+                    &device,
+                );
                 y = y.select(2 + a, idx);
             }
             Ok(y)

@@ -1,11 +1,12 @@
-//! Separable Gaussian smoothing in 3D: one 1D convolution per axis (Burn's `conv3d` with a
-//! `k x 1 x 1` kernel), differentiable on every backend, and the separable filter under it (any
-//! 1D kernel per axis). Used by elastic deformation, bias fields, denoising and registration's
+//! Separable Gaussian smoothing in 3D and the separable filter under it (any 1D kernel per
+//! axis): per axis one banded operator (`SamplingBackend::band_filter_axis`, the kernel with the
+//! padding folded into the taps at the ends of each line), differentiable on every backend. Used by elastic deformation, bias fields, denoising and registration's
 //! local statistics.
 
-use burn::tensor::module::conv3d;
-use burn::tensor::ops::{ConvOptions, PadMode};
+use burn::backend::Dispatch;
 use burn::tensor::{Tensor, TensorData};
+
+use crate::backend::SamplingBackend;
 
 use crate::error::{check_nonempty, OpsError, Result};
 use crate::options::Padding;
@@ -75,7 +76,7 @@ pub fn gaussian_smooth_3d(x: Tensor<5>, sigma: [f64; 3], padding: Padding) -> Re
 /// `[D, H, W]`, each centred on the voxel and applied as a correlation (MONAI's
 /// `separable_filtering`); an empty kernel or `[1.0]` leaves its axis alone. Kernels have an
 /// odd number of finite taps. `padding` as in [`gaussian_smooth_3d`]. Differentiable with
-/// respect to `x`; one `conv3d` per filtered axis.
+/// respect to `x`; one pass of a banded operator per filtered axis (no padded copy).
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor};
@@ -114,6 +115,12 @@ pub fn separable_filter_3d(
         }
     }
     let [n, c, d, h, w] = dims;
+    if padding == Padding::Itk {
+        return Err(OpsError::new(
+            OP,
+            "Itk padding is for resampling: use Zeros, Border or Reflection",
+        ));
+    }
     let mut y = x.reshape([n * c, 1, d, h, w]);
     for (axis, kernel) in kernels.iter().enumerate() {
         if kernel.is_empty() || (kernel.len() == 1 && kernel[0] == 1.0) {
@@ -121,45 +128,49 @@ pub fn separable_filter_3d(
         }
         let r = kernel.len() / 2;
         let len = dims[2 + axis];
-        let mut shape = [1usize; 5];
-        shape[2 + axis] = kernel.len();
-        let weight = Tensor::<5>::from_data(
-            TensorData::new(kernel.to_vec(), shape),
+        if padding == Padding::Reflection && r >= len {
+            return Err(OpsError::new(
+                OP,
+                format!(
+                    "reflection needs a radius below the axis length: radius {r}, length {len}"
+                ),
+            ));
+        }
+        let band = Tensor::<2>::from_data(
+            TensorData::new(band(kernel, len, padding), [kernel.len(), len]),
             (&y.device(), y.dtype()),
         );
-        let mut pad = [0usize; 3];
-        pad[axis] = r;
-        let conv_padding = match padding {
-            Padding::Itk => {
-                return Err(OpsError::new(
-                    OP,
-                    "Itk padding is for resampling: use Zeros, Border or Reflection",
-                ));
-            }
-            Padding::Zeros => pad,
-            Padding::Border | Padding::Reflection => {
-                if padding == Padding::Reflection && r >= len {
-                    return Err(OpsError::new(
-                        OP,
-                        format!("reflection needs a radius below the axis length: radius {r}, length {len}"),
-                    ));
-                }
-                let mode = if padding == Padding::Border {
-                    PadMode::Edge
-                } else {
-                    PadMode::Reflect
-                };
-                let pairs = [0, 1, 2].map(|a| (pad[a], pad[a]));
-                y = y.pad(pairs, mode);
-                [0; 3]
-            }
-        };
-        y = conv3d(
-            y,
-            weight,
-            None,
-            ConvOptions::new([1; 3], conv_padding, [1; 3], 1),
-        );
+        y = Tensor::from_dispatch(<Dispatch as SamplingBackend>::band_filter_axis(
+            y.into_dispatch(),
+            band.into_dispatch(),
+            2 + axis,
+            false,
+        ));
     }
     Ok(y.reshape([n, c, d, h, w]))
+}
+
+/// The band `[K, len]` of `kernel` along a line of `len` voxels: output `i` reads source
+/// `i + t - r` with weight `kernel[t]`, a source beyond the line dropped (`Zeros`), clamped to
+/// the edge (`Border`) or mirrored (`Reflection`, radius below `len`); a folded tap lands within
+/// `r` of `i`, so it stays in the band.
+fn band(kernel: &[f64], len: usize, padding: Padding) -> Vec<f64> {
+    let (k, r) = (kernel.len(), kernel.len() / 2);
+    let last = len as i64 - 1;
+    let mut band = vec![0.0; k * len];
+    for i in 0..len {
+        for (t, &w) in kernel.iter().enumerate() {
+            let s = i as i64 + t as i64 - r as i64;
+            let source = match padding {
+                _ if (0..=last).contains(&s) => s,
+                Padding::Border => s.clamp(0, last),
+                Padding::Reflection if s < 0 => -s,
+                Padding::Reflection => 2 * last - s,
+                _ => continue,
+            };
+            let slot = (source - i as i64 + r as i64) as usize;
+            band[slot * len + i] += w;
+        }
+    }
+    band
 }

@@ -251,12 +251,14 @@ pub fn register_affine_with_progress(
         let as_tensor = |p: &[f64]| {
             Tensor::<1>::from_data(TensorData::new(p.to_vec(), [p.len()]), (&ad, fl.dtype()))
         };
-        // Where the level starts, the moving image must reach some of the fixed one.
+        // Where the level starts, the moving image must reach some of the fixed one (checked
+        // on the coarsest grids: the share does not depend on the resolution).
         let start_transform = model.tensor(as_tensor(&params), centre, start);
+        let (coarse_fixed, coarse_moving) = (&fixed_pyramid[0].0, &moving_pyramid[0]);
         let share = resample_voxels(
-            ones.clone(),
-            &mg,
-            &fg,
+            coarse_moving.1.ones_like(),
+            &coarse_moving.0,
+            coarse_fixed,
             Some(start_transform),
             Interpolation::Linear,
         )?

@@ -40,27 +40,39 @@ pub fn write_checkerboard_png(
         )));
     }
     let block = block.max(1);
-    let read = |m: &MedImage| -> crate::Result<Vec<f32>> {
+    // Each image windowed to [0, 1] (values read as they are mixed).
+    let read = |m: &MedImage| -> crate::Result<(Vec<f32>, f64, f64)> {
         let v = m
             .to_vec()
             .map_err(|e| RegistrationError::Readback(e.to_string()))?;
         let (lo, hi) = percentiles(&v);
-        Ok(v.iter()
-            .map(|&x| ((x as f64 - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0) as f32)
-            .collect())
+        Ok((v, lo, (hi - lo).max(1e-12)))
     };
-    let (va, vb) = (read(a)?, read(b)?);
-    let [ni, nj, _] = a.geometry().size();
-    let mixed: Vec<f32> = (0..va.len())
-        .map(|n| {
-            let (i, j, k) = (n % ni, (n / ni) % nj, n / (ni * nj));
-            if (i / block + j / block + k / block).is_multiple_of(2) {
-                va[n]
+    let ((va, la, sa), (vb, lb, sb)) = (read(a)?, read(b)?);
+    let window = |v: f32, lo: f64, span: f64| ((v as f64 - lo) / span).clamp(0.0, 1.0) as f32;
+    let [ni, nj, nk] = a.geometry().size();
+    // Only the three planes the picture shows are mixed; the rest stays 0 (never drawn).
+    let [mi, mj, mk] = preview::mid_slice_indices([ni, nj, nk]);
+    let mut mixed = vec![0.0f32; va.len()];
+    for k in 0..nk {
+        for j in 0..nj {
+            let row = ni * (j + nj * k);
+            let pick = |i: usize| {
+                if (i / block + j / block + k / block).is_multiple_of(2) {
+                    window(va[row + i], la, sa)
+                } else {
+                    window(vb[row + i], lb, sb)
+                }
+            };
+            if k == mk || j == mj {
+                for i in 0..ni {
+                    mixed[row + i] = pick(i);
+                }
             } else {
-                vb[n]
+                mixed[row + mi] = pick(mi);
             }
-        })
-        .collect();
+        }
+    }
     let [d, h, w] = a.geometry().dhw();
     let data = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[1, d, h, w]), mixed)
         .map_err(|e| RegistrationError::Shape(e.to_string()))?;

@@ -6,6 +6,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 use medburn_core::{Geometry, MedImage};
 use medburn_ops::{gaussian_smooth_3d, Padding};
 use medburn_spatial::{grid_at_spacing, resample_voxels, Interpolation};
+use rayon::prelude::*;
 
 use crate::affine::Similarity;
 use crate::error::RegistrationError;
@@ -54,59 +55,79 @@ pub(crate) fn host_stats(
     let values = image
         .to_vec()
         .map_err(|e| RegistrationError::Readback(e.to_string()))?;
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+    if let Some(i) = values.par_iter().position_first(|v| !v.is_finite()) {
         return Err(RegistrationError::Option(format!(
             "the {name} image has a NaN or infinite voxel (at flat index {i})"
         )));
     }
     // With a mask, the statistics of the voxels it keeps (a mask's size is checked by
     // `mask_voxels`; one of another size is ignored here and refused there).
-    let inside: Vec<bool> = match mask.map(MedImage::to_vec) {
-        Some(Ok(m)) if m.len() == values.len() => m.iter().map(|&v| v > 0.0).collect(),
-        _ => vec![true; values.len()],
+    let mask = match mask.map(MedImage::to_vec) {
+        Some(Ok(m)) if m.len() == values.len() => Some(m),
+        _ => None,
     };
-    if !inside.iter().any(|&k| k) {
+    let kept = |n: usize| mask.as_ref().is_none_or(|m| m[n] > 0.0);
+    let [ni, nj, _] = image.geometry().size();
+    let plane = (ni * nj).max(1);
+    // One parallel pass per plane of k: count, sum, min, max; then the spread and the centre
+    // (which needs the minimum).
+    let first = values
+        .par_chunks(plane)
+        .enumerate()
+        .map(|(k, values)| {
+            let mut acc = (0usize, 0.0f64, f32::INFINITY, f32::NEG_INFINITY);
+            for (r, &v) in values.iter().enumerate() {
+                if kept(k * plane + r) {
+                    acc = (acc.0 + 1, acc.1 + v as f64, acc.2.min(v), acc.3.max(v));
+                }
+            }
+            acc
+        })
+        .reduce(
+            || (0, 0.0, f32::INFINITY, f32::NEG_INFINITY),
+            |a, b| (a.0 + b.0, a.1 + b.1, a.2.min(b.2), a.3.max(b.3)),
+        );
+    let (count, sum, min, max) = first;
+    if count == 0 {
         return Err(RegistrationError::Option(
             "the fixed mask is empty (no voxel above 0): nothing to compare".into(),
         ));
     }
-    let kept = || {
-        values
-            .iter()
-            .zip(&inside)
-            .filter(|(_, &k)| k)
-            .map(|(&v, _)| v)
-    };
-    let n = kept().count().max(1) as f64;
-    let mean = kept().map(|v| v as f64).sum::<f64>() / n;
-    let var = kept().map(|v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-    let min = kept().fold(f32::INFINITY, f32::min) as f64;
-    let max = kept().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let (min, max) = (min as f64, max as f64);
     if max <= min {
         return Err(RegistrationError::Option(format!(
             "the {name} image is constant ({min}): nothing to register"
         )));
     }
-    let [ni, nj, _] = image.geometry().size();
-    let mut weighted = [0.0f64; 3];
-    let mut total = 0.0;
-    for (flat, &v) in values.iter().enumerate() {
-        let w = v as f64 - min;
-        if w > 0.0 && inside[flat] {
-            let idx = [
-                (flat % ni) as f64,
-                ((flat / ni) % nj) as f64,
-                (flat / (ni * nj)) as f64,
-            ];
-            for a in 0..3 {
-                weighted[a] += w * idx[a];
+    let mean = sum / count as f64;
+    // Squared deviations, and the index sums weighted by the value above the minimum.
+    let (squares, weighted, total) = values
+        .par_chunks(plane)
+        .enumerate()
+        .map(|(k, values)| {
+            let (mut sq, mut wsum, mut total) = (0.0f64, [0.0f64; 3], 0.0f64);
+            for (r, &v) in values.iter().enumerate() {
+                if kept(k * plane + r) {
+                    let v = v as f64;
+                    sq += (v - mean).powi(2);
+                    let w = v - min;
+                    if w > 0.0 {
+                        wsum[0] += w * (r % ni) as f64;
+                        wsum[1] += w * (r / ni) as f64;
+                        wsum[2] += w * k as f64;
+                        total += w;
+                    }
+                }
             }
-            total += w;
-        }
-    }
+            (sq, wsum, total)
+        })
+        .reduce(
+            || (0.0, [0.0; 3], 0.0),
+            |a, b| (a.0 + b.0, [0, 1, 2].map(|i| a.1[i] + b.1[i]), a.2 + b.2),
+        );
     let index = weighted.map(|s| s / total);
     Ok(HostStats {
-        std: var.sqrt(),
+        std: (squares / count as f64).sqrt(),
         min,
         max,
         centre_of_mass: image.geometry().index_to_physical(index),
@@ -348,6 +369,8 @@ impl FixedSamples {
             let j = i + (z % (n - i) as u64) as usize;
             order.swap(i, j);
         }
+        // In memory order, so that consecutive samples read nearby voxels.
+        order[..k].sort_unstable();
         let [ni, nj, _] = grid.size();
         let mut points = Vec::with_capacity(3 * k);
         let mut picked = Vec::with_capacity(k);

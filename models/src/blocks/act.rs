@@ -205,7 +205,15 @@ impl Act {
         match self {
             Act::PRelu(act) => act.forward(x),
             Act::Relu(act) => act.forward(x),
-            Act::LeakyRelu(act) => act.forward(x),
+            // medburn's PReLU kernel with the fixed slope: one pass each way, where Burn's
+            // leaky ReLU masks twice forward and once backward.
+            Act::LeakyRelu(act) => {
+                let slope = Tensor::<1>::from_data(
+                    burn::tensor::TensorData::new(vec![act.negative_slope], [1]),
+                    (&x.device(), x.dtype()),
+                );
+                medburn_ops::prelu(x, slope).unwrap_or_else(|e| panic!("{e}"))
+            }
         }
     }
 }

@@ -86,6 +86,26 @@ impl<B: SamplingBackend> Backward<B, 1> for PrefilterBackward {
     }
 }
 
+/// The band operator is linear in its input: its backward is the adjoint along the same axis.
+#[derive(Debug)]
+struct BandBackward {
+    axis: usize,
+    transpose: bool,
+}
+
+impl<B: SamplingBackend> Backward<B, 1> for BandBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = parent {
+            let g = B::band_filter_axis(grad, ops.state, self.axis, !self.transpose);
+            grads.register::<B>(node.id, g);
+        }
+    }
+}
+
 fn forward<B: SamplingBackend>(
     source: Source,
     input: FloatTensor<B>,
@@ -165,6 +185,35 @@ impl<B: SamplingBackend, C: CheckpointStrategy> SamplingBackend for Autodiff<B, 
             .compute_bound();
         let output = B::bspline_prefilter_axis(input.into_primitive(), axis, transpose);
         prep.stateless(output)
+    }
+
+    fn band_filter_axis(
+        input: FloatTensor<Self>,
+        band: FloatTensor<Self>,
+        axis: usize,
+        transpose: bool,
+    ) -> FloatTensor<Self> {
+        // The band is a constant: a tracked one would silently get no gradient.
+        if band.is_tracked() {
+            panic!("band_filter_axis: the band takes no gradient; detach it");
+        }
+        let band = inner::<B, C>(band);
+        match (BandBackward { axis, transpose })
+            .prepare::<C>([input.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::band_filter_axis(input.into_primitive(), band.clone(), axis, transpose);
+                prep.finish(band, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::band_filter_axis(
+                input.into_primitive(),
+                band,
+                axis,
+                transpose,
+            )),
+        }
     }
 
     fn grid_sample_3d(

@@ -2,6 +2,7 @@
 //! Burn's default fusion the generated `Fusion<CubeBackend>` implementation calls these.
 
 mod activation;
+mod band;
 mod conv;
 mod kernels;
 mod norm;
@@ -197,6 +198,21 @@ impl SamplingBackend for CubeBackend {
             axis,
         ));
         prefilter::prefilter(input, axis, transpose)
+    }
+
+    fn band_filter_axis(
+        input: CubeTensor,
+        band: CubeTensor,
+        axis: usize,
+        transpose: bool,
+    ) -> CubeTensor {
+        enforce(contract::band_filter(
+            "band_filter_axis",
+            &Spec::of(&input),
+            &Spec::of(&band),
+            axis,
+        ));
+        band::band_filter(input, band, axis, transpose)
     }
 
     fn grid_sample_3d(input: CubeTensor, grid: CubeTensor, o: SampleOptions) -> CubeTensor {

@@ -2,6 +2,7 @@
 //! or f64, whichever the input is; other float types run in f32.
 
 mod activation;
+mod band;
 mod buffer;
 mod conv;
 mod isa;
@@ -86,6 +87,29 @@ impl SamplingBackend for Flex {
         by_dtype!(dtype, T => {
             let mut v = contiguous::<T>(input).storage::<T>().to_vec();
             prefilter::solve_lines(&mut v, len, inner, &system);
+            output(v, &shape, dtype)
+        })
+    }
+
+    fn band_filter_axis(
+        input: FlexTensor,
+        band: FlexTensor,
+        axis: usize,
+        transpose: bool,
+    ) -> FlexTensor {
+        enforce(contract::band_filter(
+            "band_filter_axis",
+            &Spec::of(&input),
+            &Spec::of(&band),
+            axis,
+        ));
+        let dtype = input.dtype();
+        let shape = dims::<5>(&input);
+        let [k, len] = dims::<2>(&band);
+        let inner = shape[axis + 1..].iter().product();
+        by_dtype!(dtype, T => {
+            let (x, b) = (contiguous::<T>(input), contiguous::<T>(band));
+            let v = band::filter_lines(x.storage::<T>(), b.storage::<T>(), k, len, inner, transpose);
             output(v, &shape, dtype)
         })
     }
