@@ -124,8 +124,11 @@ fn linear_map(input: usize, output: usize, factor: Option<f64>, align_corners: b
 }
 
 /// Resizes `x` `[N, C, D, H, W]` like `torch.nn.functional.interpolate` (`nearest`,
-/// `nearest-exact`, `trilinear`), differentiable with respect to `x`. B-spline and
-/// label-linear are not among PyTorch's modes and are refused (the sampling ops take them).
+/// `nearest-exact`, `trilinear`), differentiable with respect to `x`. Beyond PyTorch's modes,
+/// [`Interpolation::BSpline`] reads the cubic B-spline of `x` (prefiltered, as `sitkBSpline`)
+/// at the same source positions as trilinear, the edge value beyond the border: the B-spline
+/// upsampling a super-resolution network starts from. Label-linear is refused (the sampling
+/// ops take it).
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor};
@@ -134,8 +137,12 @@ fn linear_map(input: usize, output: usize, factor: Option<f64>, align_corners: b
 /// let o = Interpolate3dOptions::new(Interpolation::Linear).with_size([1, 1, 3]).with_align_corners(true);
 /// let y = interpolate_3d(x.clone(), o)?;
 /// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![0.0, 1.0, 2.0]);
-/// let bspline = Interpolate3dOptions::new(Interpolation::BSpline).with_size([1, 1, 3]);
-/// assert!(interpolate_3d(x, bspline).unwrap_err().to_string().contains("bspline"));
+/// // The cubic spline through the voxel values meets them at the voxel centres.
+/// let bspline = Interpolate3dOptions::new(Interpolation::BSpline).with_size([1, 1, 3]).with_align_corners(true);
+/// let y = interpolate_3d(x.clone(), bspline)?.into_data().try_to_vec::<f32>().unwrap();
+/// assert!((y[0] - 0.0).abs() < 1e-5 && (y[2] - 2.0).abs() < 1e-5);
+/// let labels = Interpolate3dOptions::new(Interpolation::LabelLinear).with_size([1, 1, 3]);
+/// assert!(interpolate_3d(x, labels).unwrap_err().to_string().contains("label"));
 /// # Ok::<(), medburn_ops::OpsError>(())
 /// ```
 pub fn interpolate_3d(x: Tensor<5>, options: Interpolate3dOptions) -> Result<Tensor<5>> {
@@ -164,24 +171,27 @@ pub fn interpolate_3d(x: Tensor<5>, options: Interpolate3dOptions) -> Result<Ten
     };
     check_nonempty(OP, "output size", &size)?;
     let interpolation = options.interpolation;
-    // `Some(exact)` for the nearest rules, `None` for trilinear.
+    // `Some(exact)` for the nearest rules, `None` for trilinear and B-spline.
     let nearest = match interpolation {
         Interpolation::Nearest => Some(false),
         Interpolation::NearestExact => Some(true),
-        Interpolation::Linear => None,
-        Interpolation::BSpline | Interpolation::LabelLinear => {
+        Interpolation::Linear | Interpolation::BSpline => None,
+        Interpolation::LabelLinear => {
             return Err(OpsError::new(
                 OP,
                 format!(
-                    "{interpolation} is not one of PyTorch's interpolate modes: use nearest, \
-                     nearest_exact or linear (grid_sample_3d and voxel_affine_sample_3d take \
+                    "{interpolation} is not an interpolate mode: use nearest, nearest_exact, \
+                     linear or bspline (grid_sample_3d and voxel_affine_sample_3d take \
                      {interpolation})"
                 ),
             ))
         }
     };
     if options.align_corners && nearest.is_some() {
-        return Err(OpsError::new(OP, "align_corners is for trilinear only"));
+        return Err(OpsError::new(
+            OP,
+            "align_corners is for trilinear and B-spline only",
+        ));
     }
     let device = x.device();
     match nearest {
@@ -227,7 +237,7 @@ pub fn interpolate_3d(x: Tensor<5>, options: Interpolate3dOptions) -> Result<Ten
             let matrix =
                 Tensor::<3>::from_data(TensorData::new(m, [1, 3, 4]), (&device, x.dtype()))
                     .expand([n, 3, 4]);
-            let o = SampleOptions::new(Interpolation::Linear).with_padding(Padding::Border);
+            let o = SampleOptions::new(interpolation).with_padding(Padding::Border);
             voxel_affine_sample_3d(x, matrix, size, o)
         }
     }

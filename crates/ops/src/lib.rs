@@ -12,7 +12,8 @@
 //! - [`bspline_coefficients`]: ITK's B-spline prefilter.
 //! - [`warp`], [`integrate_velocity`], [`compose_displacements`]: VoxelMorph's displacement
 //!   and velocity fields.
-//! - [`max_pool3d`], [`avg_pool3d`], [`interpolate_3d`]: PyTorch's 3D pooling and resizing.
+//! - [`max_pool3d`], [`avg_pool3d`], [`interpolate_3d`]: PyTorch's 3D pooling and resizing
+//!   (and B-spline resizing); [`pixel_shuffle_3d`]: sub-pixel rearrangement, a factor per axis.
 //! - [`gaussian_smooth_3d`]: separable Gaussian smoothing; [`separable_filter_3d`]: any 1D
 //!   kernel per axis.
 //! - [`prelu`]: PyTorch's PReLU, one pass each way on the CPU.
@@ -55,6 +56,7 @@ mod labels;
 mod norm;
 mod options;
 mod pool;
+mod shuffle;
 mod smooth;
 mod warp;
 
@@ -70,5 +72,6 @@ pub use labels::label_values;
 pub use norm::instance_norm_3d;
 pub use options::{Interpolation, Padding, Rounding, SampleOptions};
 pub use pool::{avg_pool3d, max_pool3d, Pool3dOptions};
+pub use shuffle::pixel_shuffle_3d;
 pub use smooth::{gaussian_kernel_1d, gaussian_smooth_3d, separable_filter_3d, sigma_in_voxels};
 pub use warp::{compose_displacements, integrate_velocity, warp};

@@ -58,11 +58,9 @@ fn interpolations_an_op_does_not_take_are_refused() {
     assert!(e.message.contains("nearest_exact"), "{e}");
     let e = voxel_affine_sample_3d(x.clone(), t([1, 3, 4]), [2, 2, 2], nearest_exact).unwrap_err();
     assert!(e.message.contains("nearest_exact"), "{e}");
-    for i in [Interpolation::BSpline, Interpolation::LabelLinear] {
-        let o = Interpolate3dOptions::new(i).with_size([2, 2, 2]);
-        let e = interpolate_3d(x.clone(), o).unwrap_err();
-        assert!(e.message.contains(i.name()), "{e}");
-    }
+    let o = Interpolate3dOptions::new(Interpolation::LabelLinear).with_size([2, 2, 2]);
+    let e = interpolate_3d(x.clone(), o).unwrap_err();
+    assert!(e.message.contains(Interpolation::LabelLinear.name()), "{e}");
     let labels = SampleOptions::new(Interpolation::LabelLinear);
     let e = grid_sample_3d(t([1, 2, 4, 4, 4]), grid.clone(), labels).unwrap_err();
     assert!(e.message.contains("one channel"), "{e}");

@@ -15,6 +15,7 @@
 //! | crop / pad | [`crop`], [`pad`] |
 //! | translation (origin only, or resampled) | [`translate_origin`], [`translate`] |
 //! | scaling, general affine | [`scale`], [`affine`] |
+//! | an acquisition's lower resolution (blur + coarse grid), the fine grid back | [`simulate_low_resolution`], [`low_resolution_grid`], [`high_resolution_grid`] |
 //! | any grid + transform, batched `[N, C, D, H, W]`, differentiable | [`resample_voxels`], [`transform`] |
 //!
 //! Outside the input, resampling reads 0, exactly as SimpleITK's `Resample` with default value
@@ -38,6 +39,7 @@ mod error;
 mod motion;
 mod orientation;
 mod resample;
+mod resolution;
 mod spacing;
 pub mod transform;
 
@@ -57,4 +59,5 @@ pub use medburn_ops::Interpolation;
 pub use motion::{affine, rotate, scale, translate, translate_origin, Axis};
 pub use orientation::change_orientation;
 pub use resample::{resample, resample_voxels, voxel_matrix};
+pub use resolution::{high_resolution_grid, low_resolution_grid, simulate_low_resolution};
 pub use spacing::{grid_at_spacing, resample_to_image, resample_to_spacing};

@@ -1,5 +1,6 @@
-//! Metrics: Dice on the device (segmentation), and the regression (MAE, RMSE, R²) and
-//! classification (accuracy, ROC AUC and curve) metrics of whole-volume tasks on the host.
+//! Metrics: Dice (segmentation) and SSIM and PSNR (reconstruction, super-resolution) on the
+//! device, and the regression (MAE, RMSE, R²) and classification (accuracy, ROC AUC and
+//! curve) metrics of whole-volume tasks on the host.
 //!
 //! Label maps are `Tensor<5, Int>` `[N, 1, D, H, W]` of class indices, as the losses take
 //! them; [`argmax_labels`] turns logits into one.
@@ -20,10 +21,12 @@
 
 mod classification;
 mod dice;
+mod image_quality;
 mod regression;
 
 pub use classification::{accuracy, multiclass_auc, roc_auc, roc_curve};
 pub use dice::{argmax_labels, dice_per_label, dice_per_label_with, mean_dice, per_label_means};
+pub use image_quality::{psnr, ssim};
 pub use regression::{mae, r2, rmse};
 
 #[cfg(test)]
