@@ -11,6 +11,11 @@
 //! - [`VoxelMorph`] ([`VoxelMorphConfig`], its backbone [`VoxelMorphUNet`]
 //!   ([`VoxelMorphUNetConfig`])): `monai.networks.nets.VoxelMorph` with `VoxelMorphUNet`,
 //!   `DVF2DDF` and `Warp` (see [`voxelmorph`] for its displacement's convention);
+//! - [`AutoEncoder`] ([`AutoEncoderConfig`]) and [`VarAutoEncoder`] ([`VarAutoEncoderConfig`],
+//!   [`kl_divergence`]): `monai.networks.nets.AutoEncoder` and `VarAutoEncoder` (see
+//!   [`autoencoder`]);
+//! - [`SuperResolution3d`] ([`SuperResolution3dConfig`]): B-spline upsampling by a factor per
+//!   axis plus a learned residual (sub-pixel or transposed convolution);
 //! - [`load_monai_safetensors`]: a MONAI `state_dict` into any of them ([`MonaiKeys`] maps the
 //!   keys);
 //! - [`summary`]: the layer table of any Burn module (serde-serializable).
@@ -42,6 +47,7 @@
 
 #![warn(missing_docs)]
 
+pub mod autoencoder;
 pub mod blocks;
 mod error;
 mod monai_weights;
@@ -49,9 +55,14 @@ pub mod nn;
 pub mod regressor;
 pub mod resnet;
 mod summary;
+pub mod superres;
 pub mod unet;
 pub mod voxelmorph;
 
+pub use autoencoder::{
+    kl_divergence, AutoEncoder, AutoEncoderConfig, VarAutoEncoder, VarAutoEncoderConfig,
+    VarAutoEncoderOutput,
+};
 pub use blocks::{Adn, Convolution, ResidualUnit, TransposedConvolution};
 pub use error::ModelError;
 pub use monai_weights::{
@@ -62,5 +73,6 @@ pub use resnet::{
     ResNet3d, ResNetBlock, ResNetBlockType, ResNetBottleneck, ResNetConfig, ShortcutType,
 };
 pub use summary::{summary, LayerSummary, ModelSummary, TensorSummary};
+pub use superres::{SuperResolution3d, SuperResolution3dConfig, Upsampling};
 pub use unet::{DownLayer, UNet3d, UNet3dConfig, UpLayer};
 pub use voxelmorph::{VoxelMorph, VoxelMorphConfig, VoxelMorphUNet, VoxelMorphUNetConfig};

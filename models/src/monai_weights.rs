@@ -28,7 +28,8 @@ use crate::ModelError;
 pub type MonaiKeyMap = Vec<(String, String)>;
 
 /// A module whose tensors have MONAI `state_dict` keys: implemented by the networks
-/// ([`crate::UNet3d`], [`crate::ResNet3d`], [`crate::Regressor`]), by the blocks of
+/// ([`crate::UNet3d`], [`crate::ResNet3d`], [`crate::Regressor`], [`crate::VoxelMorph`],
+/// [`crate::AutoEncoder`], [`crate::VarAutoEncoder`]), by the blocks of
 /// [`crate::blocks`] (keys relative to the block, as a MONAI block's own `state_dict`), and by
 /// the layers (`Conv3d`, `ConvTranspose3d`, `InstanceNorm`, `PRelu`, Burn's `BatchNorm` and
 /// `Linear`).
@@ -209,7 +210,9 @@ impl ModuleVisitor for FirstDType {
 /// Loads the weights of a MONAI network into `model`, which must have been built with the
 /// same arguments (the configurations of this crate name them as MONAI does): a
 /// `monai.networks.nets.UNet` into a [`crate::UNet3d`], a `ResNet` into a [`crate::ResNet3d`],
-/// a `Regressor` into a [`crate::Regressor`], a block into its block.
+/// a `Regressor` into a [`crate::Regressor`], a `VoxelMorph` into a [`crate::VoxelMorph`], an
+/// `AutoEncoder` or `VarAutoEncoder` into a [`crate::AutoEncoder`] or
+/// [`crate::VarAutoEncoder`], a block into its block.
 ///
 /// `path` is a safetensors file of the network's `state_dict`, as written by
 /// `safetensors.torch.save_file(net.state_dict(), path)`; float tensors of any precision are

@@ -1,6 +1,7 @@
-//! medburn-models' ResNet, Regressor and VoxelMorph against MONAI: the networks of
-//! tests/fixtures/models/networks.json (made by tests/scripts/make_network_fixtures.py) and
-//! voxelmorph.json (tests/scripts/make_voxelmorph_fixtures.py), loaded from MONAI's
+//! medburn-models' ResNet, Regressor, VoxelMorph and autoencoders against MONAI: the networks
+//! of tests/fixtures/models/networks.json (made by tests/scripts/make_network_fixtures.py),
+//! voxelmorph.json (tests/scripts/make_voxelmorph_fixtures.py) and autoencoder.json
+//! (tests/scripts/make_autoencoder_fixtures.py), loaded from MONAI's
 //! state_dicts, reproduce MONAI's outputs in eval mode on Flex; the full-size networks have
 //! MONAI's parameter counts; the key maps name exactly the tensors of MONAI's files; wrong
 //! files are refused.
@@ -13,8 +14,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use medburn_models::blocks::{ActConfig, NormConfig};
 use medburn_models::voxelmorph::{VoxelMorphConfig, VoxelMorphUNetConfig};
 use medburn_models::{
-    is_ignored_monai_key, load_monai_safetensors, summary, ModelError, MonaiKeys, RegressorConfig,
-    ResNetBlockType, ResNetConfig, ShortcutType, UNet3dConfig,
+    is_ignored_monai_key, load_monai_safetensors, summary, AutoEncoderConfig, ModelError,
+    MonaiKeys, RegressorConfig, ResNetBlockType, ResNetConfig, ShortcutType, UNet3dConfig,
+    VarAutoEncoderConfig,
 };
 use serde_json::{json, Value};
 
@@ -631,4 +633,332 @@ fn voxelmorph_weights_of_another_configuration_are_refused() {
         let e = model.try_forward(x(moving), x(fixed)).unwrap_err();
         assert!(matches!(e, ModelError::InputShape { .. }), "{e}");
     }
+}
+
+fn autoencoder_index() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("autoencoder.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// MONAI's keyword arguments as our configuration's JSON: the field names are MONAI's, so
+/// each argument replaces the field of its name (`act` and `norm` in our serde form).
+fn monai_config<C>(base: C, args: &Value) -> C
+where
+    C: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut value = serde_json::to_value(base).unwrap();
+    for (key, arg) in args.as_object().unwrap() {
+        let arg = match key.as_str() {
+            "act" => serde_json::to_value(monai_layer::<ActConfig>(arg)).unwrap(),
+            "norm" => serde_json::to_value(monai_layer::<NormConfig>(arg)).unwrap(),
+            _ => arg.clone(),
+        };
+        assert!(value.get(key).is_some(), "no field {key}");
+        value[key] = arg;
+    }
+    serde_json::from_value(value).unwrap()
+}
+
+fn autoencoder_config(args: &Value) -> AutoEncoderConfig {
+    let base = AutoEncoderConfig::new(
+        args["in_channels"].as_u64().unwrap() as usize,
+        args["out_channels"].as_u64().unwrap() as usize,
+        usizes(&args["channels"]),
+        usizes(&args["strides"]),
+    );
+    monai_config(base, args)
+}
+
+fn var_autoencoder_config(args: &Value) -> VarAutoEncoderConfig {
+    let base = VarAutoEncoderConfig::new(
+        usizes(&args["in_shape"]),
+        args["out_channels"].as_u64().unwrap() as usize,
+        args["latent_size"].as_u64().unwrap() as usize,
+        usizes(&args["channels"]),
+        usizes(&args["strides"]),
+    );
+    monai_config(base, args)
+}
+
+fn autoencoder_file(entry: &Value, part: &str) -> Vec<f32> {
+    read_f32(entry["files"][part].as_str().unwrap())
+}
+
+#[test]
+fn autoencoders_have_monai_parameter_counts() {
+    let device = Device::flex();
+    let index = autoencoder_index();
+    // The defaults the issue names, built from our constructors and from MONAI's arguments.
+    let ae = AutoEncoderConfig::new(1, 1, vec![16, 32, 64], vec![2, 2, 2]).with_num_res_units(2);
+    let vae =
+        VarAutoEncoderConfig::new(vec![1, 64, 64, 64], 1, 64, vec![16, 32, 64], vec![2, 2, 2])
+            .with_num_res_units(2);
+    let want = [("AutoEncoder", 388_840), ("VarAutoEncoder", 6_713_192)];
+    let defaults = index["default_num_params"].as_array().unwrap();
+    assert_eq!(defaults.len(), 2);
+    for (entry, (constructor, n)) in defaults.iter().zip(want) {
+        assert_eq!(entry["constructor"], constructor);
+        assert_eq!(
+            entry["num_params"].as_u64(),
+            Some(n as u64),
+            "{constructor}"
+        );
+        let (from_args, ours) = if constructor == "AutoEncoder" {
+            assert_eq!(autoencoder_config(&entry["monai_args"]), ae);
+            let s = summary(&ae.init(&device).unwrap());
+            (s.total_params, ae.init(&device).unwrap().num_params())
+        } else {
+            assert_eq!(var_autoencoder_config(&entry["monai_args"]), vae);
+            let s = summary(&vae.init(&device).unwrap());
+            (s.total_params, vae.init(&device).unwrap().num_params())
+        };
+        println!("{constructor}: {from_args} parameters");
+        assert_eq!((from_args, ours), (n, n), "{constructor}");
+    }
+    for entry in index["cases"].as_array().unwrap() {
+        let args = &entry["monai_args"];
+        let params = if entry["constructor"] == "AutoEncoder" {
+            summary(&autoencoder_config(args).init(&device).unwrap()).total_params
+        } else {
+            summary(&var_autoencoder_config(args).init(&device).unwrap()).total_params
+        };
+        assert_eq!(
+            params as u64,
+            entry["num_params"].as_u64().unwrap(),
+            "{}",
+            entry["name"]
+        );
+    }
+}
+
+#[test]
+fn autoencoder_key_maps_name_exactly_the_tensors_of_monai_files() {
+    let device = Device::flex();
+    let mut checked = 0;
+    for entry in autoencoder_index()["cases"].as_array().unwrap() {
+        let args = &entry["monai_args"];
+        let map = if entry["constructor"] == "AutoEncoder" {
+            autoencoder_config(args)
+                .init(&device)
+                .unwrap()
+                .monai_key_map()
+        } else {
+            var_autoencoder_config(args)
+                .init(&device)
+                .unwrap()
+                .monai_key_map()
+        };
+        let ours: BTreeSet<String> = map.iter().map(|(m, _)| m.clone()).collect();
+        assert_eq!(ours.len(), map.len(), "duplicate keys");
+        let burn: BTreeSet<&String> = map.iter().map(|(_, b)| b).collect();
+        assert_eq!(burn.len(), map.len(), "duplicate paths");
+        let file = safetensors_keys(entry["weights"].as_str().unwrap());
+        assert_eq!(ours, file, "{}", entry["name"]);
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
+}
+
+#[test]
+fn loaded_autoencoders_reproduce_monai_outputs() {
+    let device = Device::flex();
+    let mut cases = Vec::new();
+    for entry in autoencoder_index()["cases"].as_array().unwrap() {
+        let name = entry["name"].as_str().unwrap();
+        let args = &entry["monai_args"];
+        let path = fixtures().join(entry["weights"].as_str().unwrap());
+        let shape: [usize; 5] = usizes(&entry["shapes"]["input"]).try_into().unwrap();
+        let x = Tensor::<5>::from_data(
+            TensorData::new(autoencoder_file(entry, "input"), shape),
+            &device,
+        );
+        // (part, ours, shape) for each output MONAI gave.
+        let outputs: Vec<(&str, Vec<usize>, Vec<f32>)> = if entry["constructor"] == "AutoEncoder" {
+            let model =
+                load_monai_safetensors(autoencoder_config(args).init(&device).unwrap(), &path)
+                    .unwrap();
+            let y = model.try_forward(x).unwrap();
+            vec![(
+                "output",
+                y.dims().to_vec(),
+                y.into_data().try_to_vec::<f32>().unwrap(),
+            )]
+        } else {
+            let model =
+                load_monai_safetensors(var_autoencoder_config(args).init(&device).unwrap(), &path)
+                    .unwrap();
+            let out = model.try_forward(x).unwrap();
+            let flat2 = |t: Tensor<2>| {
+                (
+                    t.dims().to_vec(),
+                    t.into_data().try_to_vec::<f32>().unwrap(),
+                )
+            };
+            let (recon_shape, recon) = (
+                out.reconstruction.dims().to_vec(),
+                out.reconstruction.into_data().try_to_vec::<f32>().unwrap(),
+            );
+            let (mu_shape, mu) = flat2(out.mu);
+            let (logvar_shape, logvar) = flat2(out.logvar);
+            let (z_shape, z) = flat2(out.z);
+            vec![
+                ("output", recon_shape, recon),
+                ("mu", mu_shape, mu),
+                ("logvar", logvar_shape, logvar),
+                ("z", z_shape, z),
+            ]
+        };
+        for (part, dims, got) in outputs {
+            assert_eq!(dims, usizes(&entry["shapes"][part]), "{name} {part}");
+            let (err, scale) = compare(&got, &autoencoder_file(entry, part));
+            println!(
+                "autoencoder {name} {part}: max |medburn - MONAI| = {err:.2e} (values up to \
+                 {scale:.2})"
+            );
+            assert!(
+                scale > 0.1,
+                "{name} {part}: the fixture's values are too small to test"
+            );
+            assert!(err <= 1e-4, "{name} {part}: max error {err:e}");
+        }
+        cases.push(name.to_string());
+    }
+    assert_eq!(cases, ["res", "inter", "pad", "vae", "vae_plain"]);
+}
+
+#[test]
+fn autoencoder_eval_latent_is_mu_plus_std_as_monai() {
+    // MONAI's eval-mode reparameterize returns `std.add_(mu)`; with use_mean_at_inference, mu.
+    let index = autoencoder_index();
+    for entry in index["cases"].as_array().unwrap() {
+        if entry["constructor"] != "VarAutoEncoder" {
+            continue;
+        }
+        let mu = autoencoder_file(entry, "mu");
+        let logvar = autoencoder_file(entry, "logvar");
+        let z = autoencoder_file(entry, "z");
+        let mean_only = entry["monai_args"]
+            .get("use_mean_at_inference")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        for i in 0..z.len() {
+            let want = if mean_only {
+                mu[i]
+            } else {
+                mu[i] + (0.5 * logvar[i]).exp()
+            };
+            assert!((z[i] - want).abs() < 1e-5, "{}: {i}", entry["name"]);
+        }
+    }
+}
+
+#[test]
+fn autoencoder_weights_of_another_configuration_are_refused() {
+    let device = Device::flex();
+    let index = autoencoder_index();
+    let cases = index["cases"].as_array().unwrap();
+    let res = &cases[0];
+    let path = fixtures().join(res["weights"].as_str().unwrap());
+    let base = || autoencoder_config(&res["monai_args"]);
+    // One subunit per encoder unit where the file has two.
+    match load_monai_safetensors(base().with_num_res_units(1).init(&device).unwrap(), &path) {
+        Err(ModelError::UnexpectedWeights { keys, .. }) => {
+            assert!(keys.iter().all(|k| k.contains(".conv.unit1.")), "{keys:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // An intermediate block the file lacks.
+    match load_monai_safetensors(
+        base()
+            .with_inter_channels(Some(vec![16]))
+            .init(&device)
+            .unwrap(),
+        &path,
+    ) {
+        Err(ModelError::MissingWeights { keys, .. }) => {
+            assert!(
+                keys.iter().all(|k| k.starts_with("intermediate.inter_0.")),
+                "{keys:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Other widths: shapes disagree.
+    assert!(matches!(
+        load_monai_safetensors(
+            AutoEncoderConfig {
+                channels: vec![4, 8, 8],
+                ..base()
+            }
+            .init(&device)
+            .unwrap(),
+            &path
+        ),
+        Err(ModelError::Weights { .. })
+    ));
+    // A VAE's file into its autoencoder: the linear layers have nowhere to go.
+    let vae_entry = &cases[3];
+    let vae_path = fixtures().join(vae_entry["weights"].as_str().unwrap());
+    let vae_args = &vae_entry["monai_args"];
+    match load_monai_safetensors(
+        var_autoencoder_config(vae_args)
+            .autoencoder()
+            .init(&device)
+            .unwrap(),
+        &vae_path,
+    ) {
+        Err(ModelError::UnexpectedWeights { keys, .. }) => {
+            let mut heads: Vec<&str> = keys.iter().map(|k| k.split('.').next().unwrap()).collect();
+            heads.sort();
+            heads.dedup();
+            assert_eq!(heads, ["decodeL", "logvar", "mu"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A VAE for another input size: the linear layers' shapes disagree.
+    assert!(matches!(
+        load_monai_safetensors(
+            VarAutoEncoderConfig {
+                in_shape: vec![1, 32, 16, 16],
+                ..var_autoencoder_config(vae_args)
+            }
+            .init(&device)
+            .unwrap(),
+            &vae_path
+        ),
+        Err(ModelError::Weights { .. })
+    ));
+    // Another latent size.
+    assert!(matches!(
+        load_monai_safetensors(
+            VarAutoEncoderConfig {
+                latent_size: 9,
+                ..var_autoencoder_config(vae_args)
+            }
+            .init(&device)
+            .unwrap(),
+            &vae_path
+        ),
+        Err(ModelError::Weights { .. })
+    ));
+    // Bad inputs are errors, not panics.
+    let ae = base().init(&device).unwrap();
+    let x = |shape: [usize; 5]| Tensor::<5>::zeros(shape, &device);
+    for shape in [[1, 2, 16, 8, 24], [1, 1, 0, 8, 8], [0, 1, 8, 8, 8]] {
+        let e = ae.try_forward(x(shape)).unwrap_err();
+        assert!(matches!(e, ModelError::InputShape { .. }), "{shape:?}: {e}");
+    }
+    // Explicit zero padding: too small an input vanishes in a layer.
+    let pad = autoencoder_config(&cases[2]["monai_args"])
+        .init(&device)
+        .unwrap();
+    assert!(pad.check_input([1, 1, 21, 17, 15]).is_ok());
+    let e = pad.try_forward(x([1, 1, 21, 17, 6])).unwrap_err();
+    assert!(e.to_string().contains("too small"), "{e}");
+    let vae = var_autoencoder_config(vae_args).init(&device).unwrap();
+    for shape in [[1, 1, 16, 16, 8], [1, 2, 16, 16, 16], [0, 1, 16, 16, 16]] {
+        let e = vae.try_forward(x(shape)).unwrap_err();
+        assert!(matches!(e, ModelError::InputShape { .. }), "{shape:?}: {e}");
+    }
+    assert!(vae.try_decode(Tensor::<2>::zeros([2, 5], &device)).is_err());
 }

@@ -16,8 +16,8 @@ use medburn_models::blocks::{
 use medburn_models::resnet::ResNetLayerBlock;
 use medburn_models::voxelmorph::{VoxelMorphConfig, VoxelMorphUNetConfig};
 use medburn_models::{
-    summary, ModelError, MonaiKeys, RegressorConfig, ResNet3d, ResNetConfig, ShortcutType,
-    UNet3dConfig,
+    kl_divergence, summary, AutoEncoderConfig, ModelError, MonaiKeys, RegressorConfig, ResNet3d,
+    ResNetConfig, ShortcutType, UNet3dConfig, VarAutoEncoderConfig,
 };
 
 /// Flex's random generator is shared by the tests of this binary, which run on parallel
@@ -575,4 +575,87 @@ fn summary_lists_layers_and_counts_as_torch() {
     assert_eq!(back, s);
     let table = s.to_string();
     assert!(table.contains("layer1.0.Basic.conv1") && table.contains("total parameters: "));
+}
+
+/// Smooth blobs in `[0, 1]`, one per sample, `[n, 1, size, size, size]`.
+fn blobs(n: usize, size: usize, device: &Device) -> Tensor<5> {
+    let mut v = Vec::with_capacity(n * size * size * size);
+    for b in 0..n {
+        let centre = [5.0 + b as f32 * 3.0, 8.0, 9.0 - b as f32 * 2.0];
+        for z in 0..size {
+            for y in 0..size {
+                for x in 0..size {
+                    let d2: f32 = [z, y, x]
+                        .iter()
+                        .zip(centre)
+                        .map(|(&p, c)| (p as f32 - c).powi(2))
+                        .sum();
+                    v.push((-d2 / 12.0).exp());
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(v, [n, 1, size, size, size]), device)
+}
+
+#[test]
+fn autoencoders_get_gradients_in_every_parameter() {
+    let device = Device::flex().autodiff();
+    let _rng = seeded(&device, 41);
+    // Residual units, and plain blocks with a dilated intermediate section of residual units.
+    for config in [
+        AutoEncoderConfig::new(1, 2, vec![4, 8], vec![2, 2]).with_num_res_units(2),
+        AutoEncoderConfig::new(2, 1, vec![4, 8], vec![2, 1])
+            .with_inter_channels(Some(vec![6, 8]))
+            .with_inter_dilations(Some(vec![1, 2])),
+    ] {
+        let model = config.init(&device).unwrap();
+        let x = random([2, config.in_channels, 8, 8, 8], &device);
+        let loss = model.try_forward(x).unwrap().powi_scalar(2).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        assert_eq!(grads.len(), num_param_tensors(&model));
+    }
+    let vae = VarAutoEncoderConfig::new(vec![1, 8, 8, 8], 1, 4, vec![4, 8], vec![2, 2])
+        .with_num_res_units(1)
+        .init(&device)
+        .unwrap();
+    let out = vae.try_forward(random([2, 1, 8, 8, 8], &device)).unwrap();
+    let loss = out.reconstruction.mean() + kl_divergence(out.mu, out.logvar);
+    let grads = GradientsParams::from_grads(loss.backward(), &vae);
+    assert_eq!(grads.len(), num_param_tensors(&vae));
+    // Encoder units 2 x (conv, PReLU, residual conv), decoder 2 x (transposed conv, PReLU,
+    // conv) with the last conv alone, three linear layers: weights and biases.
+    assert_eq!(num_param_tensors(&vae), 5 + 5 + 6 + 5 + 6);
+}
+
+#[test]
+fn autoencoder_overfits_one_batch() {
+    let device = Device::flex().autodiff();
+    let _rng = seeded(&device, 42);
+    let model = AutoEncoderConfig::new(1, 1, vec![4, 8, 16], vec![2, 2, 2])
+        .with_num_res_units(1)
+        .init(&device)
+        .unwrap();
+    let x = blobs(2, 16, &device);
+    let (first, last) = fit(model, 40, 1e-2, |m| mse(m.forward(x.clone()), x.clone()));
+    println!("autoencoder: loss {first:.5} -> {last:.5}");
+    assert!(last < first / 10.0, "{first} -> {last}");
+}
+
+#[test]
+fn var_autoencoder_overfits_one_batch() {
+    let device = Device::flex().autodiff();
+    let _rng = seeded(&device, 43);
+    let model = VarAutoEncoderConfig::new(vec![1, 16, 16, 16], 1, 8, vec![4, 8, 16], vec![2, 2, 2])
+        .with_num_res_units(1)
+        .init(&device)
+        .unwrap();
+    let x = blobs(2, 16, &device);
+    // Training mode (autodiff): z is drawn around mu, from the seeded generator.
+    let (first, last) = fit(model, 40, 1e-2, |m| {
+        let out = m.forward(x.clone());
+        mse(out.reconstruction, x.clone()) + kl_divergence(out.mu, out.logvar) * 1e-4
+    });
+    println!("vae: loss {first:.5} -> {last:.5}");
+    assert!(last < first / 5.0, "{first} -> {last}");
 }

@@ -58,6 +58,7 @@ def torch_cases(threads):
     cases.update(breakdown_cases(net, loss, x, y))
     cases.update(whole_volume_cases())
     cases.update(voxelmorph_cases())
+    cases.update(reconstruction_cases())
     return cases
 
 
@@ -137,6 +138,70 @@ def voxelmorph_cases():
             infer_net(moving, fixed)[1].sum().item()
 
     return {"voxelmorph_train_step": step, "voxelmorph_inference": infer}
+
+
+def reconstruction_cases():
+    """Training steps on 2 x 1 x 64^3 (forward, loss, backward, AdamW), as `medburn bench`
+    (src/cli/bench/reconstruction.rs): MONAI's AutoEncoder (16/32/64, strides 2, two residual
+    units; MSE), its VarAutoEncoder (latent 64; summed binary cross-entropy of the sigmoid output
+    + the batch mean of the summed KL), and the x[1, 1, 4] super-resolution network built from
+    MONAI's blocks (head Convolution 1 -> 32 with PReLU, four ResidualUnits 32 -> 32 without
+    norm, a 3x3x3 convolution to 4 channels and the pixel shuffle along D, added to the
+    upsampled input; L1). MONAI has no B-spline resize: the PyTorch side's baseline is trilinear
+    (medburn's is the cubic B-spline, a prefilter and 64 taps per voxel)."""
+    import torch
+    import torch.nn.functional as F
+    from monai.networks.blocks import Convolution, ResidualUnit
+    from monai.networks.nets import AutoEncoder, VarAutoEncoder
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 64, 64, 64)
+
+    def stepper(net, loss):
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+
+        def step():
+            opt.zero_grad()
+            l = loss(net)
+            l.backward()
+            opt.step()
+        return step
+
+    ae = AutoEncoder(spatial_dims=3, in_channels=1, out_channels=1, channels=(16, 32, 64),
+                     strides=(2, 2, 2), num_res_units=2)
+    vae = VarAutoEncoder(spatial_dims=3, in_shape=(1, 64, 64, 64), out_channels=1, latent_size=64,
+                         channels=(16, 32, 64), strides=(2, 2, 2), num_res_units=2)
+
+    def vae_loss(net):
+        recon, mu, logvar, _ = net(x)
+        bce = F.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.shape[0]
+        return bce + kld
+
+    class SuperRes(torch.nn.Module):
+        def __init__(self, features=32, units=4, factor=4):
+            super().__init__()
+            self.factor = factor
+            self.head = Convolution(3, 1, features, act="PRELU", norm=None)
+            self.body = torch.nn.Sequential(*[ResidualUnit(3, features, features, act="PRELU",
+                                                           norm=None) for _ in range(units)])
+            self.tail = torch.nn.Conv3d(features, factor, 3, padding=1)
+
+        def forward(self, low):
+            n, _, d, h, w = low.shape
+            r = self.tail(self.body(self.head(low)))
+            r = r.reshape(n, 1, self.factor, d, h, w).permute(0, 1, 3, 2, 4, 5)
+            r = r.reshape(n, 1, d * self.factor, h, w)
+            base = F.interpolate(low, size=(d * self.factor, h, w), mode="trilinear",
+                                 align_corners=False)
+            return base + r
+
+    low = torch.rand(2, 1, 16, 64, 64)
+    return {
+        "autoencoder_train_step": stepper(ae, lambda net: F.mse_loss(net(x), x)),
+        "autoencoder_vae_train_step": stepper(vae, vae_loss),
+        "superres_train_step": stepper(SuperRes(), lambda net: (net(low) - x).abs().mean()),
+    }
 
 
 # The U-Net's 18 convolutions (in, out, input edge, stride, kernel, transposed) and its 13
@@ -236,7 +301,8 @@ def breakdown(t):
 
 def wanted(name, only):
     """`--only`'s match: a substring, and `resnet` also takes the Regressor (as medburn's)."""
-    return not only or only in name or (only == "resnet" and name.startswith("regressor_"))
+    return not only or any(o in name or (o == "resnet" and name.startswith("regressor_"))
+                           for o in only.split(",") if o)
 
 
 def medburn_record(binary, name, runs, env):

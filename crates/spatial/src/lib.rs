@@ -59,5 +59,8 @@ pub use medburn_ops::Interpolation;
 pub use motion::{affine, rotate, scale, translate, translate_origin, Axis};
 pub use orientation::change_orientation;
 pub use resample::{resample, resample_voxels, voxel_matrix};
-pub use resolution::{high_resolution_grid, low_resolution_grid, simulate_low_resolution};
+pub use resolution::{
+    high_resolution_grid, low_resolution_grid, simulate_low_resolution,
+    simulate_low_resolution_voxels,
+};
 pub use spacing::{grid_at_spacing, resample_to_image, resample_to_spacing};

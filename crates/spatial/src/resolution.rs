@@ -4,11 +4,13 @@
 //! high-resolution one would have given (the slice profile's blur, then the coarse grid). The
 //! pairs super-resolution trains on, and the grid its output goes back to.
 
+use burn::tensor::{Tensor, TensorData};
 use medburn_core::{Geometry, MedImage};
-use medburn_ops::{gaussian_smooth_3d, Interpolation, Padding};
+use medburn_ops::{
+    gaussian_smooth_3d, voxel_affine_sample_3d, Interpolation, Padding, SampleOptions,
+};
 
 use crate::error::{Result, SpatialError};
-use crate::resample::resample;
 
 /// FWHM of a Gaussian over its standard deviation: `2 sqrt(2 ln 2)`.
 const FWHM_PER_SIGMA: f64 = 2.354_820_045_030_949_3;
@@ -84,7 +86,8 @@ pub fn high_resolution_grid(geometry: &Geometry, factors: [usize; 3]) -> Result<
 /// The image an acquisition with voxels `factors` (per axis i, j, k) times larger would have
 /// given of `image`: each axis with a factor above 1 blurred by the slice profile, a Gaussian
 /// whose FWHM is the new spacing (`sigma = f / 2.3548` voxels; edge values repeated beyond
-/// the border), then resampled (linear) onto [`low_resolution_grid`]. Every channel alike.
+/// the border), then read (linear) at the centres of [`low_resolution_grid`]. Every channel
+/// alike; [`simulate_low_resolution_voxels`] does the same to a batch of voxels.
 ///
 /// ```
 /// use burn::tensor::Device;
@@ -98,17 +101,57 @@ pub fn high_resolution_grid(geometry: &Geometry, factors: [usize; 3]) -> Result<
 /// ```
 pub fn simulate_low_resolution(image: &MedImage, factors: [usize; 3]) -> Result<MedImage> {
     let coarse = low_resolution_grid(image.geometry(), factors)?;
-    // Tensor axes are [D, H, W] = [k, j, i].
-    let sigma = [factors[2], factors[1], factors[0]].map(|f| {
+    let voxels = simulate_low_resolution_voxels(image.voxels().clone(), factors)?;
+    Ok(MedImage::new(voxels, coarse)?)
+}
+
+/// [`simulate_low_resolution`] of a batch of voxels `[N, C, D, H, W]` (factors per image axis
+/// i, j, k, so the tensor's D takes the third): `[N, C, D / fk, H / fj, W / fi]`, on the
+/// batch's device, differentiable. Coarse voxel `c` along an axis reads the blurred fine
+/// volume at `f c + (f - 1) / 2`, the centre of its `f` fine voxels.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// let x = Tensor::<5>::ones([2, 1, 8, 6, 4], &Device::flex());
+/// let low = medburn_spatial::simulate_low_resolution_voxels(x, [1, 2, 4])?;
+/// assert_eq!(low.dims(), [2, 1, 2, 3, 4]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn simulate_low_resolution_voxels(voxels: Tensor<5>, factors: [usize; 3]) -> Result<Tensor<5>> {
+    check_factors(factors)?;
+    let [_, _, d, h, w] = voxels.dims();
+    let dhw = [factors[2], factors[1], factors[0]];
+    let size = [d, h, w];
+    if (0..3).any(|a| size[a] < dhw[a]) {
+        return Err(SpatialError::Invalid(format!(
+            "a grid of {:?} voxels holds no whole voxel {factors:?} times larger",
+            [w, h, d]
+        )));
+    }
+    let sigma = dhw.map(|f| {
         if f > 1 {
             f as f64 / FWHM_PER_SIGMA
         } else {
             0.0
         }
     });
-    let blurred = gaussian_smooth_3d(image.voxels().clone(), sigma, Padding::Border)?;
-    let blurred = MedImage::new(blurred, *image.geometry())?;
-    resample(&blurred, &coarse, None, Interpolation::Linear)
+    let blurred = gaussian_smooth_3d(voxels, sigma, Padding::Border)?;
+    // Rows (x, y, z) = (W, H, D) of the voxel map: fine index = f * coarse + (f - 1) / 2,
+    // exactly (a resize to a size would step by n / (n / f), not f, where f does not divide n).
+    let mut m = vec![0.0f64; 12];
+    for (row, a) in [2usize, 1, 0].into_iter().enumerate() {
+        m[row * 4 + row] = dhw[a] as f64;
+        m[row * 4 + 3] = (dhw[a] as f64 - 1.0) / 2.0;
+    }
+    let n = blurred.dims()[0];
+    let matrix = Tensor::<3>::from_data(
+        TensorData::new(m, [1, 3, 4]),
+        (&blurred.device(), blurred.dtype()),
+    )
+    .expand([n, 3, 4]);
+    let size = [0, 1, 2].map(|a| size[a] / dhw[a]);
+    let options = SampleOptions::new(Interpolation::Linear).with_padding(Padding::Border);
+    Ok(voxel_affine_sample_3d(blurred, matrix, size, options)?)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod conv;
 mod io;
 mod models;
 mod ops;
+mod reconstruction;
 mod rss;
 mod spatial;
 mod voxelmorph;
@@ -19,8 +20,8 @@ mod whole_volume;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Run only the benchmarks whose name contains this (`resnet`: ResNet18's and the
-    /// Regressor's).
+    /// Run only the benchmarks whose name contains this, or one of these (comma-separated;
+    /// `resnet`: ResNet18's and the Regressor's).
     #[arg(long)]
     only: Option<String>,
     /// Print JSON.
@@ -61,6 +62,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     cases.extend(models::cases(&dev, &wanted)?);
     cases.extend(whole_volume::cases(&dev, &wanted)?);
     cases.extend(voxelmorph::cases(&dev, &wanted)?);
+    cases.extend(reconstruction::cases(&dev, &wanted)?);
     cases.extend(conv::cases(&dev, &wanted));
     cases.extend(augment::cases(&dev, &wanted)?);
     let mut results = Vec::new();

@@ -25,7 +25,11 @@ fn network(name: &str, device: &Device) -> Result<VectorNet, Box<dyn std::error:
 pub(super) fn wanted_by(only: Option<&str>, name: &str) -> bool {
     match only {
         None => true,
-        Some(o) => name.contains(o) || (o == "resnet" && name.starts_with("regressor_")),
+        // A comma-separated list: any of them.
+        Some(o) => o
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .any(|o| name.contains(o) || (o == "resnet" && name.starts_with("regressor_"))),
     }
 }
 
