@@ -356,16 +356,20 @@ pub fn select_channels(image: MedImage, channels: &[usize], case: &str) -> Resul
 }
 
 /// Z-scores each channel of `[C, D, H, W]` values in place with the mean and standard deviation
-/// of its voxels above the channel mean.
+/// of its voxels above the channel mean; returns each channel's `(mean, std)`, which take a
+/// network's output back to the input's intensities (a constant channel is only centred:
+/// `(mean, 1)`).
 ///
 /// ```
 /// let mut v = vec![0.0, 0.0, 10.0, 12.0];
-/// medburn_datasets::zscore_foreground(&mut v, 1);
+/// let stats = medburn_datasets::zscore_foreground(&mut v, 1);
 /// assert_eq!(v[2], -1.0);
 /// assert_eq!(v[3], 1.0);
+/// assert_eq!(stats, vec![(11.0, 1.0)]);
 /// ```
-pub fn zscore_foreground(values: &mut [f32], channels: usize) {
+pub fn zscore_foreground(values: &mut [f32], channels: usize) -> Vec<(f64, f64)> {
     let n = values.len() / channels.max(1);
+    let mut stats = Vec::with_capacity(channels);
     for c in values.chunks_mut(n.max(1)) {
         let mean_all = c.iter().map(|&v| v as f64).sum::<f64>() / c.len().max(1) as f64;
         let (mut s, mut s2, mut k) = (0.0f64, 0.0f64, 0usize);
@@ -378,13 +382,16 @@ pub fn zscore_foreground(values: &mut [f32], channels: usize) {
             // A constant channel: centre it.
             c.iter_mut()
                 .for_each(|v| *v = (*v as f64 - mean_all) as f32);
+            stats.push((mean_all, 1.0));
             continue;
         }
         let mean = s / k as f64;
         let std = (s2 / k as f64 - mean * mean).max(0.0).sqrt().max(1e-8);
         c.iter_mut()
             .for_each(|v| *v = ((*v as f64 - mean) / std) as f32);
+        stats.push((mean, std));
     }
+    stats
 }
 
 /// Prepares one case: read, stack channels and keep those of `channels` (every one when it is

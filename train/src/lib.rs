@@ -46,13 +46,13 @@ pub use checkpoint::{
 };
 pub use config::{
     DataConfig, Decay, LossConfig, ModelConfig, OptimConfig, Output as ModelOutput, Pairing,
-    RegressorParams, ResNetParams, TaskKind, TrainConfig, UNetParams, ValidationConfig,
-    VoxelMorphParams, WHOLE_VOLUME_AUGMENT_TOML,
+    RegressorParams, ResNetParams, SuperResParams, TaskKind, TrainConfig, UNetParams,
+    ValidationConfig, VoxelMorphParams, WHOLE_VOLUME_AUGMENT_TOML,
 };
 pub use error::{Result, TrainError};
 pub use inference::{window_starts, SlidingWindow};
 pub use metrics_log::{LogEntry, Metrics, MetricsLog};
-pub use network::{build_unet, build_vector_net, build_voxelmorph, VectorNet};
+pub use network::{build_superres, build_unet, build_vector_net, build_voxelmorph, VectorNet};
 pub use plot::{write_curves_png, write_overlay_png, write_roc_png, write_scatter_png};
 pub use predict::{predict, volumes_table, PredictOptions, Prediction};
 pub use schedule::learning_rate;

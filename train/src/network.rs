@@ -51,6 +51,33 @@ pub fn build_unet(
     .map_err(|e| TrainError::Config(format!("model: {e}")))
 }
 
+/// The super-resolution network of the configuration for images of `channels` channels,
+/// initialized on `device`.
+///
+/// ```
+/// use medburn_train::{build_superres, ModelConfig};
+/// let m = build_superres(&ModelConfig::named("superres").unwrap(), 1, &burn::tensor::Device::flex())?;
+/// assert_eq!(m.factors, [1, 1, 4]);
+/// assert!(build_superres(&ModelConfig::named("unet").unwrap(), 1, &burn::tensor::Device::flex()).is_err());
+/// # Ok::<(), medburn_train::TrainError>(())
+/// ```
+pub fn build_superres(
+    model: &ModelConfig,
+    channels: usize,
+    device: &Device,
+) -> Result<medburn_models::SuperResolution3d> {
+    let ModelConfig::SuperRes(p) = model else {
+        return Err(TrainError::Config(format!(
+            "model {} is not a super-resolution network (superres)",
+            model.name()
+        )));
+    };
+    p.network(channels)
+        .map_err(TrainError::Config)?
+        .init(device)
+        .map_err(|e| TrainError::Config(format!("model: {e}")))
+}
+
 /// MONAI's `VoxelMorph` with the configuration's backbone, for images of `image_channels`
 /// channels each (the backbone takes the pair, twice as many), initialized on `device`.
 ///
@@ -179,7 +206,7 @@ pub fn build_vector_net(
                 .map_err(err)?,
             )
         }
-        ModelConfig::UNet(_) | ModelConfig::VoxelMorph(_) => {
+        ModelConfig::UNet(_) | ModelConfig::VoxelMorph(_) | ModelConfig::SuperRes(_) => {
             return Err(TrainError::Config(format!(
                 "model {} gives dense outputs; this task takes one value per case",
                 model.name()

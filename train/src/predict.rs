@@ -8,6 +8,11 @@
 //!   geometry per case and the label volumes in ml (`volumes.csv`);
 //! - regression and classification: one forward pass per volume, the value (in the target's
 //!   units) or the class with its probabilities, all cases in `predictions.csv`;
+//! - super-resolution: each input is the low-resolution file alone, z-scored as training did
+//!   (on its own grid: no resampling), through the network on its own voxel axes and back to
+//!   its intensities, written on the fine grid an acquisition with `factors` times smaller
+//!   voxels would have (`medburn_spatial::high_resolution_grid`: the original high-resolution
+//!   grid where the low-resolution image was made from one), `CASE_superres.nii.gz`;
 //! - registration: each input registered to `PredictOptions::fixed` (or, for a model trained
 //!   on atlas pairs, to or from its atlas) by one forward pass, the result brought to physical
 //!   space and written as `medburn register` writes it (`OUT/<case>/`: warped image and label
@@ -112,6 +117,9 @@ pub fn predict(
             whole_volumes(&dir, &state, &config, inputs, out, &options.device)
         }
         TaskKind::Register => register_pairs(&dir, inputs, out, options),
+        TaskKind::SuperResolve => {
+            super_resolve(&dir, &state, &config, inputs, out, &options.device)
+        }
     };
     if result.is_err() && created {
         // A refused prediction leaves no empty folder behind (nothing else was written in it:
@@ -274,6 +282,71 @@ fn whole_volumes(
         text.push('\n');
     }
     medburn_io::atomic::write_atomic(&output, text.as_bytes())?;
+    Ok(results)
+}
+
+/// Super-resolution of each input (see [the module](self)).
+fn super_resolve(
+    dir: &Path,
+    state: &TrainState,
+    config: &TrainConfig,
+    inputs: &[CaseFiles],
+    out: &Path,
+    device: &Device,
+) -> Result<Vec<Prediction>> {
+    let info = info_of(state);
+    let net = load_model(
+        crate::network::build_superres(&config.model, info.in_channels, device)?,
+        dir,
+    )?;
+    let mut results = Vec::new();
+    for case in inputs {
+        let image = medburn_datasets::read_channels(case, device)?;
+        let image = if image.channels() == info.in_channels {
+            image
+        } else {
+            medburn_datasets::select_channels(image, &info.source_channels, &case.id)?
+        };
+        let channels = image.channels();
+        if channels != info.in_channels {
+            return Err(TrainError::Invalid(format!(
+                "{}: {channels} channels, the model takes {}",
+                case.id, info.in_channels
+            )));
+        }
+        let mut values = image
+            .to_vec()
+            .map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let stats = medburn_datasets::zscore_foreground(&mut values, channels);
+        let geometry = *image.geometry();
+        let x = medburn_core::MedImage::from_vec(values, channels, geometry, device)
+            .map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let y = net.try_forward(x.into_voxels())?;
+        let mut v: Vec<f32> = y
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .map_err(|e| TrainError::Invalid(format!("{e:?}")))?;
+        let per = v.len() / channels.max(1);
+        for (c, chunk) in v.chunks_mut(per.max(1)).enumerate() {
+            let (mean, std) = stats[c];
+            chunk
+                .iter_mut()
+                .for_each(|x| *x = (*x as f64 * std + mean) as f32);
+        }
+        let fine = medburn_spatial::high_resolution_grid(&geometry, net.factors)
+            .map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let result = medburn_core::MedImage::from_vec(v, channels, fine, device)
+            .map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let output = out.join(format!("{}_superres.nii.gz", case.id));
+        medburn_io::write_image(&result, &output)?;
+        results.push(Prediction {
+            id: case.id.clone(),
+            output,
+            volumes: Vec::new(),
+            values: Vec::new(),
+        });
+    }
     Ok(results)
 }
 

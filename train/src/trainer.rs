@@ -25,7 +25,7 @@ use crate::plot::write_curves_png;
 use crate::schedule::learning_rate;
 use crate::step::{clip_grad_norm, GradientSync, Interrupter, ParamList, SingleProcess};
 use crate::task::{classify::Classify, higher_is_better, regress::Regress, segment::Segment};
-use crate::task::{register::Register, RunData, Task};
+use crate::task::{register::Register, superres::SuperResolve, RunData, Task};
 
 /// How a run is started, apart from its configuration.
 #[derive(Clone, Debug, Default)]
@@ -131,6 +131,7 @@ pub fn train_with_sync(
         TaskKind::Regress => run(Regress::default(), config, resume_dir, options, sync),
         TaskKind::Classify => run(Classify::default(), config, resume_dir, options, sync),
         TaskKind::Register => run(Register::default(), config, resume_dir, options, sync),
+        TaskKind::SuperResolve => run(SuperResolve::default(), config, resume_dir, options, sync),
     }
 }
 

@@ -38,6 +38,10 @@ pub enum ModelConfig {
     /// pair: registration).
     #[serde(rename = "voxelmorph")]
     VoxelMorph(VoxelMorphParams),
+    /// medburn's super-resolution network: B-spline upsampling by `factors` plus a learned
+    /// residual (super-resolution).
+    #[serde(rename = "superres")]
+    SuperRes(SuperResParams),
 }
 
 /// What a network puts out.
@@ -49,11 +53,13 @@ pub enum Output {
     Vector,
     /// A displacement field per pair of images, `[N, 3, D, H, W]` (registration).
     Field,
+    /// The input's image on a finer grid, `[N, C, D fk, H fj, W fi]` (super-resolution).
+    Volume,
 }
 
 impl ModelConfig {
     /// Every name, as `[model] name` takes it.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "unet",
         "resnet10",
         "resnet18",
@@ -61,6 +67,7 @@ impl ModelConfig {
         "resnet50",
         "regressor",
         "voxelmorph",
+        "superres",
     ];
 
     /// The network's defaults under `name` (MONAI's defaults; the U-Net's are the main job's).
@@ -79,6 +86,7 @@ impl ModelConfig {
             "resnet50" => ModelConfig::ResNet50(ResNetParams::default()),
             "regressor" => ModelConfig::Regressor(RegressorParams::default()),
             "voxelmorph" => ModelConfig::VoxelMorph(VoxelMorphParams::default()),
+            "superres" => ModelConfig::SuperRes(SuperResParams::default()),
             other => {
                 return Err(format!(
                     "unknown model {other:?} (known: {})",
@@ -128,6 +136,7 @@ impl ModelConfig {
             ModelConfig::ResNet50(_) => "resnet50",
             ModelConfig::Regressor(_) => "regressor",
             ModelConfig::VoxelMorph(_) => "voxelmorph",
+            ModelConfig::SuperRes(_) => "superres",
         }
     }
 
@@ -143,6 +152,7 @@ impl ModelConfig {
         match self {
             ModelConfig::UNet(_) => Output::Dense,
             ModelConfig::VoxelMorph(_) => Output::Field,
+            ModelConfig::SuperRes(_) => Output::Volume,
             _ => Output::Vector,
         }
     }
@@ -179,6 +189,11 @@ impl ModelConfig {
             }
             ModelConfig::VoxelMorph(p) => {
                 p.network(1).validate().map_err(|e| format!("model: {e}"))?;
+            }
+            ModelConfig::SuperRes(p) => {
+                p.network(1)?
+                    .validate()
+                    .map_err(|e| format!("model: {e}"))?;
             }
         }
         Ok(())
@@ -358,5 +373,63 @@ impl Default for RegressorParams {
             dropout: 0.0,
             bias: true,
         }
+    }
+}
+
+/// The super-resolution network's parameters ([`medburn_models::SuperResolution3dConfig`]):
+/// the upsampling `factors` per image axis i, j, k (`[1, 1, 4]`: slices 4 times thinner), the
+/// features and residual units at the low resolution, and the upsampling layer (`"subpixel"`
+/// or `"transposed"`).
+///
+/// ```
+/// let p = medburn_train::SuperResParams::default();
+/// assert_eq!(p.factors, [1, 1, 4]);
+/// assert_eq!(p.network(1).unwrap().factors, [1, 1, 4]);
+/// assert!(medburn_train::SuperResParams { upsampling: "bicubic".into(), ..p }.network(1).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SuperResParams {
+    /// Upsampling factor of each image axis i, j, k.
+    pub factors: [usize; 3],
+    /// Channels of the low-resolution convolutions.
+    pub features: usize,
+    /// Residual units after the first convolution.
+    pub num_res_units: usize,
+    /// `"subpixel"` (a convolution and the pixel shuffle) or `"transposed"`.
+    pub upsampling: String,
+}
+
+impl Default for SuperResParams {
+    fn default() -> Self {
+        SuperResParams {
+            factors: [1, 1, 4],
+            features: 16,
+            num_res_units: 3,
+            upsampling: "subpixel".into(),
+        }
+    }
+}
+
+impl SuperResParams {
+    /// The network's configuration for images of `channels` channels.
+    pub fn network(
+        &self,
+        channels: usize,
+    ) -> Result<medburn_models::SuperResolution3dConfig, String> {
+        let upsampling = match self.upsampling.as_str() {
+            "subpixel" => medburn_models::Upsampling::Subpixel,
+            "transposed" => medburn_models::Upsampling::Transposed,
+            other => {
+                return Err(format!(
+                    "model.upsampling {other:?} must be \"subpixel\" or \"transposed\""
+                ))
+            }
+        };
+        Ok(medburn_models::SuperResolution3dConfig::new(self.factors)
+            .with_channels(channels)
+            .with_features(self.features)
+            .with_num_res_units(self.num_res_units)
+            .with_upsampling(upsampling))
     }
 }

@@ -20,6 +20,7 @@ pub mod classify;
 pub mod register;
 pub mod regress;
 pub mod segment;
+pub mod superres;
 pub(crate) mod whole_volume;
 
 use std::path::{Path, PathBuf};
@@ -255,11 +256,13 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
         TaskKind::Segment => Output::Dense,
         TaskKind::Regress | TaskKind::Classify => Output::Vector,
         TaskKind::Register => Output::Field,
+        TaskKind::SuperResolve => Output::Volume,
     };
     if config.model.output() != wanted {
         return bad(format!(
             "model {} does not fit task {task}: segmentation takes unet, regression and \
-             classification take resnet10/18/34/50 or regressor, registration takes voxelmorph",
+             classification take resnet10/18/34/50 or regressor, registration takes voxelmorph, \
+             super-resolution takes superres",
             config.model.name()
         ));
     }
@@ -269,11 +272,12 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
         TaskKind::Regress => matches!(loss, "mse" | "l1" | "huber"),
         TaskKind::Classify => loss == "cross_entropy",
         TaskKind::Register => loss == "registration",
+        TaskKind::SuperResolve => matches!(loss, "l1" | "mse"),
     };
     if !fits {
         return bad(format!(
             "loss {loss} does not fit task {task} (segment: dice_ce; regress: mse, l1, huber; \
-             classify: cross_entropy; register: registration)"
+             classify: cross_entropy; register: registration; superres: l1, mse)"
         ));
     }
     if let crate::config::LossConfig::CrossEntropy { label_smoothing } = config.loss {
@@ -290,6 +294,8 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
         segment::window_of(config).validate()?;
     } else if task == TaskKind::Register {
         register::check_config(config)?;
+    } else if task == TaskKind::SuperResolve {
+        superres::check_config(config)?;
     } else {
         if config.data.target.as_deref().is_none_or(str::is_empty) {
             return bad(format!(
@@ -318,6 +324,7 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
             TaskKind::Regress => &["mae", "rmse", "r2"],
             TaskKind::Classify => &["auc", "accuracy", "cross_entropy"],
             TaskKind::Register => &["mean_dice", "similarity", "folding"],
+            TaskKind::SuperResolve => &["psnr", "ssim"],
         };
         if !known.contains(&metric.as_str()) {
             return bad(format!(

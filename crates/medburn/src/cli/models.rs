@@ -5,7 +5,9 @@
 
 use clap::{Args, Subcommand};
 use medburn_models::{AutoEncoderConfig, ModelSummary, VarAutoEncoderConfig};
-use medburn_train::{build_unet, build_vector_net, build_voxelmorph, ModelConfig, ModelOutput};
+use medburn_train::{
+    build_superres, build_unet, build_vector_net, build_voxelmorph, ModelConfig, ModelOutput,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -87,9 +89,14 @@ fn summary(a: SummaryArgs) -> CliResult {
         ModelOutput::Field => {
             medburn_models::summary(&build_voxelmorph(&config, a.in_channels, &device)?)
         }
+        // The input's image on a finer grid: as many channels as it has.
+        ModelOutput::Volume => {
+            medburn_models::summary(&build_superres(&config, a.in_channels, &device)?)
+        }
     };
     let out_channels = match config.output() {
         ModelOutput::Field => 3,
+        ModelOutput::Volume => a.in_channels,
         _ => a.out_channels,
     };
     if a.json {

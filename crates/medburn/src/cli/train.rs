@@ -14,13 +14,17 @@ use super::CliResult;
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// What to learn: segment (label maps), regress (a number per case, e.g. age), classify
-    /// (a class per case, e.g. sex) or register (a displacement field per pair of images,
-    /// VoxelMorph). Each task has its own defaults [default: segment, or the --config's].
+    /// (a class per case, e.g. sex), register (a displacement field per pair of images,
+    /// VoxelMorph) or superres (a finer image from a coarser one). Each task has its own defaults [default: segment, or the --config's].
     #[arg(long)]
     task: Option<TaskKind>,
     /// The manifest column to learn, for regress and classify (e.g. age, sex).
     #[arg(long)]
     target: Option<String>,
+    /// Super-resolution: the upsampling factor of each image axis i, j, k, comma-separated
+    /// (4,4,4; 1,1,4 for slices 4 times thinner) [default: the configuration's, 1,1,4].
+    #[arg(long, value_delimiter = ',')]
+    factor: Option<Vec<usize>>,
     /// Channels to train on, by name or number, comma-separated (e.g. T1) [default: all].
     #[arg(long, value_delimiter = ',')]
     channels: Option<Vec<String>>,
@@ -115,6 +119,21 @@ pub fn run(a: TrainArgs) -> CliResult {
     if let Some(c) = &a.channels {
         config.data.channels = c.clone();
     }
+    if let Some(f) = &a.factor {
+        match (&mut config.model, f.as_slice()) {
+            (medburn_train::ModelConfig::SuperRes(p), &[i, j, k]) => p.factors = [i, j, k],
+            (medburn_train::ModelConfig::SuperRes(_), _) => {
+                return Err("--factor takes three numbers, i,j,k (e.g. 1,1,4)".into())
+            }
+            (m, _) => {
+                return Err(format!(
+                    "--factor is for super-resolution (--task superres), not model {}",
+                    m.name()
+                )
+                .into())
+            }
+        }
+    }
     if a.print_config {
         config.validate()?;
         print!("{}", config.to_toml()?);
@@ -125,11 +144,12 @@ pub fn run(a: TrainArgs) -> CliResult {
         || a.steps.is_some()
         || a.task.is_some()
         || a.target.is_some()
-        || a.channels.is_some();
+        || a.channels.is_some()
+        || a.factor.is_some();
     if a.resume.is_some() && changes {
         return Err(
             "--resume continues a run with its own configuration: drop --config, --set, \
-                    --steps, --task, --target and --channels"
+                    --steps, --task, --target, --channels and --factor"
                 .into(),
         );
     }
@@ -211,6 +231,16 @@ pub(crate) fn report(s: &TrainSummary) {
                 g("baseline_mean_dice"),
                 g("folding")
             ),
+            TaskKind::SuperResolve => println!(
+                "held-out test: PSNR {:.2} dB (B-spline {:.2}, trilinear {:.2}), SSIM {:.4} \
+                 (B-spline {:.4}, trilinear {:.4})",
+                g("psnr"),
+                g("baseline_psnr"),
+                g("trilinear_psnr"),
+                g("ssim"),
+                g("baseline_ssim"),
+                g("trilinear_ssim")
+            ),
             TaskKind::Segment | TaskKind::Register => println!("held-out test: {}", t.describe()),
         }
     }
@@ -240,6 +270,8 @@ fn kind_of(path: &std::path::Path) -> &'static str {
         "scatter plot"
     } else if name.ends_with("_roc.png") {
         "ROC curve"
+    } else if name.ends_with("_superres.png") {
+        "super-resolution"
     } else if name.ends_with(".png") {
         "overlay"
     } else {
@@ -257,7 +289,8 @@ pub struct PredictArgs {
     #[arg(long, required = true, num_args = 1..)]
     input: Vec<String>,
     /// Output folder: CASE_seg.nii.gz (uint8, on the input's grid) and volumes.csv for a
-    /// segmentation model; predictions.csv for a regression or classification model.
+    /// segmentation model; predictions.csv for a regression or classification model;
+    /// CASE_superres.nii.gz (on the fine grid) for a super-resolution model.
     #[arg(long)]
     out: PathBuf,
     /// Average over flips along each axis (8 passes).
