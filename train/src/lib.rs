@@ -45,9 +45,9 @@ pub use checkpoint::{
     save_checkpoint, TrainState,
 };
 pub use config::{
-    DataConfig, Decay, LossConfig, ModelConfig, OptimConfig, Output as ModelOutput, Pairing,
-    RegressorParams, ResNetParams, SuperResParams, TaskKind, TrainConfig, UNetParams,
-    ValidationConfig, VoxelMorphParams, WHOLE_VOLUME_AUGMENT_TOML,
+    parse_assignment, DataConfig, Decay, LossConfig, ModelConfig, OptimConfig,
+    Output as ModelOutput, Pairing, RegressorParams, ResNetParams, SuperResParams, TaskKind,
+    TrainConfig, UNetParams, ValidationConfig, VoxelMorphParams, WHOLE_VOLUME_AUGMENT_TOML,
 };
 pub use error::{Result, TrainError};
 pub use inference::{window_starts, SlidingWindow};

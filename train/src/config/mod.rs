@@ -579,20 +579,13 @@ impl TrainConfig {
     /// ```
     pub fn set(&mut self, assignment: &str) -> Result<()> {
         let bad = |m: String| TrainError::Config(format!("--set {assignment}: {m}"));
-        let (path, value) = assignment
-            .split_once('=')
-            .ok_or_else(|| bad("expected KEY=VALUE".into()))?;
-        let path = path.trim();
+        let (path, value) = parse_assignment(assignment).map_err(bad)?;
         if path == "task" {
             return Err(bad(
                 "the task picks every default: use --task (or `task = ...` in the TOML file)"
                     .into(),
             ));
         }
-        let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
-            Ok(mut t) => t.remove("v").expect("parsed"),
-            Err(_) => toml::Value::String(value.trim().to_string()),
-        };
         let mut root = toml::Value::try_from(&*self).map_err(|e| bad(e.to_string()))?;
         let keys: Vec<&str> = path.split('.').collect();
         let mut patch = value;
@@ -700,4 +693,25 @@ fn merge_at(base: &mut toml::Value, patch: toml::Value, at: &[&str]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// A `--set KEY=VALUE` assignment: the key trimmed, and the value read as TOML (a bare word
+/// that is not TOML is taken as a string). What `TrainConfig::set`, `ModelConfig::set` and
+/// `medburn models summary --set` take.
+///
+/// ```
+/// let (key, value) = medburn_train::parse_assignment(" optim.lr = 0.01").unwrap();
+/// assert_eq!((key, value), ("optim.lr", toml::Value::Float(0.01)));
+/// assert_eq!(medburn_train::parse_assignment("act=prelu").unwrap().1, toml::Value::String("prelu".into()));
+/// assert!(medburn_train::parse_assignment("lr").is_err());
+/// ```
+pub fn parse_assignment(assignment: &str) -> std::result::Result<(&str, toml::Value), String> {
+    let (key, value) = assignment
+        .split_once('=')
+        .ok_or_else(|| "expected KEY=VALUE".to_string())?;
+    let value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+        Ok(mut t) => t.remove("v").expect("parsed"),
+        Err(_) => toml::Value::String(value.trim().to_string()),
+    };
+    Ok((key.trim(), value))
 }

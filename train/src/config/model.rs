@@ -106,20 +106,16 @@ impl ModelConfig {
     /// assert!(m.set("widen_factor=2").unwrap_err().contains("widen_factor"));
     /// ```
     pub fn set(&mut self, assignment: &str) -> Result<(), String> {
-        let (key, value) = assignment
-            .split_once('=')
-            .ok_or_else(|| format!("--set {assignment}: expected KEY=VALUE"))?;
-        let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .map(|mut t| t.remove("v").expect("parsed"))
-            .unwrap_or_else(|_| toml::Value::String(value.trim().to_string()));
+        let (key, value) =
+            super::parse_assignment(assignment).map_err(|m| format!("--set {assignment}: {m}"))?;
         let mut table = match toml::Value::try_from(&*self) {
             Ok(toml::Value::Table(t)) => t,
             _ => return Err("a model configuration is a table".into()),
         };
-        if key.trim() == "name" {
+        if key == "name" {
             return Err("--set name: give the network's name as the command's argument".into());
         }
-        table.insert(key.trim().to_string(), value);
+        table.insert(key.to_string(), value);
         *self = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| format!("--set {assignment}: {}", e.message()))?;

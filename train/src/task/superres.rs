@@ -12,15 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor};
-use medburn_datasets::{prepare_case, CaseFiles, PreparedCase};
+use medburn_datasets::PreparedCase;
 use medburn_models::SuperResolution3d;
 use medburn_ops::{interpolate_3d, Interpolate3dOptions, Interpolation};
 use medburn_spatial::simulate_low_resolution_voxels;
 
-use super::{
-    check_channels, into_sets, kept_channel_names, open_manifest, prepare_all, split_training,
-    DataInfo, RunData, StepBatch, Task,
-};
+use super::{DataInfo, RunData, StepBatch, Task};
 use crate::config::{LossConfig, ModelConfig, TaskKind, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::metrics::{psnr, ssim};
@@ -118,33 +115,7 @@ impl Task for SuperResolve {
     fn prepare(&mut self, config: &TrainConfig, progress: bool) -> Result<RunData> {
         self.loss = Some(config.loss.clone());
         factors_of(config)?;
-        let (manifest, channels) = open_manifest(config)?;
-        let (train_files, val_files) = split_training(config, &manifest.training)?;
-        let mut all: Vec<CaseFiles> = train_files.clone();
-        all.extend(val_files.iter().cloned());
-        all.extend(manifest.test.iter().cloned());
-        let prepared = prepare_all(&all, progress, "preparing volumes", |case| {
-            let mut case = case.clone();
-            case.label = None; // the volumes are their own truth
-            Ok(prepare_case(&case, &config.data.preprocess, &channels)?)
-        })?;
-        let in_channels = check_channels(&prepared.iter().collect::<Vec<_>>())?;
-        let (train, val, test) = into_sets(prepared, train_files.len(), val_files.len());
-        let info = DataInfo {
-            in_channels,
-            num_classes: in_channels,
-            channel_names: kept_channel_names(&manifest, &channels),
-            source_channels: channels,
-            label_names: Default::default(),
-            target: None,
-        };
-        Ok(RunData {
-            train,
-            val,
-            test,
-            manifest,
-            info,
-        })
+        super::whole_volume::prepare_own_truth(config, progress)
     }
 
     fn build(

@@ -1,12 +1,13 @@
-//! What regression and classification share: whole volumes on one fixed grid (the
-//! configuration's `data.preprocess.size` at its spacing, centred on each image's field of
-//! view), one target per case from a manifest column, a network with one output vector per
-//! case, and evaluation by a forward pass over each held-out volume.
+//! What the whole-volume tasks share: whole volumes on one fixed grid (the configuration's
+//! `data.preprocess.size` at its spacing, centred on each image's field of view); for
+//! regression and classification one target per case from a manifest column, a network with
+//! one output vector per case, and evaluation by a forward pass over each held-out volume; for
+//! super-resolution the volumes as their own truth.
 
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor};
-use medburn_datasets::{prepare_case, CaseFiles, PreparedCase};
+use medburn_datasets::{prepare_case, CaseCache, CaseFiles, PreparedCase};
 
 use super::{
     check_channels, into_sets, kept_channel_names, open_manifest, prepare_all, split_training,
@@ -41,29 +42,19 @@ pub(crate) fn prepare_whole_volumes(
         .filter(|c| c.targets.contains_key(&column))
         .cloned()
         .collect();
-    let mut all: Vec<CaseFiles> = train_files.clone();
-    all.extend(val_files.iter().cloned());
-    all.extend(test_files.iter().cloned());
     // Every target is read before any image, so a bad value stops the run at once.
-    let values: Vec<f32> = all
-        .iter()
+    let values: Vec<f32> = [&train_files, &val_files, &test_files]
+        .into_iter()
+        .flatten()
         .map(|c| target_of(c, &target))
         .collect::<Result<_>>()?;
-    let prepared = prepare_all(&all, progress, "preparing volumes", |case| {
-        let mut case = case.clone();
-        case.label = None; // whole-volume tasks read no label maps
-        Ok(prepare_case(&case, &config.data.preprocess, &channels)?)
-    })?;
-    let in_channels = check_channels(&prepared.iter().collect::<Vec<_>>())?;
-    let prepared: Vec<PreparedCase> = prepared
-        .into_iter()
-        .zip(values)
-        .map(|(mut case, value)| {
-            case.targets = vec![value];
-            case
-        })
-        .collect();
-    let (train, val, test) = into_sets(prepared, train_files.len(), val_files.len());
+    let (train, val, test, in_channels) = prepare_sets(
+        config,
+        progress,
+        &channels,
+        [train_files, val_files, test_files],
+        Some(values),
+    )?;
     let info = DataInfo {
         in_channels,
         num_classes: outputs_of(&target),
@@ -127,4 +118,69 @@ pub(crate) fn outputs(
 /// The targets `[N, 1]` of a batch, or an error saying the batch has none.
 pub(crate) fn batch_targets(targets: Option<Tensor<2>>) -> Result<Tensor<2>> {
     targets.ok_or_else(|| TrainError::Invalid("a whole-volume batch without targets".into()))
+}
+
+/// The run's cases as their own truth (super-resolution): whole volumes on the fixed grid, no
+/// label maps, no targets; every test case of the manifest.
+pub(crate) fn prepare_own_truth(config: &TrainConfig, progress: bool) -> Result<RunData> {
+    let (manifest, channels) = open_manifest(config)?;
+    let (train_files, val_files) = split_training(config, &manifest.training)?;
+    let test_files = manifest.test.clone();
+    let (train, val, test, in_channels) = prepare_sets(
+        config,
+        progress,
+        &channels,
+        [train_files, val_files, test_files],
+        None,
+    )?;
+    let info = DataInfo {
+        in_channels,
+        num_classes: in_channels,
+        channel_names: kept_channel_names(&manifest, &channels),
+        source_channels: channels,
+        label_names: Default::default(),
+        target: None,
+    };
+    Ok(RunData {
+        train,
+        val,
+        test,
+        manifest,
+        info,
+    })
+}
+
+/// A whole-volume run's training, validation and test sets, and their channel count.
+type Sets = (
+    CaseCache,
+    Vec<Arc<PreparedCase>>,
+    Vec<Arc<PreparedCase>>,
+    usize,
+);
+
+/// The training, validation and test files prepared on the fixed grid without label maps
+/// (whole-volume tasks read none), each case given its value of `targets` (in the files'
+/// order) where there are targets.
+fn prepare_sets(
+    config: &TrainConfig,
+    progress: bool,
+    channels: &[usize],
+    [train, val, test]: [Vec<CaseFiles>; 3],
+    targets: Option<Vec<f32>>,
+) -> Result<Sets> {
+    let (n_train, n_val) = (train.len(), val.len());
+    let all: Vec<CaseFiles> = [train, val, test].concat();
+    let mut prepared = prepare_all(&all, progress, "preparing volumes", |case| {
+        let mut case = case.clone();
+        case.label = None;
+        Ok(prepare_case(&case, &config.data.preprocess, channels)?)
+    })?;
+    let in_channels = check_channels(&prepared.iter().collect::<Vec<_>>())?;
+    if let Some(values) = targets {
+        for (case, value) in prepared.iter_mut().zip(values) {
+            case.targets = vec![value];
+        }
+    }
+    let (train, val, test) = into_sets(prepared, n_train, n_val);
+    Ok((train, val, test, in_channels))
 }

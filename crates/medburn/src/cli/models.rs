@@ -206,13 +206,8 @@ fn apply_sets<C: Serialize + DeserializeOwned>(
         _ => return Err("a model configuration is a table".into()),
     };
     for assignment in sets {
-        let (key, value) = assignment
-            .split_once('=')
-            .ok_or_else(|| format!("--set {assignment}: expected KEY=VALUE"))?;
-        let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .map(|mut t| t.remove("v").expect("parsed"))
-            .unwrap_or_else(|_| toml::Value::String(value.trim().to_string()));
-        let key = key.trim();
+        let (key, value) = medburn_train::parse_assignment(assignment)
+            .map_err(|m| format!("--set {assignment}: {m}"))?;
         // Every field, `None` ones too (TOML leaves those out).
         if fields.get(key).is_none() {
             return Err(format!("--set {assignment}: the network has no field `{key}`").into());
