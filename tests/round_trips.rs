@@ -103,7 +103,6 @@ fn every_datatype_round_trips_through_every_nifti_flavour() {
 }
 
 #[test]
-#[cfg(feature = "hdf5")]
 fn every_datatype_round_trips_through_hdf5() {
     let dir = tempfile::tempdir().unwrap();
     for t in VoxelType::ALL {

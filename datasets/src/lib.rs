@@ -1,5 +1,7 @@
-//! Data for medburn: manifests in the layouts users keep ([`Manifest::open`]: Decathlon folders
-//! with participants tables, CSV/TSV and JSON case lists), preprocessing onto a training grid
+//! Data for medburn: manifests in the layouts users keep ([`Manifest::open`]: Decathlon and
+//! nnU-Net raw folders, BIDS-like folders, folders of DICOM series, with participants tables,
+//! CSV/TSV and JSON case lists), an integrity check of every file ([`check_dataset`]),
+//! preprocessing onto a training grid
 //! ([`prepare_case`]), label-balanced patches or whole volumes to the device ([`PatchLoader`]),
 //! and synthetic brain MR data ([`synth`]) and phantoms.
 //!
@@ -12,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+mod check;
 mod error;
 mod loader;
 mod manifest;
@@ -20,13 +23,15 @@ pub mod phantom;
 mod preprocess;
 pub mod synth;
 
+pub use check::{check_case, check_dataset, CaseCheck, DatasetCheck, FileCheck, GridInfo};
 pub use error::{DatasetError, Result};
 pub use loader::{
     draw_step, step_rng, CaseCache, PatchBatch, PatchBatcher, PatchItem, PatchLoader,
 };
-pub use manifest::{CaseFiles, Manifest, Split};
+pub use manifest::{BidsOptions, CaseFiles, DicomSeriesRule, Manifest, Split};
 pub use patch::{cut_patch, PatchDraw, PatchSampler};
 pub use preprocess::{
-    fov_centred_grid, prepare_case, read_channels, reorient_and_resample, same_grid,
-    select_channels, zscore_foreground, PreparedCase, PreprocessConfig,
+    describe_grid, fov_centred_grid, prepare_case, prepare_case_scaled, prepare_case_with,
+    read_channels, read_channels_with, reorient_and_resample, same_grid, select_channels,
+    zscore_foreground, PreparedCase, PreprocessConfig, ReadOptions,
 };

@@ -31,6 +31,9 @@ pub struct PreprocessConfig {
     /// Z-score each channel with the mean and standard deviation of its foreground: the voxels
     /// above the channel's mean (the head in an MR volume, whose background is noise).
     pub normalize: bool,
+    /// Resample channels off the first channel's grid onto it (linear) and label maps off their
+    /// image's grid onto it (nearest), instead of refusing the case.
+    pub resample_channels: bool,
 }
 
 impl Default for PreprocessConfig {
@@ -40,6 +43,7 @@ impl Default for PreprocessConfig {
             spacing: None,
             size: None,
             normalize: true,
+            resample_channels: false,
         }
     }
 }
@@ -164,8 +168,89 @@ pub fn same_grid(a: &Geometry, b: &Geometry) -> bool {
             .all(|(x, y)| (x - y).abs() <= 1e-4)
 }
 
+/// How a case's files are read when they are not all on one grid.
+///
+/// ```
+/// let o = medburn_datasets::ReadOptions::default();
+/// assert!(!o.resample_channels); // off-grid channels and label maps are refused
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadOptions {
+    /// Resample a channel whose grid differs from the first channel's onto the first channel's
+    /// grid (linear), and a label map off its image's grid onto the image's grid (nearest),
+    /// instead of refusing them.
+    pub resample_channels: bool,
+}
+
+/// A number for a message: at most 4 decimals, no trailing zeros.
+fn num(x: f64) -> String {
+    let s = format!("{x:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.into()
+    }
+}
+
+/// A grid in one line: size, spacing, origin, orientation (and the direction when oblique).
+///
+/// ```
+/// use medburn_core::Geometry;
+/// let g = Geometry::unit([8, 8, 4])?;
+/// assert_eq!(medburn_datasets::describe_grid(&g),
+///     "size 8x8x4, spacing 1x1x1 mm, origin (0, 0, 0) mm, orientation LPS");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn describe_grid(g: &Geometry) -> String {
+    let [ni, nj, nk] = g.size();
+    let [si, sj, sk] = g.spacing();
+    let [ox, oy, oz] = g.origin();
+    let d = g.direction().row_major();
+    let oblique = d
+        .iter()
+        .any(|v| (v.abs() - 1.0).abs() > 1e-6 && v.abs() > 1e-6);
+    let mut out = format!(
+        "size {ni}x{nj}x{nk}, spacing {}x{}x{} mm, origin ({}, {}, {}) mm, orientation {}",
+        num(si),
+        num(sj),
+        num(sk),
+        num(ox),
+        num(oy),
+        num(oz),
+        g.orientation()
+    );
+    if oblique {
+        let d: Vec<String> = d.iter().map(|v| num(*v)).collect();
+        out.push_str(&format!(" (direction {})", d.join(" ")));
+    }
+    out
+}
+
+/// Reads image `index` of a case: the file, or the DICOM series the manifest chose in it.
+pub(crate) fn read_image_file(case: &CaseFiles, index: usize) -> Result<medburn_io::Volume> {
+    let path = &case.images[index];
+    match case.series_of(index) {
+        Some(uid) => Ok(medburn_io::dicom::read_dicom(
+            path,
+            &medburn_io::dicom::SeriesSelector::Uid(uid.to_string()),
+        )?),
+        None => Ok(medburn_io::read(path)?),
+    }
+}
+
+/// The name of image `index` of a case for messages: its path, and the series read from it.
+pub(crate) fn image_name(case: &CaseFiles, index: usize) -> String {
+    match case.series_of(index) {
+        Some(uid) => format!("{} (series {uid})", case.images[index].display()),
+        None => case.images[index].display().to_string(),
+    }
+}
+
 /// Reads a case's image files and stacks their channels. Every file must be on the first
 /// file's grid and hold finite values only (a NaN or infinite voxel is refused, naming the file).
+/// An image that is a DICOM folder is read as the series [`CaseFiles::series`] names, if any.
 ///
 /// ```no_run
 /// use medburn_datasets::{read_channels, CaseFiles};
@@ -175,13 +260,43 @@ pub fn same_grid(a: &Geometry, b: &Geometry) -> bool {
 /// # Ok::<(), medburn_datasets::DatasetError>(())
 /// ```
 pub fn read_channels(case: &CaseFiles, device: &Device) -> Result<MedImage> {
+    read_channels_with(case, device, &ReadOptions::default())
+}
+
+/// [`read_channels`], resampling channels off the first channel's grid onto it (linear) when
+/// `options.resample_channels`; otherwise they are refused with both files and both grids.
+///
+/// ```
+/// use medburn_core::{Device, Geometry, MedImage};
+/// use medburn_datasets::{read_channels_with, CaseFiles, ReadOptions};
+/// let dir = tempfile::tempdir()?;
+/// let (a, b) = (dir.path().join("t1.nii"), dir.path().join("flair.nii"));
+/// let write = |p: &std::path::Path, n: usize, s: f64| -> Result<(), Box<dyn std::error::Error>> {
+///     let g = Geometry::new([n; 3], [0.0; 3], [s; 3], Geometry::unit([1; 3])?.direction())?;
+///     let img = MedImage::from_vec(vec![1.0; n * n * n], 1, g, &Device::flex())?;
+///     Ok(medburn_io::write_image(&img, p)?)
+/// };
+/// write(&a, 8, 1.0)?;
+/// write(&b, 4, 2.0)?;
+/// let case = CaseFiles::new(vec![a, b], None);
+/// let e = read_channels_with(&case, &Device::flex(), &ReadOptions::default()).unwrap_err();
+/// assert!(e.to_string().contains("size 4x4x4, spacing 2x2x2 mm"), "{e}");
+/// let both = read_channels_with(&case, &Device::flex(), &ReadOptions { resample_channels: true })?;
+/// assert_eq!((both.channels(), both.geometry().size()), (2, [8, 8, 8]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_channels_with(
+    case: &CaseFiles,
+    device: &Device,
+    options: &ReadOptions,
+) -> Result<MedImage> {
     let case_err = |message: String| DatasetError::Case {
         case: case.id.clone(),
         message,
     };
-    let mut images = Vec::new();
-    for path in &case.images {
-        let v = medburn_io::read(path)?;
+    let mut images: Vec<MedImage> = Vec::new();
+    for (index, path) in case.images.iter().enumerate() {
+        let v = read_image_file(case, index)?;
         let bad = v
             .data
             .rescaled_f64(v.rescale)
@@ -192,20 +307,26 @@ pub fn read_channels(case: &CaseFiles, device: &Device) -> Result<MedImage> {
             return Err(case_err(format!(
                 "{} holds {bad} voxel(s) that are NaN or infinite: a network would turn them \
                  into NaN everywhere (replace them, e.g. with 0, before training or prediction)",
-                path.display()
+                image_name(case, index)
             )));
         }
-        let img = v
+        let mut img = v
             .to_image(device)
             .map_err(|kind| medburn_io::IoError::new(path, kind))?;
         if let Some(first) = images.first() {
-            let first: &MedImage = first;
             if !same_grid(first.geometry(), img.geometry()) {
-                return Err(case_err(format!(
-                    "channel {} is on a different grid than {}",
-                    path.display(),
-                    case.images[0].display()
-                )));
+                if !options.resample_channels {
+                    return Err(case_err(format!(
+                        "channel {} ({}) is on a different grid than {} ({}); the \
+                         resample_channels option resamples it onto the first channel's grid \
+                         (linear)",
+                        image_name(case, index),
+                        describe_grid(img.geometry()),
+                        image_name(case, 0),
+                        describe_grid(first.geometry())
+                    )));
+                }
+                img = resample(&img, first.geometry(), None, Interpolation::Linear)?;
             }
         }
         images.push(img);
@@ -220,8 +341,17 @@ pub fn read_channels(case: &CaseFiles, device: &Device) -> Result<MedImage> {
     Ok(first.with_voxels(voxels)?)
 }
 
-/// Reads a label map that must lie on `grid`, as small non-negative integers (0 to 255).
-fn read_label(path: &Path, case: &str, grid: &Geometry, device: &Device) -> Result<MedImage> {
+/// Reads a label map that must lie on `grid` (the grid of `image`, a file name for messages),
+/// as small non-negative integers (0 to 255); with `resample`, one off the grid is resampled
+/// onto it (nearest) instead of refused.
+fn read_label(
+    path: &Path,
+    case: &str,
+    grid: &Geometry,
+    image: &str,
+    device: &Device,
+    resample_label: bool,
+) -> Result<MedImage> {
     let case_err = |message: String| DatasetError::Case {
         case: case.to_string(),
         message,
@@ -234,17 +364,15 @@ fn read_label(path: &Path, case: &str, grid: &Geometry, device: &Device) -> Resu
             v.channels()
         )));
     }
-    if !same_grid(&v.geometry, grid) {
+    let on_grid = same_grid(&v.geometry, grid);
+    if !on_grid && !resample_label {
         return Err(case_err(format!(
-            "label map {} is off its image's grid (size {:?} spacing {:?} origin {:?}; image \
-             size {:?} spacing {:?} origin {:?})",
+            "label map {} is off its image's grid ({}; image {}: {}); the resample_channels \
+             option resamples it onto the image's grid (nearest)",
             path.display(),
-            v.geometry.size(),
-            v.geometry.spacing(),
-            v.geometry.origin(),
-            grid.size(),
-            grid.spacing(),
-            grid.origin()
+            describe_grid(&v.geometry),
+            image,
+            describe_grid(grid)
         )));
     }
     // Labels as the file means them (scaling applied): whole numbers from 0 to 255. A float
@@ -263,6 +391,9 @@ fn read_label(path: &Path, case: &str, grid: &Geometry, device: &Device) -> Resu
     let img = v
         .to_image(device)
         .map_err(|kind| medburn_io::IoError::new(path, kind))?;
+    if !on_grid {
+        return Ok(resample(&img, grid, None, Interpolation::Nearest)?);
+    }
     // The image's exact geometry, so that both resample onto one grid.
     Ok(img.with_geometry(*grid)?)
 }
@@ -411,18 +542,76 @@ pub fn prepare_case(
     config: &PreprocessConfig,
     channels: &[usize],
 ) -> Result<PreparedCase> {
+    Ok(prepare_case_scaled(case, config, channels)?.0)
+}
+
+/// [`prepare_case`], and each channel's intensity scale `(mean, std)` that the normalization
+/// took out (`(0, 1)` without normalization): `value * std + mean` gives the intensities back,
+/// as predictions written in the input's units need.
+///
+/// ```no_run
+/// use medburn_datasets::{prepare_case_scaled, Manifest, PreprocessConfig};
+/// let m = Manifest::open("data/synth".as_ref())?;
+/// let (case, scale) = prepare_case_scaled(&m.training[0], &PreprocessConfig::default(), &[0])?;
+/// assert_eq!(scale.len(), case.channels);
+/// # Ok::<(), medburn_datasets::DatasetError>(())
+/// ```
+pub fn prepare_case_scaled(
+    case: &CaseFiles,
+    config: &PreprocessConfig,
+    channels: &[usize],
+) -> Result<(PreparedCase, Vec<(f64, f64)>)> {
+    let options = ReadOptions {
+        resample_channels: config.resample_channels,
+    };
+    prepare_case_with(case, config, channels, &options)
+}
+
+/// [`prepare_case_scaled`] with channels and label maps off the first channel's grid resampled
+/// onto it when `options.resample_channels` (linear for channels, nearest for label maps).
+///
+/// ```
+/// use medburn_datasets::{prepare_case_with, Manifest, PreprocessConfig, ReadOptions};
+/// // The repository's BIDS fixture: T1w at 1 mm, FLAIR at 2 mm.
+/// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/layouts/bids");
+/// let m = Manifest::open(dir.as_ref())?;
+/// let options = ReadOptions { resample_channels: true };
+/// let (case, _) = prepare_case_with(&m.training[0], &PreprocessConfig::default(), &[], &options)?;
+/// assert_eq!((case.channels, case.geometry.size()), (2, [8, 8, 8]));
+/// assert!(case.label.unwrap().contains(&1));
+/// # Ok::<(), medburn_datasets::DatasetError>(())
+/// ```
+pub fn prepare_case_with(
+    case: &CaseFiles,
+    config: &PreprocessConfig,
+    channels: &[usize],
+    options: &ReadOptions,
+) -> Result<(PreparedCase, Vec<(f64, f64)>)> {
     let device = Device::flex();
-    let image = select_channels(read_channels(case, &device)?, channels, &case.id)?;
+    let image = select_channels(
+        read_channels_with(case, &device, options)?,
+        channels,
+        &case.id,
+    )?;
     let source_geometry = *image.geometry();
     let label = match &case.label {
-        Some(path) => Some(read_label(path, &case.id, &source_geometry, &device)?),
+        Some(path) => Some(read_label(
+            path,
+            &case.id,
+            &source_geometry,
+            &image_name(case, 0),
+            &device,
+            options.resample_channels,
+        )?),
         None => None,
     };
     let image = reorient_and_resample(&image, config, Interpolation::Linear)?;
     let mut values = image.to_vec()?;
-    if config.normalize {
-        zscore_foreground(&mut values, image.channels());
-    }
+    let scale = if config.normalize {
+        zscore_foreground(&mut values, image.channels())
+    } else {
+        vec![(0.0, 1.0); image.channels()]
+    };
     let label = match label {
         Some(l) => {
             let l = reorient_and_resample(&l, config, Interpolation::Nearest)?;
@@ -430,7 +619,7 @@ pub fn prepare_case(
         }
         None => None,
     };
-    Ok(PreparedCase {
+    let prepared = PreparedCase {
         id: case.id.clone(),
         channels: image.channels(),
         image: values,
@@ -438,7 +627,8 @@ pub fn prepare_case(
         targets: Vec::new(),
         geometry: *image.geometry(),
         source_geometry,
-    })
+    };
+    Ok((prepared, scale))
 }
 
 #[cfg(test)]
@@ -488,6 +678,7 @@ mod tests {
             spacing: Some([1.0, 1.0, 1.0]),
             size: None,
             normalize: false,
+            ..Default::default()
         };
         let p = prepare_case(&case, &cfg, &[]).unwrap();
         assert_eq!(p.geometry.orientation().to_string(), "RAS");
@@ -571,6 +762,59 @@ mod tests {
     }
 
     #[test]
+    fn off_grid_channels_and_labels_are_resampled_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Geometry::unit([4, 4, 4]).unwrap();
+        // A 2 mm grid over the same field of view: voxel centres 0.5 mm further.
+        let coarse =
+            Geometry::new([2, 2, 2], [0.5, 0.5, 0.5], [2.0, 2.0, 2.0], g.direction()).unwrap();
+        let img = write(dir.path(), "a.nii", vec![1.0; 64], g);
+        let other = write(dir.path(), "b.nii", vec![5.0; 8], coarse);
+        // Label 1 in the coarse voxel with i = 1 (fine voxels i = 2, 3).
+        let mut lab = vec![0.0; 8];
+        for k in 0..2 {
+            for j in 0..2 {
+                lab[(k * 2 + j) * 2 + 1] = 1.0;
+            }
+        }
+        let lab = write(dir.path(), "lab.nii", lab, coarse);
+        let case = CaseFiles::new(vec![img.clone(), other], Some(lab));
+        let cfg = PreprocessConfig {
+            normalize: false,
+            ..Default::default()
+        };
+        let e = prepare_case(&case, &cfg, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("b.nii (size 2x2x2, spacing 2x2x2 mm, origin (0.5, 0.5, 0.5) mm")
+                && e.contains("a.nii (size 4x4x4, spacing 1x1x1 mm, origin (0, 0, 0) mm"),
+            "{e}"
+        );
+        let e = prepare_case(&CaseFiles::new(vec![img], case.label.clone()), &cfg, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lab.nii is off its image's grid (size 2x2x2")
+                && e.contains("image ")
+                && e.contains("a.nii: size 4x4x4"),
+            "{e}"
+        );
+        let options = ReadOptions {
+            resample_channels: true,
+        };
+        let (p, _) = prepare_case_with(&case, &cfg, &[], &options).unwrap();
+        assert_eq!((p.channels, p.geometry.size()), (2, [4, 4, 4]));
+        // The second channel is 5 inside the coarse image's field of view.
+        let second = &p.image[64..];
+        assert!(second.iter().all(|&v| (v - 5.0).abs() < 1e-4), "{second:?}");
+        // Nearest labels: 1 where the fine voxel lies in the labelled coarse voxel. The
+        // grid is reoriented to RAS: i flips, so the labelled half has i = 0, 1.
+        let label = p.label.unwrap();
+        for (n, &l) in label.iter().enumerate() {
+            assert_eq!(l == 1, n % 4 < 2, "voxel {n}: {l}");
+        }
+    }
+
+    #[test]
     fn zscore_uses_the_foreground() {
         // Background zeros, head 10 +- 2: the head gets mean 0, std 1.
         let mut v: Vec<f32> = vec![0.0; 50];
@@ -613,6 +857,7 @@ mod tests {
             spacing: Some([3.0, 3.0, 3.0]),
             size: Some([9, 9, 9]),
             normalize: false,
+            ..Default::default()
         };
         let p = prepare_case(&CaseFiles::new(vec![path], None), &cfg, &[1]).unwrap();
         assert_eq!((p.channels, p.geometry.size()), (1, [9, 9, 9]));

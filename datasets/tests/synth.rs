@@ -279,3 +279,94 @@ fn bad_arguments_get_clear_errors() {
     let err = generate_case(&cfg(8, 0), 0).unwrap_err();
     assert!(err.to_string().contains("size 8"), "{err}");
 }
+
+fn randomized(size: usize, seed: u64) -> SynthConfig {
+    SynthConfig {
+        contrast: medburn_datasets::synth::ContrastMode::Randomized,
+        ..cfg(size, seed)
+    }
+}
+
+#[test]
+fn randomized_contrasts_change_the_order_of_tissues_from_case_to_case() {
+    let c = randomized(32, 5);
+    // Reproducible from the seed; the anatomy the realistic mode's (drawn before contrasts).
+    let a = generate_case(&c, 1).unwrap();
+    let b = generate_case(&c, 1).unwrap();
+    assert!(a.images.data == b.images.data);
+    assert!(a.params.anatomy == sample_case(&cfg(32, 5), 1).unwrap().anatomy);
+    // Over a few cases, grey matter is brighter than white matter in T1 in some, darker in
+    // others: intensity alone no longer tells them apart.
+    let (mut brighter, mut darker) = (0, 0);
+    for index in 0..12 {
+        let [t1, _, _] = label_means(&generate_case(&c, index).unwrap());
+        if t1[2] > t1[3] {
+            brighter += 1;
+        } else {
+            darker += 1;
+        }
+    }
+    assert!(
+        brighter >= 2 && darker >= 2,
+        "{brighter} brighter, {darker} darker"
+    );
+}
+
+#[test]
+fn skull_stripped_cases_have_background_right_at_the_brain() {
+    let stripped = |share: f64| SynthConfig {
+        randomization: medburn_datasets::synth::Randomization {
+            skull_stripped: share,
+            blur: [0.0, 0.0],
+            ..Default::default()
+        },
+        noise: [0.0, 0.0],
+        ..randomized(48, 2)
+    };
+    // All stripped: away from the brain (more than one voxel from any brain label: partial
+    // volume), only air's intensity (below 5% of the gain, times texture and bias field)
+    // remains; none stripped: the scalp and skull show.
+    let bright_outside = |c: &SynthConfig| {
+        let case = generate_case(c, 0).unwrap();
+        let p = case.params.randomized.as_ref().unwrap();
+        let gain = case.params.contrast.gain;
+        let (lab, img) = (labels(&case.label), channels(&case.images));
+        let n = lab.len();
+        let size = case.params.geometry.size();
+        let mut near = lab.iter().map(|&l| l > 0).collect::<Vec<bool>>();
+        near = dilate(&near, size);
+        let bright = (0..n)
+            .filter(|&v| !near[v] && (0..3).any(|ch| img[ch * n + v] as f64 > 0.15 * gain[ch]))
+            .count();
+        (p.skull_stripped, bright)
+    };
+    let (yes, bright) = bright_outside(&stripped(1.0));
+    assert!(yes);
+    assert_eq!(bright, 0);
+    let (no, bright) = bright_outside(&stripped(0.0));
+    assert!(!no);
+    assert!(
+        bright > 200,
+        "{bright} bright background voxels with a scalp"
+    );
+}
+
+/// A mask grown by one voxel along each axis (i fastest, `size` = `[ni, nj, nk]`).
+fn dilate(mask: &[bool], [ni, nj, nk]: [usize; 3]) -> Vec<bool> {
+    let at = |i: usize, j: usize, k: usize| mask[i + ni * (j + nj * k)];
+    let mut out = mask.to_vec();
+    for k in 0..nk {
+        for j in 0..nj {
+            for i in 0..ni {
+                let grown = (i > 0 && at(i - 1, j, k))
+                    || (i + 1 < ni && at(i + 1, j, k))
+                    || (j > 0 && at(i, j - 1, k))
+                    || (j + 1 < nj && at(i, j + 1, k))
+                    || (k > 0 && at(i, j, k - 1))
+                    || (k + 1 < nk && at(i, j, k + 1));
+                out[i + ni * (j + nj * k)] |= grown;
+            }
+        }
+    }
+    out
+}

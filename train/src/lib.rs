@@ -25,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+mod baseline;
 mod checkpoint;
 mod config;
 mod error;
@@ -35,26 +36,36 @@ mod metrics_log;
 mod network;
 mod plot;
 mod predict;
+mod sample;
 mod schedule;
 mod step;
 pub mod task;
 mod trainer;
 
+pub use baseline::{
+    dice_of_label_maps, normalized_case, score_case, voxel_baseline, CaseScores,
+    SegmentationScores, VoxelClassifier, VoxelClassifierFit,
+};
 pub use checkpoint::{
     load_model, load_optimizer, read_checkpoint, recover_interrupted_writes, resolve_checkpoint,
     save_checkpoint, TrainState,
 };
 pub use config::{
-    parse_assignment, DataConfig, Decay, LossConfig, ModelConfig, OptimConfig,
+    parse_assignment, AutoEncoderParams, DataConfig, Decay, LossConfig, ModelConfig, OptimConfig,
     Output as ModelOutput, Pairing, RegressorParams, ResNetParams, SuperResParams, TaskKind,
-    TrainConfig, UNetParams, ValidationConfig, VoxelMorphParams, WHOLE_VOLUME_AUGMENT_TOML,
+    TrainConfig, UNetParams, VaeParams, ValidationConfig, VoxelMorphParams,
+    WHOLE_VOLUME_AUGMENT_TOML,
 };
 pub use error::{Result, TrainError};
 pub use inference::{window_starts, SlidingWindow};
 pub use metrics_log::{LogEntry, Metrics, MetricsLog};
-pub use network::{build_superres, build_unet, build_vector_net, build_voxelmorph, VectorNet};
+pub use network::{
+    build_reconstruction_net, build_superres, build_unet, build_vector_net, build_voxelmorph,
+    Reconstruction, ReconstructionNet, VectorNet,
+};
 pub use plot::{write_curves_png, write_overlay_png, write_roc_png, write_scatter_png};
 pub use predict::{predict, volumes_table, PredictOptions, Prediction};
+pub use sample::{sample, Samples};
 pub use schedule::learning_rate;
 pub use step::{
     clip_grad_norm, global_grad_norm, GradientSync, Interrupter, ParamList, SingleProcess,

@@ -206,11 +206,95 @@ pub fn build_vector_net(
                 .map_err(err)?,
             )
         }
-        ModelConfig::UNet(_) | ModelConfig::VoxelMorph(_) | ModelConfig::SuperRes(_) => {
+        ModelConfig::UNet(_)
+        | ModelConfig::VoxelMorph(_)
+        | ModelConfig::SuperRes(_)
+        | ModelConfig::AutoEncoder(_)
+        | ModelConfig::Vae(_) => {
             return Err(TrainError::Config(format!(
                 "model {} gives dense outputs; this task takes one value per case",
                 model.name()
             )))
         }
     })
+}
+
+/// The autoencoder of a configuration: MONAI's `AutoEncoder` or `VarAutoEncoder`.
+// One network per run, and Burn's `Module` derive takes no `Box`: the size difference of the
+// variants (handles, not weights) costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum ReconstructionNet {
+    /// `monai.networks.nets.AutoEncoder`.
+    AutoEncoder(medburn_models::AutoEncoder),
+    /// `monai.networks.nets.VarAutoEncoder`.
+    Vae(medburn_models::VarAutoEncoder),
+}
+
+/// A reconstruction, and for the VAE the posterior's mean and log-variance `[N, latent]`.
+pub type Reconstruction = (Tensor<5>, Option<(Tensor<2>, Tensor<2>)>);
+
+impl ReconstructionNet {
+    /// The reconstruction of `x` `[N, C, D, H, W]`: the VAE's through `mu + exp(logvar / 2)
+    /// noise` where `noise` `[N, latent]` is given (training), through its mean otherwise.
+    pub fn reconstruct(&self, x: Tensor<5>, noise: Option<Tensor<2>>) -> Result<Reconstruction> {
+        Ok(match self {
+            Self::AutoEncoder(m) => (m.try_forward(x)?, None),
+            Self::Vae(m) => {
+                m.check_input(x.dims())?;
+                let o = match noise {
+                    Some(noise) => m.forward_with_noise(x, noise),
+                    None => {
+                        let (mu, logvar) = m.encode(x);
+                        let reconstruction = m.decode(mu.clone());
+                        return Ok((reconstruction, Some((mu, logvar))));
+                    }
+                };
+                (o.reconstruction, Some((o.mu, o.logvar)))
+            }
+        })
+    }
+
+    /// The VAE's latent size (`None` for the plain autoencoder).
+    pub fn latent_size(&self) -> Option<usize> {
+        match self {
+            Self::AutoEncoder(_) => None,
+            Self::Vae(m) => Some(m.latent_size()),
+        }
+    }
+}
+
+/// The autoencoder the configuration names for volumes of `channels` channels on a `size`
+/// grid (i, j, k; the VAE's linear layers are sized for it), initialized on `device`.
+///
+/// ```
+/// use burn::module::Module;
+/// use medburn_train::{build_reconstruction_net, ModelConfig};
+/// let device = burn::tensor::Device::flex();
+/// let m = build_reconstruction_net(&ModelConfig::named("autoencoder").unwrap(), 1, [16; 3], &device)?;
+/// assert_eq!(m.num_params(), 388_840);
+/// assert!(build_reconstruction_net(&ModelConfig::named("unet").unwrap(), 1, [16; 3], &device).is_err());
+/// # Ok::<(), medburn_train::TrainError>(())
+/// ```
+pub fn build_reconstruction_net(
+    model: &ModelConfig,
+    channels: usize,
+    size: [usize; 3],
+    device: &Device,
+) -> Result<ReconstructionNet> {
+    let err = |e: ModelError| TrainError::Config(format!("model: {e}"));
+    match model {
+        ModelConfig::AutoEncoder(p) => Ok(ReconstructionNet::AutoEncoder(
+            p.network(channels).init(device).map_err(err)?,
+        )),
+        ModelConfig::Vae(p) => Ok(ReconstructionNet::Vae(
+            p.network(channels, medburn_core::ijk_to_dhw(size))
+                .init(device)
+                .map_err(err)?,
+        )),
+        other => Err(TrainError::Config(format!(
+            "model {} is not an autoencoder (autoencoder, vae)",
+            other.name()
+        ))),
+    }
 }

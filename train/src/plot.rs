@@ -364,16 +364,14 @@ pub(crate) fn write_slice_panels_png(
     alpha: f32,
     path: &Path,
 ) -> Result<()> {
-    let n = h * w;
-    if panels
-        .iter()
-        .any(|p| p.values.len() != n || p.labels.is_some_and(|l| l.len() != n))
-    {
-        return Err(TrainError::Invalid(format!(
-            "slice picture: a panel does not fit [{h}, {w}]"
-        )));
-    }
-    let mut sorted: Vec<f32> = window.iter().copied().filter(|v| v.is_finite()).collect();
+    let grey = percentile_window(window);
+    write_slice_grid_png(&[panels], [h, w], &vec![grey; panels.len()], alpha, path)
+}
+
+/// The 1st and 99th percentiles of `values`' finite entries (a grey-scale window that a few
+/// extreme voxels do not wash out); never an empty interval.
+pub(crate) fn percentile_window(values: &[f32]) -> (f32, f32) {
+    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(|a, b| a.total_cmp(b));
     let pct = |q: f64| {
         sorted
@@ -381,25 +379,61 @@ pub(crate) fn write_slice_panels_png(
             .copied()
             .unwrap_or(0.0)
     };
-    let (lo, hi) = (pct(0.01), pct(0.99).max(pct(0.01) + 1e-6));
-    let scale = (400 / w.max(h)).clamp(2, 8);
+    (pct(0.01), pct(0.99).max(pct(0.01) + 1e-6))
+}
+
+/// Draws `rows` of panels (each `[h, w]`) as a grid PNG, a montage: column `c` on the grey
+/// scale `windows[c]` (low, high); labels in colour, blended at `alpha`; the j axis running up.
+/// Rows may be shorter than `windows`.
+pub(crate) fn write_slice_grid_png<'a, P: AsRef<[SlicePanel<'a>]>>(
+    rows: &[P],
+    [h, w]: [usize; 2],
+    windows: &[(f32, f32)],
+    alpha: f32,
+    path: &Path,
+) -> Result<()> {
+    let n = h * w;
+    let bad = rows.iter().any(|row| {
+        let row = row.as_ref();
+        row.len() > windows.len()
+            || row
+                .iter()
+                .any(|p| p.values.len() != n || p.labels.is_some_and(|l| l.len() != n))
+    });
+    if bad || rows.is_empty() || n == 0 {
+        return Err(TrainError::Invalid(format!(
+            "slice picture: a panel does not fit [{h}, {w}] or has no grey scale"
+        )));
+    }
+    // Montages of several rows at a smaller scale, so that the file stays small.
+    let target = if rows.len() > 1 { 256 } else { 400 };
+    let scale = (target / w.max(h)).clamp(2, 8);
     let (pw, ph) = (w * scale, h * scale);
-    let count = panels.len();
-    let mut c = Canvas::new(count * pw + 10 * (count + 1), ph + 30, [0, 0, 0]);
-    for (p, panel) in panels.iter().enumerate() {
-        let x0 = 10 + p * (pw + 10);
-        c.text(x0 as i64, 4, &panel.title, [255, 255, 255]);
-        for y in 0..ph {
-            for x in 0..pw {
-                let (i, j) = (x / scale, h - 1 - y / scale);
-                let v = ((panel.values[j * w + i] - lo) / (hi - lo)).clamp(0.0, 1.0);
-                let g = (v * 255.0).round() as u8;
-                let (px, py) = (x0 + x, 20 + y);
-                c.set(px as i64, py as i64, [g, g, g]);
-                if let Some(l) = panel.labels {
-                    let label = l[j * w + i];
-                    if label > 0 {
-                        c.blend(px, py, PALETTE[(label as usize - 1) % PALETTE.len()], alpha);
+    let columns = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(1);
+    let mut c = Canvas::new(
+        columns * pw + 10 * (columns + 1),
+        rows.len() * (ph + 20) + 10,
+        [0, 0, 0],
+    );
+    for (r, row) in rows.iter().enumerate() {
+        let y0 = r * (ph + 20);
+        for (p, panel) in row.as_ref().iter().enumerate() {
+            let (lo, hi) = windows[p];
+            let hi = hi.max(lo + 1e-6);
+            let x0 = 10 + p * (pw + 10);
+            c.text(x0 as i64, (y0 + 4) as i64, &panel.title, [255, 255, 255]);
+            for y in 0..ph {
+                for x in 0..pw {
+                    let (i, j) = (x / scale, h - 1 - y / scale);
+                    let v = ((panel.values[j * w + i] - lo) / (hi - lo)).clamp(0.0, 1.0);
+                    let g = (v * 255.0).round() as u8;
+                    let (px, py) = (x0 + x, y0 + 20 + y);
+                    c.set(px as i64, py as i64, [g, g, g]);
+                    if let Some(l) = panel.labels {
+                        let label = l[j * w + i];
+                        if label > 0 {
+                            c.blend(px, py, PALETTE[(label as usize - 1) % PALETTE.len()], alpha);
+                        }
                     }
                 }
             }

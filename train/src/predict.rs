@@ -13,6 +13,10 @@
 //!   its intensities, written on the fine grid an acquisition with `factors` times smaller
 //!   voxels would have (`medburn_spatial::high_resolution_grid`: the original high-resolution
 //!   grid where the low-resolution image was made from one), `CASE_superres.nii.gz`;
+//! - autoencoders: each input prepared as in training and reconstructed, the reconstruction
+//!   brought back to the input's units (the normalization undone) and to the input's grid
+//!   (linear), `CASE_reconstruction.nii.gz`; for the VAE, each input's latent code (the
+//!   posterior's mean) in `latents.csv`;
 //! - registration: each input registered to `PredictOptions::fixed` (or, for a model trained
 //!   on atlas pairs, to or from its atlas) by one forward pass, the result brought to physical
 //!   space and written as `medburn register` writes it (`OUT/<case>/`: warped image and label
@@ -24,8 +28,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use burn::tensor::Tensor;
 use medburn_core::Device;
-use medburn_datasets::{prepare_case, CaseFiles, PreparedCase};
+use medburn_datasets::{prepare_case_scaled, CaseFiles, PreparedCase};
 use medburn_io::{Volume, VoxelArray, WriteOptions};
 use ndarray::{ArrayD, IxDyn};
 
@@ -120,6 +125,7 @@ pub fn predict(
         TaskKind::SuperResolve => {
             super_resolve(&dir, &state, &config, inputs, out, &options.device)
         }
+        TaskKind::Autoencode => reconstruct(&dir, &state, &config, inputs, out, &options.device),
     };
     if result.is_err() && created {
         // A refused prediction leaves no empty folder behind (nothing else was written in it:
@@ -140,15 +146,25 @@ pub(crate) fn prepare_input(
     state: &TrainState,
     config: &TrainConfig,
 ) -> Result<PreparedCase> {
+    Ok(prepare_input_scaled(case, state, config)?.0)
+}
+
+/// [`prepare_input`], and each channel's intensity scale `(mean, std)` the normalization took
+/// out.
+fn prepare_input_scaled(
+    case: &CaseFiles,
+    state: &TrainState,
+    config: &TrainConfig,
+) -> Result<(PreparedCase, Vec<(f64, f64)>)> {
     let mut case = case.clone();
     case.label = None;
     let subset = match state.source_channels.is_empty() {
         true => None,
-        false => prepare_case(&case, &config.data.preprocess, &state.source_channels).ok(),
+        false => prepare_case_scaled(&case, &config.data.preprocess, &state.source_channels).ok(),
     };
-    let prepared = match subset {
+    let (prepared, scale) = match subset {
         Some(p) => p,
-        None => prepare_case(&case, &config.data.preprocess, &[])?,
+        None => prepare_case_scaled(&case, &config.data.preprocess, &[])?,
     };
     if prepared.channels != state.in_channels {
         return Err(TrainError::Invalid(format!(
@@ -159,7 +175,7 @@ pub(crate) fn prepare_input(
             state.channel_names.join(", ")
         )));
     }
-    Ok(prepared)
+    Ok((prepared, scale))
 }
 
 fn segment(
@@ -285,6 +301,83 @@ fn whole_volumes(
     Ok(results)
 }
 
+/// Reconstruction of each input by an autoencoder (see [the module](self)).
+fn reconstruct(
+    dir: &Path,
+    state: &TrainState,
+    config: &TrainConfig,
+    inputs: &[CaseFiles],
+    out: &Path,
+    device: &Device,
+) -> Result<Vec<Prediction>> {
+    let info = info_of(state);
+    let size = config
+        .data
+        .preprocess
+        .size
+        .ok_or_else(|| TrainError::Config("data.preprocess.size is not set".into()))?;
+    let net = load_model(
+        crate::network::build_reconstruction_net(&config.model, info.in_channels, size, device)?,
+        dir,
+    )?;
+    let mut results = Vec::new();
+    let mut latents = String::new();
+    for case in inputs {
+        let (prepared, scale) = prepare_input_scaled(case, state, config)?;
+        let image = prepared.image_on(device)?;
+        let (y, posterior) = net.reconstruct(image.into_voxels(), None)?;
+        // In the input's units, then back on the input's grid.
+        let channels = y.dims()[1];
+        let (mean, std): (Vec<f32>, Vec<f32>) =
+            scale.iter().map(|&(m, s)| (m as f32, s as f32)).unzip();
+        let shape = [1, channels, 1, 1, 1];
+        let y = y * Tensor::<1>::from_floats(std.as_slice(), device).reshape(shape)
+            + Tensor::<1>::from_floats(mean.as_slice(), device).reshape(shape);
+        let y = medburn_core::MedImage::new(y, prepared.geometry)
+            .map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let result = medburn_spatial::resample(
+            &y,
+            &prepared.source_geometry,
+            None,
+            medburn_spatial::Interpolation::Linear,
+        )
+        .map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let output = out.join(format!("{}_reconstruction.nii.gz", case.id));
+        medburn_io::write_image(&result, &output)?;
+        let mut values = Vec::new();
+        if let Some((mu, _)) = posterior {
+            let mu: Vec<f32> = mu
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec()
+                .map_err(|e| TrainError::Invalid(format!("{e:?}")))?;
+            if latents.is_empty() {
+                latents.push_str("case");
+                for k in 0..mu.len() {
+                    let _ = write!(latents, ",z{k}");
+                }
+                latents.push('\n');
+            }
+            latents.push_str(&case.id);
+            for v in &mu {
+                let _ = write!(latents, ",{v:.6}");
+            }
+            latents.push('\n');
+            values.push(("latent_size".to_string(), mu.len().to_string()));
+        }
+        results.push(Prediction {
+            id: case.id.clone(),
+            output,
+            volumes: Vec::new(),
+            values,
+        });
+    }
+    if !latents.is_empty() {
+        medburn_io::atomic::write_atomic(&out.join("latents.csv"), latents.as_bytes())?;
+    }
+    Ok(results)
+}
+
 /// Super-resolution of each input (see [the module](self)).
 fn super_resolve(
     dir: &Path,
@@ -300,8 +393,11 @@ fn super_resolve(
         dir,
     )?;
     let mut results = Vec::new();
+    let read_options = medburn_datasets::ReadOptions {
+        resample_channels: config.data.preprocess.resample_channels,
+    };
     for case in inputs {
-        let image = medburn_datasets::read_channels(case, device)?;
+        let image = medburn_datasets::read_channels_with(case, device, &read_options)?;
         let image = if image.channels() == info.in_channels {
             image
         } else {
@@ -387,6 +483,9 @@ fn register_pairs(
     use crate::config::Pairing;
     use crate::task::register::RegistrationModel;
     let model = RegistrationModel::load(dir, &options.device)?;
+    let read_options = medburn_datasets::ReadOptions {
+        resample_channels: model.config.data.preprocess.resample_channels,
+    };
     let atlas = model.atlas_files()?;
     let mut results = vec![];
     for case in inputs {
@@ -408,7 +507,7 @@ fn register_pairs(
         // The images as read, in the channel the network was given.
         let channel = model.state.source_channels.first().copied().unwrap_or(0);
         let read = |c: &CaseFiles| -> Result<medburn_core::MedImage> {
-            let image = medburn_datasets::read_channels(c, &options.device)?;
+            let image = medburn_datasets::read_channels_with(c, &options.device, &read_options)?;
             let [_, channels, ..] = image.voxels().dims();
             let v = image
                 .voxels()

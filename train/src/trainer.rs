@@ -24,8 +24,9 @@ use crate::metrics_log::{LogEntry, Metrics, MetricsLog};
 use crate::plot::write_curves_png;
 use crate::schedule::learning_rate;
 use crate::step::{clip_grad_norm, GradientSync, Interrupter, ParamList, SingleProcess};
+use crate::task::{autoencode::Autoencode, register::Register, superres::SuperResolve};
 use crate::task::{classify::Classify, higher_is_better, regress::Regress, segment::Segment};
-use crate::task::{register::Register, superres::SuperResolve, RunData, Task};
+use crate::task::{RunData, Task};
 
 /// How a run is started, apart from its configuration.
 #[derive(Clone, Debug, Default)]
@@ -132,6 +133,7 @@ pub fn train_with_sync(
         TaskKind::Classify => run(Classify::default(), config, resume_dir, options, sync),
         TaskKind::Register => run(Register::default(), config, resume_dir, options, sync),
         TaskKind::SuperResolve => run(SuperResolve::default(), config, resume_dir, options, sync),
+        TaskKind::Autoencode => run(Autoencode::default(), config, resume_dir, options, sync),
     }
 }
 

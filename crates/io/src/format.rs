@@ -151,7 +151,7 @@ pub fn read(path: &Path) -> Result<Volume> {
     match Format::from_path(path)? {
         Format::Nifti => crate::nifti::read_nifti(path),
         Format::Dicom => crate::dicom::read_dicom(path, &crate::dicom::SeriesSelector::First),
-        Format::Hdf5 => read_hdf5(path),
+        Format::Hdf5 => crate::hdf5::read_hdf5(path),
     }
 }
 
@@ -166,7 +166,7 @@ pub fn read(path: &Path) -> Result<Volume> {
 pub fn write(volume: &Volume, path: &Path, options: &WriteOptions) -> Result<()> {
     match Format::from_path(path)? {
         Format::Nifti => crate::nifti::write_nifti(volume, path, options),
-        Format::Hdf5 => write_hdf5(volume, path, options),
+        Format::Hdf5 => crate::hdf5::write_hdf5(volume, path, options),
         Format::Dicom => Err(IoError::new(
             path,
             IoErrorKind::Unsupported("writing DICOM (write .nii, .nii.gz or .h5)".into()),
@@ -198,27 +198,4 @@ pub fn read_image(path: &Path, device: &Device) -> Result<MedImage> {
 pub fn write_image(image: &MedImage, path: &Path) -> Result<()> {
     let v = Volume::from_image(image).map_err(|e| IoError::new(path, e))?;
     write(&v, path, &WriteOptions::default())
-}
-
-#[cfg(feature = "hdf5")]
-fn read_hdf5(path: &Path) -> Result<Volume> {
-    crate::hdf5::read_hdf5(path)
-}
-
-#[cfg(feature = "hdf5")]
-fn write_hdf5(volume: &Volume, path: &Path, options: &WriteOptions) -> Result<()> {
-    crate::hdf5::write_hdf5(volume, path, options)
-}
-
-#[cfg(not(feature = "hdf5"))]
-fn read_hdf5(path: &Path) -> Result<Volume> {
-    Err(IoError::new(
-        path,
-        IoErrorKind::Unsupported("HDF5 (medburn-io was built without its `hdf5` feature)".into()),
-    ))
-}
-
-#[cfg(not(feature = "hdf5"))]
-fn write_hdf5(_: &Volume, path: &Path, _: &WriteOptions) -> Result<()> {
-    read_hdf5(path).map(|_| ())
 }

@@ -25,7 +25,6 @@ mod canvas;
 pub mod dicom;
 mod error;
 mod format;
-#[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod nifti;
 pub mod preview;

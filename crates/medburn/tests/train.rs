@@ -89,6 +89,18 @@ fn weights(checkpoint: &Path) -> BTreeMap<String, Vec<u8>> {
                 .unwrap()
                 .collect(None, None, false)
         }
+        medburn_train::TaskKind::Autoencode => {
+            let model = medburn_train::build_reconstruction_net(
+                &config.model,
+                state.in_channels,
+                config.data.preprocess.size.unwrap(),
+                &device,
+            )
+            .unwrap();
+            medburn_train::load_model(model, checkpoint)
+                .unwrap()
+                .collect(None, None, false)
+        }
         medburn_train::TaskKind::SuperResolve => {
             let model =
                 medburn_train::build_superres(&config.model, state.in_channels, &device).unwrap();
@@ -616,6 +628,19 @@ fn a_short_main_job_improves_and_predicts_on_the_input_grid() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(stdout.contains("held-out mean foreground Dice"), "{stdout}");
+    // The headline: the test cases' Dice beside the voxel classifier's on the same cases.
+    assert!(
+        stdout.contains("test mean foreground Dice") && stdout.contains("voxel classifier"),
+        "{stdout}"
+    );
+    let table = std::fs::read_to_string(out.join("test_dice.csv")).unwrap();
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2 * 5, "{table}");
+    assert!(rows.iter().any(|r| r.contains(",voxel_classifier,")));
+    for r in &rows {
+        let mean: f64 = r.split(',').nth(2).unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&mean), "{r}");
+    }
     // Dice improves over training.
     let csv = std::fs::read_to_string(out.join("validation.csv")).unwrap();
     let dice: Vec<f64> = csv
@@ -837,4 +862,265 @@ fn super_resolution_learns_and_predicts_on_the_fine_grid() {
     }
     let (da, db) = (a.direction().row_major(), b.direction().row_major());
     assert!((0..9).all(|k| (da[k] - db[k]).abs() < 1e-5));
+}
+
+/// The autoencoding task on a small grid (16^3 voxels of 14 mm): two levels of 4 and 8
+/// channels, one residual unit; `vae` switches to the VAE with 8 latents.
+fn tiny_autoencode(vae: bool, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["--task", "autoencode"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if vae {
+        args.extend(["--set", "model.name=vae", "--set", "model.latent_size=8"].map(String::from));
+    }
+    args.extend(
+        [
+            "--set",
+            "data.preprocess.size=[16,16,16]",
+            "--set",
+            "data.preprocess.spacing=[14.0,14.0,14.0]",
+            "--set",
+            "data.patch.patch_size=[16,16,16]",
+            "--set",
+            "data.val_cases=2",
+            "--set",
+            "model.channels=[4,8]",
+            "--set",
+            "model.strides=[2,2]",
+            "--set",
+            "model.num_res_units=1",
+            "--set",
+            "optim.steps_per_epoch=4",
+            "--set",
+            "optim.warmup_steps=2",
+        ]
+        .map(String::from),
+    );
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+#[test]
+fn a_killed_vae_run_resumes_to_the_same_weights() {
+    // The VAE's latent noise comes from the step's RNG stream, so the resumed run draws it
+    // again as the uninterrupted one did.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synth(&data, 6, 24);
+    check_kill_and_resume(&data, &tiny_autoencode(true, &["--channels", "T1"]));
+}
+
+#[test]
+fn autoencoders_learn_reconstruct_on_the_input_grid_and_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = medburn()
+        .args(["synth", "--out", data.to_str().unwrap(), "--cases", "10"])
+        .args(["--test-cases", "2", "--size", "32", "--seed", "4"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let grid = [
+        "--set",
+        "data.preprocess.size=[32,32,32]",
+        "--set",
+        "data.preprocess.spacing=[7.0,7.0,7.0]",
+        "--set",
+        "data.patch.patch_size=[32,32,32]",
+        "--set",
+        "optim.steps_per_epoch=20",
+        "--set",
+        "validation.every=20",
+    ];
+    let train = |out: &Path, vae: bool, steps: &str, lr: &str| {
+        let o = medburn()
+            .args(["train", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(out)
+            .args(["--steps", steps, "--seed", "1", "--channels", "T1"])
+            .args(["--set", &format!("optim.lr={lr}")])
+            .args(tiny_autoencode(vae, &grid))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            stdout.contains("held-out test: reconstruction PSNR"),
+            "{stdout}"
+        );
+    };
+    let ae = dir.path().join("ae");
+    train(&ae, false, "100", "0.01");
+    // The validation PSNR rises.
+    let psnr: Vec<f64> = csv_column(&ae.join("validation.csv"), "psnr")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(psnr.last().unwrap() > &(psnr[0] + 1.0), "PSNR {psnr:?}");
+    for f in [
+        "validation_reconstructions.csv",
+        "validation_reconstructions.png",
+        "test_reconstructions.csv",
+        "test_reconstructions.png",
+        "test_metrics.json",
+    ] {
+        assert!(ae.join(f).is_file(), "{f}");
+    }
+    // A reconstruction lies on its input's grid (an oblique one here), in its units.
+    let device = medburn_core::Device::flex();
+    let source = medburn_io::read_image(&data.join("imagesTs/case_010.nii.gz"), &device).unwrap();
+    let t1 = source.voxels().clone().narrow(1, 0, 1);
+    let (c, s) = (0.3f64.cos(), 0.3f64.sin());
+    let direction =
+        medburn_core::Direction::from_rows([[c, 0.0, -s], [0.0, -1.0, 0.0], [s, 0.0, c]]);
+    let g = source.geometry();
+    let oblique =
+        medburn_core::Geometry::new(g.size(), [5.0, 40.0, -8.0], g.spacing(), direction).unwrap();
+    let input = medburn_core::MedImage::new(t1, oblique).unwrap();
+    let input_path = dir.path().join("head.nii.gz");
+    medburn_io::write_image(&input, &input_path).unwrap();
+    let predict = |model: &Path, out: &Path| {
+        let o = medburn()
+            .args(["predict", "--model"])
+            .arg(model)
+            .arg("--input")
+            .arg(&input_path)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let pred = dir.path().join("pred_ae");
+    predict(&ae.join("checkpoints/best"), &pred);
+    let r = medburn_io::read_image(&pred.join("head_reconstruction.nii.gz"), &device).unwrap();
+    let (a, b) = (r.geometry(), input.geometry());
+    assert_eq!(a.size(), b.size());
+    let close = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(x, y)| (x - y).abs() < 1e-5);
+    assert!(
+        close(&a.origin(), &b.origin()) && close(&a.spacing(), &b.spacing()),
+        "{a:?} {b:?}"
+    );
+    assert!(
+        close(&a.direction().row_major(), &b.direction().row_major()),
+        "{a:?} {b:?}"
+    );
+    // In the input's units: the means agree within a fifth of the input's spread (the
+    // normalization was undone), not within z-scores.
+    let stats = |v: Vec<f32>| {
+        let n = v.len() as f64;
+        let m = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let s = (v.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / n).sqrt();
+        (m, s)
+    };
+    let (mi, si) = stats(input.to_vec().unwrap());
+    let (mr, _) = stats(r.to_vec().unwrap());
+    assert!(
+        si > 1.0 && (mi - mr).abs() < 0.2 * si,
+        "input {mi} +- {si}, reconstruction {mr}"
+    );
+    assert!(!pred.join("latents.csv").exists());
+    // Sampling needs a VAE.
+    let o = medburn()
+        .args(["sample", "--model"])
+        .arg(&ae)
+        .args(["--count", "2", "--out"])
+        .arg(dir.path().join("no"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("variational"));
+    assert!(!dir.path().join("no").exists());
+
+    // The VAE: latent codes from predict, decoded samples on the training grid.
+    let vae = dir.path().join("vae");
+    train(&vae, true, "40", "0.002");
+    let pred = dir.path().join("pred_vae");
+    predict(&vae, &pred);
+    let latents = std::fs::read_to_string(pred.join("latents.csv")).unwrap();
+    let lines: Vec<&str> = latents.lines().collect();
+    assert_eq!(lines.len(), 2, "{latents}");
+    assert_eq!(lines[0].split(',').count(), 9, "{latents}");
+    assert!(lines[1].starts_with("head,"));
+    assert!(lines[1]
+        .split(',')
+        .skip(1)
+        .all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)));
+    let samples = dir.path().join("samples");
+    let o = medburn()
+        .args(["sample", "--model"])
+        .arg(&vae)
+        .args(["--count", "3", "--seed", "2", "--out"])
+        .arg(&samples)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(samples.join("samples.png").is_file());
+    let mut first = Vec::new();
+    for n in 0..3 {
+        let s = medburn_io::read_image(&samples.join(format!("sample_{n:03}.nii.gz")), &device)
+            .unwrap();
+        let g = s.geometry();
+        assert_eq!(g.size(), [32, 32, 32]);
+        assert_eq!(g.spacing(), [7.0, 7.0, 7.0]);
+        assert!(
+            g.centre().iter().all(|c| c.abs() < 1e-6),
+            "{:?}",
+            g.centre()
+        );
+        let v = s.to_vec().unwrap();
+        assert!(v.iter().all(|x| x.is_finite()));
+        if n == 0 {
+            first = v;
+        } else {
+            // Different draws decode to different volumes.
+            assert_ne!(v, first);
+        }
+    }
+}
+
+#[test]
+fn the_voxel_classifier_scores_the_test_cases_on_their_own_grids() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = medburn()
+        .args(["synth", "--out", data.to_str().unwrap(), "--cases", "4"])
+        .args(["--test-cases", "2", "--size", "24", "--seed", "2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = medburn()
+        .args([
+            "baseline",
+            "--data",
+            data.to_str().unwrap(),
+            "--detect",
+            "4",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cases = json["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2, "{json}");
+    let mean = json["mean_dice"].as_f64().unwrap();
+    // Realistic contrasts: intensity goes a long way even at 9 mm voxels.
+    assert!(mean > 0.3 && mean <= 1.0, "{json}");
+    assert_eq!(json["labels"].as_array().unwrap().len(), 4, "{json}");
+    assert!(json["detections"]["true"].as_u64().is_some(), "{json}");
+    // A data set whose test cases have no label maps is refused, naming it.
+    std::fs::remove_dir_all(data.join("labelsTs")).unwrap();
+    let o = medburn()
+        .args(["baseline", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no test case has a label map"));
 }

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `image` is one path or a list (one per channel); `channel_names` a list or an index -> name
-//! object; a bare list of cases is accepted too. Every other key of a case is a target: numbers
+//! object; a bare list of cases is accepted too. A JSON file with a `series` object and no
+//! `cases` is a DICOM series rule (the `dicom` layout), its folder holding the case folders. Every other key of a case is a target: numbers
 //! and strings are kept as text, as a table would hold them.
 
 use std::collections::BTreeMap;
@@ -42,6 +43,14 @@ impl Manifest {
         if json.get("training").is_some() {
             // A Decathlon dataset.json under another name.
             return Manifest::from_msd(dir);
+        }
+        if json.get("cases").is_none()
+            && json
+                .get("series")
+                .is_some_and(|s| s.is_object() || s.is_array())
+        {
+            // A DICOM series rule: its folder holds the case folders.
+            return Manifest::from_dicom_rule_file(path);
         }
         let list = match &json {
             Value::Array(a) => a,

@@ -1,22 +1,40 @@
 //! Which files make a dataset, and what is known about each case, in the layouts users keep:
 //!
-//! - a Medical Segmentation Decathlon folder (`dataset.json`, as MSD, MONAI's
-//!   `load_decathlon_datalist` and nnU-Net read it), with an optional BIDS-style
-//!   `participants.tsv` / `participants.csv` beside it whose columns (`age`, `sex`, ...) are
-//!   joined to the cases by `participant_id` ([`msd`]);
+//! - a Medical Segmentation Decathlon folder (`dataset.json` with a `training` list, as MSD,
+//!   MONAI's `load_decathlon_datalist` and nnU-Net read it); test cases take their label maps
+//!   from a `label` in their entry or from `labelsTs/<same file name>` ([`msd`]);
+//! - an nnU-Net v2 raw folder (`dataset.json` with `channel_names`, `labels`, `file_ending`,
+//!   `numTraining` and no `training` list): `imagesTr/CASE_0000.nii.gz`, `CASE_0001...` (one
+//!   file per channel), `labelsTr/CASE.nii.gz`, `imagesTs/` and `labelsTs/` ([`nnunet`]);
+//! - a BIDS-like folder: `sub-*/[ses-*/]anat/*_<suffix>.nii[.gz]` (the suffixes T1w, T2w,
+//!   FLAIR, ... are the channels), label maps from
+//!   `derivatives/*/sub-*/[ses-*/]anat/*_dseg.nii[.gz]` (or `*_label-*`), one case per subject
+//!   or session ([`bids`]);
+//! - a folder of DICOM case folders with a rule (`dicom_series.json`) that picks one series per
+//!   channel by its SeriesDescription ([`dicom`]);
 //! - a CSV or TSV table, one row per case: `image` (or `image_0000`, `image_0001`, ... / `image_T1`,
 //!   `image_FLAIR`, ... one column per channel), an optional `label`, `id` and `split`, and any
 //!   number of named columns such as `age` or `sex` ([`table`]);
 //! - the same as JSON: `{"cases": [{"image": ..., "label": ..., "age": 63, "split": "test"}]}`
 //!   ([`json`]).
 //!
-//! [`Manifest::open`] takes any of them. Targets are kept as the text the file holds; a task
-//! reads them as numbers ([`CaseFiles::number`]) or classes ([`CaseFiles::class`]) and says
-//! which case and value did not fit.
+//! The folder layouts join a BIDS-style `participants.tsv` / `participants.csv` beside them
+//! whose columns (`age`, `sex`, ...) are added to the cases by `participant_id`.
+//!
+//! [`Manifest::open`] takes any of them and says what it looked for when a folder fits none.
+//! Targets are kept as the text the file holds; a task reads them as numbers
+//! ([`CaseFiles::number`]) or classes ([`CaseFiles::class`]) and says which case and value did
+//! not fit.
 
+mod bids;
+mod dicom;
 mod json;
 mod msd;
+mod nnunet;
 mod table;
+
+pub use bids::BidsOptions;
+pub use dicom::DicomSeriesRule;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +87,11 @@ pub struct CaseFiles {
     pub id: String,
     /// Image files; their channels are stacked in this order.
     pub images: Vec<PathBuf>,
+    /// For an image that is a DICOM folder holding several series, the SeriesInstanceUID to
+    /// read from it, by position in `images`; empty, or `None` at a position, reads the file (or
+    /// the folder's first series) as it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<Option<String>>,
     /// The label map, on the images' grid.
     pub label: Option<PathBuf>,
     /// The split the manifest assigns, if any.
@@ -93,10 +116,25 @@ impl CaseFiles {
         CaseFiles {
             id,
             images,
+            series: Vec::new(),
             label,
             split: None,
             targets: BTreeMap::new(),
         }
+    }
+
+    /// The SeriesInstanceUID to read from image `index` (a DICOM folder), if the manifest chose
+    /// one.
+    ///
+    /// ```
+    /// use medburn_datasets::CaseFiles;
+    /// let mut c = CaseFiles::new(vec!["dicom/case1".into(), "dicom/case1".into()], None);
+    /// assert_eq!(c.series_of(1), None);
+    /// c.series = vec![Some("1.2.3".into()), Some("1.2.4".into())];
+    /// assert_eq!(c.series_of(1), Some("1.2.4"));
+    /// ```
+    pub fn series_of(&self, index: usize) -> Option<&str> {
+        self.series.get(index).and_then(|s| s.as_deref())
     }
 
     /// The value of column `name` as a number, with an error naming the case when the column is
@@ -181,7 +219,10 @@ pub struct Manifest {
 
 impl Manifest {
     /// Opens a manifest in any of the layouts of [this module](self): a folder holding
-    /// `dataset.json`, a `dataset.json` file, a `.csv` or `.tsv` table, or a `.json` case list.
+    /// `dataset.json` (Decathlon with a `training` list, else nnU-Net v2 raw), a BIDS-like folder
+    /// (`sub-*` folders), a folder of DICOM case folders with its `dicom_series.json` rule, a
+    /// `dataset.json` file, a `.csv` or `.tsv` table, or a `.json` case list (or DICOM rule). A
+    /// folder that fits none is refused with what was looked for.
     ///
     /// ```
     /// let dir = tempfile::tempdir()?;
@@ -191,11 +232,15 @@ impl Manifest {
     /// let m = medburn_datasets::Manifest::open(&dir.path().join("cases.csv"))?;
     /// assert_eq!((m.training.len(), m.test.len()), (1, 1));
     /// assert_eq!(m.test[0].number("age")?, 71.0);
+    /// // An empty folder fits no layout; the error says what was looked for.
+    /// std::fs::create_dir(dir.path().join("empty"))?;
+    /// let e = medburn_datasets::Manifest::open(&dir.path().join("empty")).unwrap_err().to_string();
+    /// assert!(e.contains("dataset.json") && e.contains("sub-*") && e.contains("dicom_series.json"), "{e}");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(path: &Path) -> Result<Manifest> {
         if path.is_dir() {
-            return Manifest::from_msd(path);
+            return Manifest::open_folder(path);
         }
         let name = path
             .file_name()
@@ -207,8 +252,9 @@ impl Manifest {
         if !path.is_file() {
             return Err(DatasetError::Manifest {
                 path: path.to_path_buf(),
-                message: "no such folder or file (expected a folder with dataset.json, a .csv, \
-                          .tsv or .json manifest)"
+                message: "no such folder or file (expected a data set folder: Decathlon or \
+                          nnU-Net with dataset.json, BIDS with sub-* folders, DICOM case folders \
+                          with dicom_series.json; or a .csv, .tsv or .json manifest)"
                     .into(),
             });
         }
@@ -222,6 +268,29 @@ impl Manifest {
                 message: "unknown manifest type (expected .csv, .tsv, .json or a folder)".into(),
             })
         }
+    }
+
+    /// A data set folder: `dataset.json` (Decathlon, or nnU-Net raw without a `training` list),
+    /// `dicom_series.json` (DICOM case folders), or `sub-*` folders (BIDS), in that order.
+    fn open_folder(dir: &Path) -> Result<Manifest> {
+        if dir.join("dataset.json").is_file() {
+            return Manifest::from_msd(dir);
+        }
+        if dir.join(dicom::RULE_FILE).is_file() {
+            return Manifest::from_dicom_rule_file(&dir.join(dicom::RULE_FILE));
+        }
+        if bids::has_subjects(dir) {
+            return Manifest::from_bids(dir);
+        }
+        Err(DatasetError::Manifest {
+            path: dir.to_path_buf(),
+            message: format!(
+                "no data set layout fits this folder: looked for dataset.json (Decathlon or \
+                 nnU-Net v2 raw), sub-* folders (BIDS) and {} (a folder of DICOM case folders); \
+                 a .csv, .tsv or .json manifest file is read too",
+                dicom::RULE_FILE
+            ),
+        })
     }
 
     /// A manifest from image/label pairs (one image file per case), each file checked to exist.

@@ -159,12 +159,22 @@ pub(crate) fn join_participants<'a>(
     dir: &Path,
     cases: impl Iterator<Item = &'a mut CaseFiles>,
 ) -> Result<()> {
+    join_participants_by(dir, cases, |c| vec![c.id.clone()]).map(|_| ())
+}
+
+/// [`join_participants`] with the keys under which each case may appear in the table (the
+/// first found is used); returns the table's path when there is one.
+pub(crate) fn join_participants_by<'a>(
+    dir: &Path,
+    cases: impl Iterator<Item = &'a mut CaseFiles>,
+    keys: impl Fn(&CaseFiles) -> Vec<String>,
+) -> Result<Option<std::path::PathBuf>> {
     let Some(path) = ["participants.tsv", "participants.csv"]
         .iter()
         .map(|f| dir.join(f))
         .find(|p| p.is_file())
     else {
-        return Ok(());
+        return Ok(None);
     };
     let (header, rows) = read_rows(&path)?;
     let id = header
@@ -181,7 +191,10 @@ pub(crate) fn join_participants<'a>(
         }
     }
     for case in cases {
-        if let Some(row) = by_id.get(case.id.as_str()) {
+        let row = keys(case)
+            .iter()
+            .find_map(|k| by_id.get(k.as_str()).copied());
+        if let Some(row) = row {
             for (i, name) in header.iter().enumerate().filter(|(i, _)| *i != id) {
                 if let Some(v) = row.get(i).filter(|v| !v.is_empty() && *v != "n/a") {
                     case.targets.insert(name.clone(), v.clone());
@@ -189,7 +202,7 @@ pub(crate) fn join_participants<'a>(
             }
         }
     }
-    Ok(())
+    Ok(Some(path))
 }
 
 #[cfg(test)]

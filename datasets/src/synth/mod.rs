@@ -32,6 +32,7 @@ mod contrast;
 mod geometry;
 mod msd;
 mod participant;
+mod randomized;
 pub mod registration;
 mod render;
 
@@ -51,6 +52,7 @@ pub use msd::{
     case_name, dataset_json, participants_csv, write_case, write_msd_dataset, MsdSummary,
 };
 pub use participant::{Participant, Sex};
+pub use randomized::{blur_volume, ContrastMode, Randomization, RandomizedParams};
 pub use render::{render, tissue_map};
 
 /// What can go wrong making synthetic data.
@@ -139,6 +141,11 @@ pub struct SynthConfig {
     pub age_years: [f64; 2],
     /// The share of male participants.
     pub male_fraction: f64,
+    /// Realistic T1/T2/FLAIR-like contrasts, or every tissue's intensities drawn per case
+    /// (domain randomization, [`Randomization`]).
+    pub contrast: ContrastMode,
+    /// The ranges of the randomized mode.
+    pub randomization: Randomization,
 }
 
 impl Default for SynthConfig {
@@ -161,6 +168,8 @@ impl Default for SynthConfig {
             noise: [0.01, 0.04],
             age_years: [20.0, 85.0],
             male_fraction: 0.5,
+            contrast: ContrastMode::Realistic,
+            randomization: Randomization::default(),
         }
     }
 }
@@ -232,6 +241,7 @@ impl SynthConfig {
             }
         }
         self.orientation_choices()?;
+        self.randomization.validate().map_err(SynthError::Config)?;
         Ok(())
     }
 
@@ -281,6 +291,8 @@ pub struct CaseParams {
     pub geometry: Geometry,
     /// The orientation code chosen for the grid (`geometry.orientation()` equals it).
     pub orientation: Orientation,
+    /// In the randomized mode, what was drawn beside the contrast.
+    pub randomized: Option<RandomizedParams>,
 }
 
 /// One rendered case.
@@ -330,10 +342,22 @@ pub fn sample_case(config: &SynthConfig, index: usize) -> Result<CaseParams, Syn
     let participant = Participant::draw(config.seed, index, config.age_years, config.male_fraction);
     let mut rng = case_rng(config.seed, index);
     let anatomy = Anatomy::sample(&mut rng, config, &participant);
-    let contrast =
-        Contrast::sample(&mut rng, config.contrast_jitter).aged(participant.age_fraction());
-    let wm = [0, 1, 2].map(|c| contrast.intensity(Tissue::WhiteMatter, c));
-    let artifacts = Artifacts::sample(&mut rng, config, anatomy.centre, wm);
+    let (contrast, randomized) = match config.contrast {
+        ContrastMode::Realistic => (
+            Contrast::sample(&mut rng, config.contrast_jitter).aged(participant.age_fraction()),
+            None,
+        ),
+        ContrastMode::Randomized => {
+            let (c, r) = RandomizedParams::sample(&mut rng, &config.randomization);
+            (c, Some(r))
+        }
+    };
+    // Noise relative to white matter; with random contrasts, to the middle of the range.
+    let reference = [0, 1, 2].map(|c| match randomized {
+        None => contrast.intensity(Tissue::WhiteMatter, c),
+        Some(_) => 0.5 * contrast.gain[c],
+    });
+    let artifacts = Artifacts::sample(&mut rng, config, anatomy.centre, reference);
     let (geometry, orientation) = sample_geometry(&mut rng, config, anatomy.centre)?;
     Ok(CaseParams {
         index,
@@ -343,6 +367,7 @@ pub fn sample_case(config: &SynthConfig, index: usize) -> Result<CaseParams, Syn
         artifacts,
         geometry,
         orientation,
+        randomized,
     })
 }
 

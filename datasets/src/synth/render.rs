@@ -10,7 +10,12 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
 use super::artifacts::{rician, supersampling};
+use super::randomized::blur_volume;
 use super::{Anatomy, CaseParams, SynthError, Tissue, CHANNEL_NAMES};
+
+/// Mixed into the noise seed for the randomized mode's within-tissue spread, so that its draws
+/// never share a stream with the scanner noise's.
+const SPREAD_STREAMS: u64 = 0x5eed_5eed_5eed_5eed;
 
 /// The physical point of continuous index `(i, j, k)`: `origin + M (i, j, k)`.
 #[inline]
@@ -92,9 +97,16 @@ pub fn render(params: &CaseParams) -> Result<(Volume, Volume), SynthError> {
     let plane = ni * nj;
     let n = plane * nk;
     let tissue = tissue_map(&params.anatomy, g);
-    let table = params.contrast.table();
+    let randomized = params.randomized.as_ref();
+    // The intensities each tissue is rendered with (a skull-stripped case has no scalp).
+    let reference = params.contrast.table();
+    let table: [[f32; 3]; Tissue::COUNT] = std::array::from_fn(|t| {
+        let shown = Tissue::from_code(t as u8).unwrap_or(Tissue::Air);
+        reference[randomized.map_or(shown, |r| r.rendered_as(shown)) as usize]
+    });
     let m = g.index_to_physical_matrix();
     let o = g.origin();
+    let o_ = o;
     let sub = supersampling(g.spacing());
     let offsets: [Vec<f64>; 3] = sub.map(|s| {
         (0..s)
@@ -105,11 +117,13 @@ pub fn render(params: &CaseParams) -> Result<(Volume, Volume), SynthError> {
     let art = &params.artifacts;
     let anatomy = &params.anatomy;
 
-    let slices: Vec<Vec<f32>> = (0..nk)
+    // 1. The noise-free signal: partial volume at boundaries; in the randomized mode, texture
+    //    and within-tissue spread (its own streams, so the realistic mode draws as before).
+    let clean: Vec<Vec<f32>> = (0..nk)
         .into_par_iter()
         .map(|k| {
-            let mut rng = ChaCha8Rng::seed_from_u64(art.noise_seed);
-            rng.set_stream(k as u64);
+            let mut spread_rng = ChaCha8Rng::seed_from_u64(art.noise_seed ^ SPREAD_STREAMS);
+            spread_rng.set_stream(k as u64);
             let mut out = vec![0f32; 3 * plane];
             for j in 0..nj {
                 for i in 0..ni {
@@ -134,25 +148,60 @@ pub fn render(params: &CaseParams) -> Result<(Volume, Volume), SynthError> {
                     } else {
                         table[t as usize]
                     };
-                    let p = point(&o, &m, i as f64, j as f64, k as f64);
                     for c in 0..3 {
-                        let signal = pv[c] as f64 * art.bias[c].at(p);
-                        let n1: f64 = StandardNormal.sample(&mut rng);
-                        let n2: f64 = StandardNormal.sample(&mut rng);
-                        out[c * plane + i + ni * j] =
-                            rician(signal, art.noise_sigma[c], n1, n2) as f32;
+                        let mut v = pv[c] as f64;
+                        if let Some(r) = randomized {
+                            let p = point(&o, &m, i as f64, j as f64, k as f64);
+                            let z: f64 = StandardNormal.sample(&mut spread_rng);
+                            let shown =
+                                Tissue::from_code(t).map_or(Tissue::Air, |t| r.rendered_as(t));
+                            v = v * r.texture_at(c, p) + r.spread[shown as usize][c] * z;
+                        }
+                        out[c * plane + i + ni * j] = v.max(0.0) as f32;
                     }
                 }
             }
             out
         })
         .collect();
-
     let mut values = vec![0f32; 3 * n];
-    for (k, s) in slices.iter().enumerate() {
+    for (k, s) in clean.iter().enumerate() {
         for c in 0..3 {
             values[c * n + k * plane..c * n + (k + 1) * plane]
                 .copy_from_slice(&s[c * plane..(c + 1) * plane]);
+        }
+    }
+    drop(clean);
+    // 2. The acquisition's resolution.
+    if let Some(r) = randomized {
+        for c in 0..3 {
+            blur_volume(&mut values[c * n..(c + 1) * n], [ni, nj, nk], r.blur_fwhm);
+        }
+    }
+    // 3. Bias field, then Rician noise: slice k draws from stream k of the noise seed.
+    let noisy: Vec<Vec<[f32; 3]>> = (0..nk)
+        .into_par_iter()
+        .map(|k| {
+            let mut rng = ChaCha8Rng::seed_from_u64(art.noise_seed);
+            rng.set_stream(k as u64);
+            let mut out = vec![[0f32; 3]; plane];
+            for (v, o) in out.iter_mut().enumerate() {
+                let p = point(&o_, &m, (v % ni) as f64, (v / ni) as f64, k as f64);
+                for c in 0..3 {
+                    let signal = values[c * n + k * plane + v] as f64 * art.bias[c].at(p);
+                    let n1: f64 = StandardNormal.sample(&mut rng);
+                    let n2: f64 = StandardNormal.sample(&mut rng);
+                    o[c] = rician(signal, art.noise_sigma[c], n1, n2) as f32;
+                }
+            }
+            out
+        })
+        .collect();
+    for (k, s) in noisy.into_iter().enumerate() {
+        for (v, o) in s.into_iter().enumerate() {
+            for c in 0..3 {
+                values[c * n + k * plane + v] = o[c];
+            }
         }
     }
     let labels: Vec<u8> = tissue

@@ -42,6 +42,12 @@ pub enum ModelConfig {
     /// residual (super-resolution).
     #[serde(rename = "superres")]
     SuperRes(SuperResParams),
+    /// MONAI's `AutoEncoder` (reconstruction).
+    #[serde(rename = "autoencoder")]
+    AutoEncoder(AutoEncoderParams),
+    /// MONAI's `VarAutoEncoder` (reconstruction through a latent code of `latent_size`).
+    #[serde(rename = "vae")]
+    Vae(VaeParams),
 }
 
 /// What a network puts out.
@@ -55,11 +61,13 @@ pub enum Output {
     Field,
     /// The input's image on a finer grid, `[N, C, D fk, H fj, W fi]` (super-resolution).
     Volume,
+    /// The input's image again, through a code (autoencoders).
+    Reconstruction,
 }
 
 impl ModelConfig {
     /// Every name, as `[model] name` takes it.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 10] = [
         "unet",
         "resnet10",
         "resnet18",
@@ -68,6 +76,8 @@ impl ModelConfig {
         "regressor",
         "voxelmorph",
         "superres",
+        "autoencoder",
+        "vae",
     ];
 
     /// The network's defaults under `name` (MONAI's defaults; the U-Net's are the main job's).
@@ -87,6 +97,8 @@ impl ModelConfig {
             "regressor" => ModelConfig::Regressor(RegressorParams::default()),
             "voxelmorph" => ModelConfig::VoxelMorph(VoxelMorphParams::default()),
             "superres" => ModelConfig::SuperRes(SuperResParams::default()),
+            "autoencoder" => ModelConfig::AutoEncoder(AutoEncoderParams::default()),
+            "vae" => ModelConfig::Vae(VaeParams::default()),
             other => {
                 return Err(format!(
                     "unknown model {other:?} (known: {})",
@@ -133,6 +145,8 @@ impl ModelConfig {
             ModelConfig::Regressor(_) => "regressor",
             ModelConfig::VoxelMorph(_) => "voxelmorph",
             ModelConfig::SuperRes(_) => "superres",
+            ModelConfig::AutoEncoder(_) => "autoencoder",
+            ModelConfig::Vae(_) => "vae",
         }
     }
 
@@ -149,6 +163,7 @@ impl ModelConfig {
             ModelConfig::UNet(_) => Output::Dense,
             ModelConfig::VoxelMorph(_) => Output::Field,
             ModelConfig::SuperRes(_) => Output::Volume,
+            ModelConfig::AutoEncoder(_) | ModelConfig::Vae(_) => Output::Reconstruction,
             _ => Output::Vector,
         }
     }
@@ -190,6 +205,14 @@ impl ModelConfig {
                 p.network(1)?
                     .validate()
                     .map_err(|e| format!("model: {e}"))?;
+            }
+            ModelConfig::AutoEncoder(p) => {
+                p.network(1).validate().map_err(|e| format!("model: {e}"))?;
+            }
+            ModelConfig::Vae(p) => {
+                if !(p.kl_weight.is_finite() && p.kl_weight >= 0.0) {
+                    return Err("model.kl_weight must be finite and >= 0".into());
+                }
             }
         }
         Ok(())
@@ -427,5 +450,102 @@ impl SuperResParams {
             .with_features(self.features)
             .with_num_res_units(self.num_res_units)
             .with_upsampling(upsampling))
+    }
+}
+
+/// MONAI `AutoEncoder`'s parameters (PReLU, instance norm; the defaults are the issue's
+/// `AutoEncoder(channels=(16, 32, 64), strides=(2, 2, 2), num_res_units=2)`).
+///
+/// ```
+/// use burn::module::Module;
+/// let c = medburn_train::AutoEncoderParams::default().network(1);
+/// assert_eq!(c.init(&burn::tensor::Device::flex()).unwrap().num_params(), 388_840);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutoEncoderParams {
+    /// Output channels of each encoder layer.
+    pub channels: Vec<usize>,
+    /// Stride of each encoder layer.
+    pub strides: Vec<usize>,
+    /// Convolutions per residual unit (0: plain convolution blocks).
+    pub num_res_units: usize,
+}
+
+impl Default for AutoEncoderParams {
+    fn default() -> Self {
+        AutoEncoderParams {
+            channels: vec![16, 32, 64],
+            strides: vec![2, 2, 2],
+            num_res_units: 2,
+        }
+    }
+}
+
+impl AutoEncoderParams {
+    /// The network's configuration for images of `channels` channels (in and out).
+    pub fn network(&self, channels: usize) -> medburn_models::AutoEncoderConfig {
+        medburn_models::AutoEncoderConfig::new(
+            channels,
+            channels,
+            self.channels.clone(),
+            self.strides.clone(),
+        )
+        .with_num_res_units(self.num_res_units)
+    }
+}
+
+/// MONAI `VarAutoEncoder`'s parameters, and the weight of the KL term in the loss. No sigmoid
+/// on the output: the volumes are z-scored, not in (0, 1).
+///
+/// ```
+/// let p = medburn_train::VaeParams::default();
+/// assert_eq!((p.latent_size, p.kl_weight), (64, 1e-3));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaeParams {
+    /// Size of the latent code.
+    pub latent_size: usize,
+    /// Output channels of each encoder layer.
+    pub channels: Vec<usize>,
+    /// Stride of each encoder layer.
+    pub strides: Vec<usize>,
+    /// Convolutions per residual unit.
+    pub num_res_units: usize,
+    /// Weight of the KL divergence (per case, summed over the code) beside the reconstruction
+    /// loss (mean over voxels).
+    pub kl_weight: f64,
+}
+
+impl Default for VaeParams {
+    fn default() -> Self {
+        VaeParams {
+            latent_size: 64,
+            channels: vec![16, 32, 64],
+            strides: vec![2, 2, 2],
+            num_res_units: 2,
+            kl_weight: 1e-3,
+        }
+    }
+}
+
+impl VaeParams {
+    /// The network's configuration for volumes of `channels` channels on a `[D, H, W]` grid.
+    pub fn network(
+        &self,
+        channels: usize,
+        dhw: [usize; 3],
+    ) -> medburn_models::VarAutoEncoderConfig {
+        medburn_models::VarAutoEncoderConfig::new(
+            vec![channels, dhw[0], dhw[1], dhw[2]],
+            channels,
+            self.latent_size,
+            self.channels.clone(),
+            self.strides.clone(),
+        )
+        .with_num_res_units(self.num_res_units)
+        .with_use_sigmoid(false)
+        .with_use_mean_at_inference(true)
     }
 }

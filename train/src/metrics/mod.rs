@@ -20,11 +20,13 @@
 //! ```
 
 mod classification;
+mod detection;
 mod dice;
 mod image_quality;
 mod regression;
 
 pub use classification::{accuracy, multiclass_auc, roc_auc, roc_curve};
+pub use detection::detections;
 pub use dice::{argmax_labels, dice_per_label, dice_per_label_with, mean_dice, per_label_means};
 pub use image_quality::{psnr, ssim};
 pub use regression::{mae, r2, rmse};

@@ -16,6 +16,7 @@
 //! made on the device by [`Task::prepare_batch`]), a [`TaskKind`] variant, its defaults in
 //! `TrainConfig::for_task`, and one arm in `crate::train` and in `crate::predict`.
 
+pub mod autoencode;
 pub mod classify;
 pub mod register;
 pub mod regress;
@@ -51,6 +52,9 @@ pub struct StepBatch {
     pub label: Option<Tensor<5, Int>>,
     /// Per-case targets `[N, T]` (whole-volume tasks).
     pub targets: Option<Tensor<2>>,
+    /// Standard normal draws `[N, K]` the model takes (the VAE's latent noise), drawn from the
+    /// micro-batch's RNG stream so that a resumed run draws the same.
+    pub noise: Option<Tensor<2>>,
 }
 
 /// The cases of a run, prepared once, and what the data says about the network's shape.
@@ -163,6 +167,7 @@ pub(crate) fn augment_batch(
         image,
         label: label.map(|l| l.int()),
         targets: batch.targets,
+        noise: None,
     })
 }
 
@@ -257,12 +262,13 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
         TaskKind::Regress | TaskKind::Classify => Output::Vector,
         TaskKind::Register => Output::Field,
         TaskKind::SuperResolve => Output::Volume,
+        TaskKind::Autoencode => Output::Reconstruction,
     };
     if config.model.output() != wanted {
         return bad(format!(
             "model {} does not fit task {task}: segmentation takes unet, regression and \
              classification take resnet10/18/34/50 or regressor, registration takes voxelmorph, \
-             super-resolution takes superres",
+             super-resolution takes superres, autoencoding takes autoencoder or vae",
             config.model.name()
         ));
     }
@@ -272,7 +278,7 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
         TaskKind::Regress => matches!(loss, "mse" | "l1" | "huber"),
         TaskKind::Classify => loss == "cross_entropy",
         TaskKind::Register => loss == "registration",
-        TaskKind::SuperResolve => matches!(loss, "l1" | "mse"),
+        TaskKind::SuperResolve | TaskKind::Autoencode => matches!(loss, "l1" | "mse"),
     };
     if !fits {
         return bad(format!(
@@ -296,6 +302,8 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
         register::check_config(config)?;
     } else if task == TaskKind::SuperResolve {
         superres::check_config(config)?;
+    } else if task == TaskKind::Autoencode {
+        autoencode::check_config(config)?;
     } else {
         if config.data.target.as_deref().is_none_or(str::is_empty) {
             return bad(format!(
@@ -324,7 +332,7 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
             TaskKind::Regress => &["mae", "rmse", "r2"],
             TaskKind::Classify => &["auc", "accuracy", "cross_entropy"],
             TaskKind::Register => &["mean_dice", "similarity", "folding"],
-            TaskKind::SuperResolve => &["psnr", "ssim"],
+            TaskKind::SuperResolve | TaskKind::Autoencode => &["psnr", "ssim"],
         };
         if !known.contains(&metric.as_str()) {
             return bad(format!(

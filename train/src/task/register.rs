@@ -628,6 +628,7 @@ impl Task for Register {
             image,
             label: label.map(|l| l.int()),
             targets: None,
+            noise: None,
         })
     }
 
@@ -1196,6 +1197,7 @@ mod tests {
             image: image.clone(),
             label: Some(label),
             targets: None,
+            noise: None,
         };
         let loss = t.loss(&model, ok).unwrap().into_scalar::<f32>();
         assert!(loss.is_finite());
@@ -1203,6 +1205,7 @@ mod tests {
             image,
             label: None,
             targets: None,
+            noise: None,
         };
         assert!(t
             .loss(&model, no_labels)
@@ -1213,6 +1216,7 @@ mod tests {
             image: Tensor::<5>::ones([1, 3, N, N, N], &device),
             label: None,
             targets: None,
+            noise: None,
         };
         assert!(t
             .loss(&model, odd)

@@ -120,7 +120,7 @@ pub(crate) fn batch_targets(targets: Option<Tensor<2>>) -> Result<Tensor<2>> {
     targets.ok_or_else(|| TrainError::Invalid("a whole-volume batch without targets".into()))
 }
 
-/// The run's cases as their own truth (super-resolution): whole volumes on the fixed grid, no
+/// The run's cases as their own truth (super-resolution, autoencoders): whole volumes on the fixed grid, no
 /// label maps, no targets; every test case of the manifest.
 pub(crate) fn prepare_own_truth(config: &TrainConfig, progress: bool) -> Result<RunData> {
     let (manifest, channels) = open_manifest(config)?;

@@ -2,8 +2,10 @@
 
 pub mod alloc;
 mod augment;
+mod baseline;
 mod bench;
 mod convert;
+mod data;
 mod demo;
 mod info;
 mod io_demo;
@@ -60,12 +62,22 @@ enum Command {
     Scale(transform::ScaleArgs),
     /// Synthetic brain MR data (T1, T2, FLAIR; CSF, GM, WM, lesion; age and sex) in the Decathlon layout.
     Synth(synth::SynthArgs),
+    /// Data sets: `medburn data check DIR` reads every file of a Decathlon, nnU-Net, BIDS,
+    /// DICOM-series or CSV/JSON data set and lists its cases, grids, labels and problems.
+    Data(data::DataArgs),
     /// Train a network for a task: segment (U-Net), regress or classify (Regressor, ResNets),
     /// on a Decathlon folder or a CSV/JSON manifest (TOML config; checkpoints; --resume).
     Train(train::TrainArgs),
-    /// Predict with a trained model: label maps on each input's grid (segmentation), or values
-    /// and classes in predictions.csv (regression, classification).
+    /// Predict with a trained model: label maps on each input's grid (segmentation), values
+    /// and classes in predictions.csv (regression, classification), fine-grid images
+    /// (super-resolution), reconstructions and latents.csv (autoencoders), registrations.
     Predict(train::PredictArgs),
+    /// Decode random draws from a trained variational autoencoder's prior: NIfTI samples and
+    /// a montage PNG.
+    Sample(train::SampleArgs),
+    /// The segmentation baseline without a network: a per-voxel Gaussian classifier of the
+    /// z-scored intensities, fitted on the training cases, Dice on the test cases.
+    Baseline(baseline::BaselineArgs),
     /// The networks: `medburn models summary NAME` prints a layer table and parameter count.
     Models(models::ModelsArgs),
     /// Register a moving image to a fixed one in physical space (affine, then diffeomorphic by
@@ -92,8 +104,11 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Translate(a) => transform::translate(a),
         Command::Scale(a) => transform::scale(a),
         Command::Synth(a) => synth::run(a),
+        Command::Data(a) => data::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => train::run_predict(a),
+        Command::Sample(a) => train::run_sample(a),
+        Command::Baseline(a) => baseline::run(a),
         Command::Models(a) => models::run(a),
         Command::Register(a) => register::run(a),
         Command::ApplyTransform(a) => register::apply(a),

@@ -93,10 +93,13 @@ fn summary(a: SummaryArgs) -> CliResult {
         ModelOutput::Volume => {
             medburn_models::summary(&build_superres(&config, a.in_channels, &device)?)
         }
+        ModelOutput::Reconstruction => medburn_models::summary(
+            &medburn_train::build_reconstruction_net(&config, a.in_channels, size, &device)?,
+        ),
     };
     let out_channels = match config.output() {
         ModelOutput::Field => 3,
-        ModelOutput::Volume => a.in_channels,
+        ModelOutput::Volume | ModelOutput::Reconstruction => a.in_channels,
         _ => a.out_channels,
     };
     if a.json {

@@ -6,7 +6,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use medburn_datasets::synth::registration::{
     write_registration_dataset, RegistrationConfig, RegistrationPair,
 };
-use medburn_datasets::synth::{write_msd_dataset, SynthCase, SynthConfig, CHANNEL_NAMES};
+use medburn_datasets::synth::{
+    write_msd_dataset, ContrastMode, SynthCase, SynthConfig, CHANNEL_NAMES,
+};
 use medburn_io::{preview, Volume, VoxelArray};
 
 use super::CliResult;
@@ -20,6 +22,15 @@ enum Task {
     /// Registration pairs (OUT/pairs/pair_XXX/, OUT/pairs.json): same-subject pairs under a
     /// known deformation plus affine, different-subject pairs with labels.
     Registration,
+}
+
+/// `--contrast`: how tissue intensities are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Contrast {
+    /// T1-, T2- and FLAIR-like contrasts.
+    Realistic,
+    /// Domain randomization: every tissue's intensities drawn per case and channel.
+    Randomized,
 }
 
 const REGISTRATION_HELP: &str = "\
@@ -62,6 +73,12 @@ pub struct SynthArgs {
     /// Voxels per side, at least 16 [default: 96, or the --config's].
     #[arg(long)]
     size: Option<usize>,
+    /// Tissue intensities: realistic (T1/T2/FLAIR-like contrasts) or randomized (every tissue's
+    /// mean and spread drawn per case and channel, texture, random resolution, a share of
+    /// skull-stripped cases: domain randomization as SynthSeg's) [default: realistic, or the
+    /// --config's].
+    #[arg(long, value_enum)]
+    contrast: Option<Contrast>,
     /// Test cases (imagesTs; their labels go to labelsTs), numbered after the training cases;
     /// segmentation only.
     #[arg(long, default_value_t = 0)]
@@ -98,6 +115,12 @@ pub fn run(a: SynthArgs) -> CliResult {
     };
     if let Some(seed) = a.seed {
         config.seed = seed;
+    }
+    if let Some(contrast) = a.contrast {
+        config.contrast = match contrast {
+            Contrast::Realistic => ContrastMode::Realistic,
+            Contrast::Randomized => ContrastMode::Randomized,
+        };
     }
     if let Some(size) = a.size {
         config.size = size;

@@ -15,7 +15,8 @@ use super::CliResult;
 pub struct TrainArgs {
     /// What to learn: segment (label maps), regress (a number per case, e.g. age), classify
     /// (a class per case, e.g. sex), register (a displacement field per pair of images,
-    /// VoxelMorph) or superres (a finer image from a coarser one). Each task has its own defaults [default: segment, or the --config's].
+    /// VoxelMorph), superres (a finer image from a coarser one) or autoencode (each volume
+    /// through an autoencoder's code; --set model.name=vae for the VAE). Each task has its own defaults [default: segment, or the --config's].
     #[arg(long)]
     task: Option<TaskKind>,
     /// The manifest column to learn, for regress and classify (e.g. age, sex).
@@ -32,8 +33,10 @@ pub struct TrainArgs {
     /// defaults). `medburn train --print-config [--task T]` shows them all.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The data set: a Decathlon folder (dataset.json, optional participants.tsv/.csv) or a
-    /// .csv, .tsv or .json manifest.
+    /// The data set: a Decathlon or nnU-Net v2 raw folder (dataset.json), a BIDS-like folder
+    /// (sub-*/anat/), a folder of DICOM case folders with a dicom_series.json rule, or a .csv,
+    /// .tsv or .json manifest; a participants.tsv/.csv beside it adds columns (`medburn data
+    /// check DIR` first reads every file and lists the problems).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Output folder: checkpoints, metrics, curves, overlays.
@@ -241,6 +244,14 @@ pub(crate) fn report(s: &TrainSummary) {
                 g("baseline_ssim"),
                 g("trilinear_ssim")
             ),
+            TaskKind::Autoencode => println!(
+                "held-out test: reconstruction PSNR {:.2} dB (block average {:.2}), SSIM {:.4} \
+                 ({:.4})",
+                g("psnr"),
+                g("baseline_psnr"),
+                g("ssim"),
+                g("baseline_ssim")
+            ),
             TaskKind::Segment | TaskKind::Register => println!("held-out test: {}", t.describe()),
         }
     }
@@ -272,6 +283,8 @@ fn kind_of(path: &std::path::Path) -> &'static str {
         "ROC curve"
     } else if name.ends_with("_superres.png") {
         "super-resolution"
+    } else if name.ends_with("_reconstructions.png") {
+        "reconstructions"
     } else if name.ends_with(".png") {
         "overlay"
     } else {
@@ -290,7 +303,9 @@ pub struct PredictArgs {
     input: Vec<String>,
     /// Output folder: CASE_seg.nii.gz (uint8, on the input's grid) and volumes.csv for a
     /// segmentation model; predictions.csv for a regression or classification model;
-    /// CASE_superres.nii.gz (on the fine grid) for a super-resolution model.
+    /// CASE_superres.nii.gz (on the fine grid) for a super-resolution model;
+    /// CASE_reconstruction.nii.gz (on the input's grid) and, for a VAE, latents.csv for an
+    /// autoencoder.
     #[arg(long)]
     out: PathBuf,
     /// Average over flips along each axis (8 passes).
@@ -360,9 +375,47 @@ pub fn run_predict(a: PredictArgs) -> CliResult {
             println!("  {name:<16} {ml:>10.2} ml");
         }
     }
+    let volumes = a.out.join("volumes.csv");
+    let latents = a.out.join("latents.csv");
     match results.first() {
         Some(p) if !p.values.is_empty() => println!("predictions: {}", p.output.display()),
-        _ => println!("volumes: {}", a.out.join("volumes.csv").display()),
+        _ if volumes.is_file() => println!("volumes: {}", volumes.display()),
+        _ if latents.is_file() => println!("latent codes: {}", latents.display()),
+        _ => {}
     }
+    Ok(())
+}
+
+/// `medburn sample`: decoded draws from a variational autoencoder's prior.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// A VAE checkpoint folder (RUN/checkpoints/best) or a run's output folder (its latest),
+    /// from `medburn train --task autoencode --set model.name=vae`.
+    #[arg(long)]
+    model: PathBuf,
+    /// How many samples.
+    #[arg(long, default_value_t = 8)]
+    count: usize,
+    /// Output folder: sample_000.nii.gz, ... (the training grid, centred on the origin,
+    /// normalized units) and samples.png.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of the latent codes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+pub fn run_sample(a: SampleArgs) -> CliResult {
+    let device = super::parse_device(&a.device)?;
+    let s = medburn_train::sample(&a.model, a.count, a.seed, &a.out, &device)?;
+    println!(
+        "{} samples in {}; montage {}",
+        s.images.len(),
+        a.out.display(),
+        s.montage.display()
+    );
     Ok(())
 }
