@@ -35,6 +35,10 @@ import h5py
 import nibabel as nib
 import numpy as np
 
+# The voxel comparison (NaN positions, float tolerance) is check_convert's, so that both
+# checks hold files to one rule.
+from check_convert import compare_voxels  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures"
 DATA = FIXTURES / "data"
@@ -58,38 +62,6 @@ def run(cmd, timeout):
         raise Fail(f"{' '.join(cmd[1:2])} exited {p.returncode}: "
                    f"{lines[-1][:200] if lines else '(no message)'}")
     return p
-
-
-def canonical(a):
-    """[i, j, k, ...] -> without NIfTI's size-1 vector dim 4 and trailing 1s, at least 3-D."""
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 5 and a.shape[3] == 1:
-        a = a[:, :, :, 0, :]
-    while a.ndim > 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    while a.ndim < 3:
-        a = a[..., None]
-    return a
-
-
-def compare_voxels(got, want, exact):
-    got, want = canonical(got), canonical(want)
-    if got.shape != want.shape:
-        return f"shape {list(got.shape)} != nibabel {list(want.shape)}"
-    if want.size == 0:
-        return None
-    if np.any(np.isnan(got) != np.isnan(want)):
-        return "NaN positions differ"
-    mask = np.isfinite(want)
-    if not mask.any():
-        return None
-    diff = float(np.max(np.abs(got[mask] - want[mask])))
-    wf = want[mask]
-    tol = 0.0 if exact else max(1e-6 * float(wf.max() - wf.min()),
-                                2.0 ** -23 * float(np.max(np.abs(wf))))
-    if diff > tol:
-        return f"max|diff| {diff:.6g} > tol {tol:.3g}"
-    return None
 
 
 def text(v):

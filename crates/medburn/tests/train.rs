@@ -825,15 +825,12 @@ fn super_resolution_learns_and_predicts_on_the_fine_grid() {
     // Prediction from a low-resolution file alone lands on the high-resolution grid it was
     // made from: an oblique, flipped grid of 32 x 32 x 32 voxels.
     let device = medburn_core::Device::flex();
-    let source = medburn_io::read_image(&data.join("imagesTs/case_010.nii.gz"), &device).unwrap();
-    let t1 = source.voxels().clone().narrow(1, 0, 1);
     let (c, s) = (0.2f64.cos(), 0.2f64.sin());
-    let direction =
-        medburn_core::Direction::from_rows([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, -1.0]]);
-    let g = source.geometry();
-    let oblique =
-        medburn_core::Geometry::new(g.size(), [10.0, -20.0, 30.0], g.spacing(), direction).unwrap();
-    let high = medburn_core::MedImage::new(t1, oblique).unwrap();
+    let high = t1_on_oblique_grid(
+        &data.join("imagesTs/case_010.nii.gz"),
+        [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, -1.0]],
+        [10.0, -20.0, 30.0],
+    );
     let low = medburn_spatial::simulate_low_resolution(&high, [1, 1, 4]).unwrap();
     let low_path = dir.path().join("low.nii.gz");
     medburn_io::write_image(&low, &low_path).unwrap();
@@ -974,15 +971,12 @@ fn autoencoders_learn_reconstruct_on_the_input_grid_and_sample() {
     }
     // A reconstruction lies on its input's grid (an oblique one here), in its units.
     let device = medburn_core::Device::flex();
-    let source = medburn_io::read_image(&data.join("imagesTs/case_010.nii.gz"), &device).unwrap();
-    let t1 = source.voxels().clone().narrow(1, 0, 1);
     let (c, s) = (0.3f64.cos(), 0.3f64.sin());
-    let direction =
-        medburn_core::Direction::from_rows([[c, 0.0, -s], [0.0, -1.0, 0.0], [s, 0.0, c]]);
-    let g = source.geometry();
-    let oblique =
-        medburn_core::Geometry::new(g.size(), [5.0, 40.0, -8.0], g.spacing(), direction).unwrap();
-    let input = medburn_core::MedImage::new(t1, oblique).unwrap();
+    let input = t1_on_oblique_grid(
+        &data.join("imagesTs/case_010.nii.gz"),
+        [[c, 0.0, -s], [0.0, -1.0, 0.0], [s, 0.0, c]],
+        [5.0, 40.0, -8.0],
+    );
     let input_path = dir.path().join("head.nii.gz");
     medburn_io::write_image(&input, &input_path).unwrap();
     let predict = |model: &Path, out: &Path| {
@@ -1123,4 +1117,19 @@ fn the_voxel_classifier_scores_the_test_cases_on_their_own_grids() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no test case has a label map"));
+}
+
+/// The first channel (T1) of a synthetic case's voxels on another grid: the same size and
+/// spacing, the given direction rows and origin (an oblique, flipped grid for geometry tests).
+fn t1_on_oblique_grid(
+    path: &Path,
+    direction: [[f64; 3]; 3],
+    origin: [f64; 3],
+) -> medburn_core::MedImage {
+    let source = medburn_io::read_image(path, &medburn_core::Device::flex()).unwrap();
+    let t1 = source.voxels().clone().narrow(1, 0, 1);
+    let g = source.geometry();
+    let direction = medburn_core::Direction::from_rows(direction);
+    let grid = medburn_core::Geometry::new(g.size(), origin, g.spacing(), direction).unwrap();
+    medburn_core::MedImage::new(t1, grid).unwrap()
 }
