@@ -32,6 +32,6 @@ pub use manifest::{BidsOptions, CaseFiles, DicomSeriesRule, Manifest, Split};
 pub use patch::{cut_patch, PatchDraw, PatchSampler};
 pub use preprocess::{
     describe_grid, fov_centred_grid, prepare_case, prepare_case_scaled, prepare_case_with,
-    read_channels, read_channels_with, reorient_and_resample, same_grid, select_channels,
-    zscore_foreground, PreparedCase, PreprocessConfig, ReadOptions,
+    read_case_label, read_channels, read_channels_with, reorient_and_resample, same_grid,
+    select_channels, zscore_foreground, PreparedCase, PreprocessConfig, ReadOptions,
 };

@@ -341,6 +341,38 @@ pub fn read_channels_with(
     Ok(first.with_voxels(voxels)?)
 }
 
+/// A case's label map, if it has one, on `grid` (the grid of its first channel): whole numbers
+/// from 0 to 255, refused off the grid (both grids named) unless `options.resample_channels`
+/// resamples it onto the grid (nearest).
+///
+/// ```no_run
+/// use medburn_datasets::{read_case_label, read_channels, CaseFiles, ReadOptions};
+/// let case = CaseFiles::new(vec!["t1.nii.gz".into()], Some("seg.nii.gz".into()));
+/// let device = burn::tensor::Device::flex();
+/// let image = read_channels(&case, &device)?;
+/// let label = read_case_label(&case, image.geometry(), &ReadOptions::default(), &device)?;
+/// assert_eq!(label.unwrap().geometry(), image.geometry());
+/// # Ok::<(), medburn_datasets::DatasetError>(())
+/// ```
+pub fn read_case_label(
+    case: &CaseFiles,
+    grid: &Geometry,
+    options: &ReadOptions,
+    device: &Device,
+) -> Result<Option<MedImage>> {
+    match &case.label {
+        Some(path) => Ok(Some(read_label(
+            path,
+            &case.id,
+            grid,
+            &image_name(case, 0),
+            device,
+            options.resample_channels,
+        )?)),
+        None => Ok(None),
+    }
+}
+
 /// Reads a label map that must lie on `grid` (the grid of `image`, a file name for messages),
 /// as small non-negative integers (0 to 255); with `resample`, one off the grid is resampled
 /// onto it (nearest) instead of refused.
@@ -594,17 +626,7 @@ pub fn prepare_case_with(
         &case.id,
     )?;
     let source_geometry = *image.geometry();
-    let label = match &case.label {
-        Some(path) => Some(read_label(
-            path,
-            &case.id,
-            &source_geometry,
-            &image_name(case, 0),
-            &device,
-            options.resample_channels,
-        )?),
-        None => None,
-    };
+    let label = read_case_label(case, &source_geometry, options, &device)?;
     let image = reorient_and_resample(&image, config, Interpolation::Linear)?;
     let mut values = image.to_vec()?;
     let scale = if config.normalize {

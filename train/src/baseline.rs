@@ -5,10 +5,8 @@
 //! case's own grid. Where intensity alone decides the label, it scores as well as a network;
 //! the margin between the two is what spatial context adds.
 
-use std::path::Path;
-
 use medburn_core::Device;
-use medburn_datasets::{read_channels, same_grid, zscore_foreground, CaseFiles};
+use medburn_datasets::{read_case_label, read_channels, zscore_foreground, CaseFiles, ReadOptions};
 
 use crate::error::{Result, TrainError};
 
@@ -269,36 +267,17 @@ pub fn normalized_case(
         .to_vec()
         .map_err(|e| TrainError::Invalid(e.to_string()))?;
     zscore_foreground(&mut values, image.channels());
-    let path = case.label.as_deref().ok_or_else(|| {
-        TrainError::Invalid(format!("case {}: no label map to score against", case.id))
-    })?;
-    let labels = read_label_map(path, image.geometry(), &case.id)?;
-    Ok((values, labels, image.geometry().dhw()))
-}
-
-/// A label map's values on `grid`, which it must share.
-fn read_label_map(path: &Path, grid: &medburn_core::Geometry, case: &str) -> Result<Vec<u8>> {
-    let v = medburn_io::read(path)?;
-    if v.channels() != 1 || !same_grid(&v.geometry, grid) {
-        return Err(TrainError::Invalid(format!(
-            "case {case}: label map {} is not one channel on its image's grid",
-            path.display()
-        )));
-    }
-    v.data
-        .rescaled_f64(v.rescale)
+    let label = read_case_label(case, image.geometry(), &ReadOptions::default(), &device)?
+        .ok_or_else(|| {
+            TrainError::Invalid(format!("case {}: no label map to score against", case.id))
+        })?;
+    let labels = label
+        .to_vec()
+        .map_err(|e| TrainError::Invalid(e.to_string()))?
         .iter()
-        .map(|&x| {
-            if x.fract() == 0.0 && (0.0..=255.0).contains(&x) {
-                Ok(x as u8)
-            } else {
-                Err(TrainError::Invalid(format!(
-                    "case {case}: label map {} holds {x}, not a label 0-255",
-                    path.display()
-                )))
-            }
-        })
-        .collect()
+        .map(|&v| v as u8)
+        .collect();
+    Ok((values, labels, image.geometry().dhw()))
 }
 
 /// One case's segmentation scores: Dice of labels `1..` (NaN where the label is in neither
@@ -312,6 +291,18 @@ pub struct CaseScores {
     pub dice: Vec<f64>,
     /// Structures of the detection label found, in the truth, and predicted in no true one.
     pub detection: Option<(usize, usize, usize)>,
+}
+
+impl CaseScores {
+    /// The mean Dice over the labels scored (NaNs, labels in neither map, left out).
+    ///
+    /// ```
+    /// let c = medburn_train::CaseScores { id: "a".into(), dice: vec![0.5, f64::NAN, 1.0], detection: None };
+    /// assert_eq!(c.mean_dice(), 0.75);
+    /// ```
+    pub fn mean_dice(&self) -> f64 {
+        nan_mean(&self.dice)
+    }
 }
 
 /// Segmentation scores of several cases (a network's or the voxel classifier's).
@@ -337,7 +328,7 @@ impl SegmentationScores {
     pub fn mean_sd(&self, l: usize) -> (f64, f64) {
         mean_sd(self.cases.iter().map(|c| {
             if l == 0 {
-                nan_mean(&c.dice)
+                c.mean_dice()
             } else {
                 c.dice.get(l - 1).copied().unwrap_or(f64::NAN)
             }
@@ -390,7 +381,7 @@ pub fn score_case(
 }
 
 /// The mean of the finite values of `d` (NaN when there is none).
-pub(crate) fn nan_mean(d: &[f64]) -> f64 {
+fn nan_mean(d: &[f64]) -> f64 {
     let v: Vec<f64> = d.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         f64::NAN
@@ -400,7 +391,7 @@ pub(crate) fn nan_mean(d: &[f64]) -> f64 {
 }
 
 /// Mean and population standard deviation of the finite values.
-pub(crate) fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64) {
+fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return (f64::NAN, f64::NAN);

@@ -310,14 +310,8 @@ fn reconstruct(
     out: &Path,
     device: &Device,
 ) -> Result<Vec<Prediction>> {
-    let info = info_of(state);
-    let size = config
-        .data
-        .preprocess
-        .size
-        .ok_or_else(|| TrainError::Config("data.preprocess.size is not set".into()))?;
     let net = load_model(
-        crate::network::build_reconstruction_net(&config.model, info.in_channels, size, device)?,
+        crate::task::autoencode::build_net(config, state.in_channels, device)?,
         dir,
     )?;
     let mut results = Vec::new();

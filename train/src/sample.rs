@@ -15,7 +15,7 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::checkpoint::{load_model, read_checkpoint, resolve_checkpoint};
 use crate::config::{ModelConfig, TaskKind, TrainConfig};
 use crate::error::{Result, TrainError};
-use crate::network::{build_reconstruction_net, ReconstructionNet};
+use crate::network::ReconstructionNet;
 use crate::plot::{percentile_window, write_slice_grid_png, SlicePanel};
 
 /// What [`sample`] wrote: one NIfTI per sample and the montage.
@@ -76,9 +76,8 @@ pub fn sample(
         return Err(TrainError::Config("--count must be at least 1".into()));
     }
     let grid = training_grid(&config)?;
-    let size = config.data.preprocess.size.unwrap_or([0; 3]);
     let net = load_model(
-        build_reconstruction_net(&config.model, state.in_channels, size, device)?,
+        crate::task::autoencode::build_net(&config, state.in_channels, device)?,
         &dir,
     )?;
     let ReconstructionNet::Vae(vae) = &net else {

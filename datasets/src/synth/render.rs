@@ -106,7 +106,6 @@ pub fn render(params: &CaseParams) -> Result<(Volume, Volume), SynthError> {
     });
     let m = g.index_to_physical_matrix();
     let o = g.origin();
-    let o_ = o;
     let sub = supersampling(g.spacing());
     let offsets: [Vec<f64>; 3] = sub.map(|s| {
         (0..s)
@@ -185,13 +184,13 @@ pub fn render(params: &CaseParams) -> Result<(Volume, Volume), SynthError> {
             let mut rng = ChaCha8Rng::seed_from_u64(art.noise_seed);
             rng.set_stream(k as u64);
             let mut out = vec![[0f32; 3]; plane];
-            for (v, o) in out.iter_mut().enumerate() {
-                let p = point(&o_, &m, (v % ni) as f64, (v / ni) as f64, k as f64);
+            for (v, noisy) in out.iter_mut().enumerate() {
+                let p = point(&o, &m, (v % ni) as f64, (v / ni) as f64, k as f64);
                 for c in 0..3 {
                     let signal = values[c * n + k * plane + v] as f64 * art.bias[c].at(p);
                     let n1: f64 = StandardNormal.sample(&mut rng);
                     let n2: f64 = StandardNormal.sample(&mut rng);
-                    o[c] = rician(signal, art.noise_sigma[c], n1, n2) as f32;
+                    noisy[c] = rician(signal, art.noise_sigma[c], n1, n2) as f32;
                 }
             }
             out

@@ -18,6 +18,7 @@ use medburn_ops::{avg_pool3d, interpolate_3d, Interpolate3dOptions, Interpolatio
 use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::whole_volume::{coronal, scalar};
 use super::{DataInfo, RunData, StepBatch, Task};
 use crate::config::{LossConfig, ModelConfig, TaskKind, TrainConfig};
 use crate::error::{Result, TrainError};
@@ -76,27 +77,12 @@ fn strides_of(config: &TrainConfig) -> Result<(Vec<usize>, f64)> {
     }
 }
 
-/// The task's checks: an autoencoder, MSE or L1, and a fixed grid its strides divide.
+/// The task's checks: an autoencoder, and a fixed grid its strides divide (the loss is checked
+/// with every task's, in `task::check_config`).
 pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
     let (strides, _) = strides_of(config)?;
-    if !matches!(config.loss, LossConfig::Mse {} | LossConfig::L1 {}) {
-        return Err(TrainError::Config(format!(
-            "task autoencode takes loss mse or l1, not {}",
-            config.loss.name()
-        )));
-    }
     let total: usize = strides.iter().product();
-    let size = config.data.preprocess.size.ok_or_else(|| {
-        TrainError::Config(
-            "task autoencode takes whole volumes on a fixed grid: set data.preprocess.size".into(),
-        )
-    })?;
-    if size != config.data.patch.patch_size {
-        return Err(TrainError::Config(format!(
-            "data.patch.patch_size {:?} must equal data.preprocess.size {size:?}",
-            config.data.patch.patch_size
-        )));
-    }
+    let size = super::whole_volume::fixed_grid(config)?;
     if total == 0 || size.iter().any(|&n| n % total != 0) {
         return Err(TrainError::Config(format!(
             "data.preprocess.size {size:?} must be a multiple of the strides' product {total}"
@@ -130,19 +116,20 @@ fn baseline_block(size: [usize; 3], channels: usize, code: usize) -> usize {
         .unwrap_or(1)
 }
 
-fn scalar(t: Tensor<1>) -> f64 {
-    t.into_scalar::<f32>() as f64
-}
-
-/// The coronal mid-slice (`j = H / 2`) of the first channel of `x` `[1, C, D, H, W]`.
-fn coronal(x: &Tensor<5>) -> Result<Vec<f32>> {
-    let [_, _, d, h, w] = x.dims();
-    x.clone()
-        .slice([0..1, 0..1, 0..d, h / 2..h / 2 + 1, 0..w])
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec()
-        .map_err(|e| TrainError::Invalid(format!("{e:?}")))
+/// The autoencoder of `config` for volumes of `channels` channels on its fixed grid
+/// (`data.preprocess.size`, which sizes the VAE's linear layers), initialized on `device`:
+/// what training builds and what prediction and sampling load weights into.
+pub(crate) fn build_net(
+    config: &TrainConfig,
+    channels: usize,
+    device: &Device,
+) -> Result<ReconstructionNet> {
+    let size = config
+        .data
+        .preprocess
+        .size
+        .ok_or_else(|| TrainError::Config("data.preprocess.size is not set".into()))?;
+    build_reconstruction_net(&config.model, channels, size, device)
 }
 
 impl Task for Autoencode {
@@ -180,12 +167,7 @@ impl Task for Autoencode {
         info: &DataInfo,
         device: &Device,
     ) -> Result<ReconstructionNet> {
-        let size = config
-            .data
-            .preprocess
-            .size
-            .ok_or_else(|| TrainError::Config("data.preprocess.size is not set".into()))?;
-        build_reconstruction_net(&config.model, info.in_channels, size, device)
+        build_net(config, info.in_channels, device)
     }
 
     /// The augmented batch, and for the VAE its latent noise, from the micro-batch's stream.
@@ -212,7 +194,7 @@ impl Task for Autoencode {
         let x = batch.image;
         let (y, posterior) = model.reconstruct(x.clone(), batch.noise)?;
         let residual = y - x;
-        // check_config admits MSE and L1 only.
+        // task::check_config admits MSE and L1 only.
         let reconstruction = match self.loss.as_ref() {
             Some(LossConfig::L1 {}) => residual.abs().mean(),
             _ => residual.clone().mul(residual).mean(),
@@ -370,12 +352,12 @@ mod tests {
         assert_eq!(baseline_block([48, 64, 64], 1, 8), 16);
         let mut config = TrainConfig::for_task(TaskKind::Autoencode);
         assert_eq!(code_size(&config, [64; 3], 1), 64 * 512);
-        assert!(check_config(&config).is_ok());
+        assert!(crate::task::check_config(&config).is_ok());
         config.loss = LossConfig::named("huber").unwrap();
-        assert!(check_config(&config)
+        assert!(crate::task::check_config(&config)
             .unwrap_err()
             .to_string()
-            .contains("mse or l1"));
+            .contains("loss huber does not fit task autoencode"));
         config.loss = LossConfig::L1 {};
         config.model = ModelConfig::named("vae").unwrap();
         assert_eq!(code_size(&config, [64; 3], 1), 64);

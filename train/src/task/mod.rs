@@ -283,7 +283,7 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
     if !fits {
         return bad(format!(
             "loss {loss} does not fit task {task} (segment: dice_ce; regress: mse, l1, huber; \
-             classify: cross_entropy; register: registration; superres: l1, mse)"
+             classify: cross_entropy; register: registration; superres, autoencode: l1, mse)"
         ));
     }
     if let crate::config::LossConfig::CrossEntropy { label_smoothing } = config.loss {
@@ -310,21 +310,7 @@ pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
                 "task {task} needs data.target: the manifest column to learn (--target age)"
             ));
         }
-        match config.data.preprocess.size {
-            None => {
-                return bad(format!(
-                    "task {task} takes whole volumes on a fixed grid: set data.preprocess.size"
-                ))
-            }
-            Some(size) if size != config.data.patch.patch_size => {
-                return bad(format!(
-                    "data.patch.patch_size {:?} must equal data.preprocess.size {size:?}: \
-                     whole-volume tasks take the prepared grid whole",
-                    config.data.patch.patch_size
-                ))
-            }
-            _ => {}
-        }
+        whole_volume::fixed_grid(config)?;
     }
     if let Some(metric) = &config.validation.metric {
         let known: &[&str] = match task {

@@ -241,18 +241,7 @@ fn check_loss_options(config: &LossConfig) -> Result<()> {
 /// an atlas where the pairs need one.
 pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
     let bad = |m: String| Err(TrainError::Config(m));
-    let Some(size) = config.data.preprocess.size else {
-        return bad(
-            "task register takes whole volumes on a fixed grid: set data.preprocess.size".into(),
-        );
-    };
-    if size != config.data.patch.patch_size {
-        return bad(format!(
-            "data.patch.patch_size {:?} must equal data.preprocess.size {size:?}: registration \
-             takes the prepared grid whole",
-            config.data.patch.patch_size
-        ));
-    }
+    let size = super::whole_volume::fixed_grid(config)?;
     if let crate::config::ModelConfig::VoxelMorph(p) = &config.model {
         let dhw = medburn_core::ijk_to_dhw(size);
         medburn_models::unet::check_spatial_size(dhw, &vec![2; p.levels()]).map_err(|e| {
@@ -677,9 +666,10 @@ impl Task for Register {
             let moving = m.image_on(device)?.into_voxels();
             let fixed = f.image_on(device)?.into_voxels();
             let (warped, ddf) = model.try_forward(moving.clone(), fixed.clone())?;
-            let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
-            let similarity = scalar(loss_fn.similarity(warped.clone(), fixed.clone())?);
-            let baseline_similarity = scalar(loss_fn.similarity(moving, fixed)?);
+            let similarity =
+                super::whole_volume::scalar(loss_fn.similarity(warped.clone(), fixed.clone())?);
+            let baseline_similarity =
+                super::whole_volume::scalar(loss_fn.similarity(moving, fixed)?);
             let jacobian = JacobianStats::of(ddf.clone(), [1.0; 3])?;
             let dhw = f.geometry.dhw();
             let warped_slice = middle_slice(&to_host_f32(warped)?, dhw);

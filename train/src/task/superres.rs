@@ -17,6 +17,7 @@ use medburn_models::SuperResolution3d;
 use medburn_ops::{interpolate_3d, Interpolate3dOptions, Interpolation};
 use medburn_spatial::simulate_low_resolution_voxels;
 
+use super::whole_volume::{coronal, scalar};
 use super::{DataInfo, RunData, StepBatch, Task};
 use crate::config::{LossConfig, ModelConfig, TaskKind, TrainConfig};
 use crate::error::{Result, TrainError};
@@ -73,22 +74,6 @@ pub(crate) fn low_resolution(high: Tensor<5>, factors: [usize; 3]) -> Result<Ten
 fn trilinear(low: Tensor<5>, size: [usize; 3]) -> Result<Tensor<5>> {
     let o = Interpolate3dOptions::new(Interpolation::Linear).with_size(size);
     interpolate_3d(low, o).map_err(|e| TrainError::Invalid(e.to_string()))
-}
-
-/// One value of a `[1]` tensor.
-fn scalar(t: Tensor<1>) -> f64 {
-    t.into_scalar::<f32>() as f64
-}
-
-/// The coronal mid-slice (`j = H / 2`) of the first channel of `x` `[1, C, D, H, W]`: `[D, W]`.
-fn coronal(x: &Tensor<5>) -> Result<Vec<f32>> {
-    let [_, _, d, h, w] = x.dims();
-    x.clone()
-        .slice([0..1, 0..1, 0..d, h / 2..h / 2 + 1, 0..w])
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec()
-        .map_err(|e| TrainError::Invalid(format!("{e:?}")))
 }
 
 impl Task for SuperResolve {
@@ -261,18 +246,7 @@ impl Task for SuperResolve {
 /// every side holds a whole number of low-resolution voxels.
 pub(crate) fn check_config(config: &TrainConfig) -> Result<()> {
     let factors = factors_of(config)?;
-    let size = config.data.preprocess.size.ok_or_else(|| {
-        TrainError::Config(
-            "task superres takes whole volumes on a fixed grid: set data.preprocess.size".into(),
-        )
-    })?;
-    if size != config.data.patch.patch_size {
-        return Err(TrainError::Config(format!(
-            "data.patch.patch_size {:?} must equal data.preprocess.size {size:?}: the task takes \
-             the prepared grid whole",
-            config.data.patch.patch_size
-        )));
-    }
+    let size = super::whole_volume::fixed_grid(config)?;
     if (0..3).any(|a| size[a] % factors[a] != 0 || size[a] / factors[a] == 0) {
         return Err(TrainError::Config(format!(
             "data.preprocess.size {size:?} must be a multiple of model.factors {factors:?}"

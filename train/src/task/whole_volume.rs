@@ -184,3 +184,38 @@ fn prepare_sets(
     let (train, val, test) = into_sets(prepared, n_train, n_val);
     Ok((train, val, test, in_channels))
 }
+
+/// The fixed grid `data.preprocess.size` (i, j, k) of a whole-volume task, which the patch
+/// size must equal: the task takes the prepared grid whole.
+pub(crate) fn fixed_grid(config: &TrainConfig) -> Result<[usize; 3]> {
+    let size = config.data.preprocess.size.ok_or_else(|| {
+        TrainError::Config(format!(
+            "task {} takes whole volumes on a fixed grid: set data.preprocess.size",
+            config.task
+        ))
+    })?;
+    if size != config.data.patch.patch_size {
+        return Err(TrainError::Config(format!(
+            "data.patch.patch_size {:?} must equal data.preprocess.size {size:?}: whole-volume \
+             tasks take the prepared grid whole",
+            config.data.patch.patch_size
+        )));
+    }
+    Ok(size)
+}
+
+/// One value of a `[1]` tensor.
+pub(crate) fn scalar(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f32>() as f64
+}
+
+/// The coronal mid-slice (`j = H / 2`) of the first channel of `x` `[1, C, D, H, W]`: `[D, W]`.
+pub(crate) fn coronal(x: &Tensor<5>) -> Result<Vec<f32>> {
+    let [_, _, d, h, w] = x.dims();
+    x.clone()
+        .slice([0..1, 0..1, 0..d, h / 2..h / 2 + 1, 0..w])
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec()
+        .map_err(|e| TrainError::Invalid(format!("{e:?}")))
+}

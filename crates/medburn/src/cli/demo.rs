@@ -252,12 +252,7 @@ fn write_test_table(
     text.push_str(",lesions_found,lesions,false_lesions\n");
     for (method, scores) in [("network", network), ("voxel_classifier", baseline)] {
         for c in &scores.cases {
-            let mean = SegmentationScores {
-                cases: vec![c.clone()],
-            }
-            .mean_sd(0)
-            .0;
-            let _ = write!(text, "{},{method},{mean:.4}", c.id);
+            let _ = write!(text, "{},{method},{:.4}", c.id, c.mean_dice());
             for l in 0..labels {
                 let _ = write!(text, ",{:.4}", c.dice.get(l).copied().unwrap_or(f64::NAN));
             }
